@@ -1,0 +1,331 @@
+"""`identify`, `vendors`, `rules` and `data`: the identify stage from the shell."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+import typer
+
+from vendorscope.cli.app import app
+from vendorscope.cli.common import OutputFormat, byte_progress, console, err_console, fail, warn, write_rows
+from vendorscope.identify.check import check_rules
+from vendorscope.identify.engine import Engine, default_engine
+from vendorscope.identify.oui import MacError, data_dir, parse_ieee_csv
+from vendorscope.identify.registry import RegistryError, default_registry
+from vendorscope.identify.rules import RuleError, load_rules
+
+ATTRIBUTION_COLUMNS = ("vendor", "vendor_name", "group", "product", "version", "device_type", "confidence", "rule")
+_MAX_SHOWN_ERRORS = 20
+
+
+def _engine() -> Engine:
+    try:
+        return default_engine()
+    except (RegistryError, RuleError) as exc:
+        fail(f"bundled data: {exc}")
+
+
+def identify_lines(engine: Engine, lines: Iterator[bytes], source: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """One output record per input line, in order; bad lines give an ``error`` record."""
+    decode = msgspec.json.Decoder().decode
+    for lineno, raw in enumerate(lines, 1):
+        if not raw.strip():
+            yield lineno, {"line": lineno, "error": "empty line"}
+            continue
+        try:
+            record = decode(raw)
+        except msgspec.DecodeError as exc:
+            try:
+                record = decode(raw.decode("utf-8", "replace").encode("utf-8"))
+            except msgspec.DecodeError:
+                yield lineno, {"line": lineno, "error": f"{source} line {lineno}: not JSON ({exc})"}
+                continue
+        if not isinstance(record, dict):
+            yield lineno, {"line": lineno, "error": f"{source} line {lineno}: not a JSON object"}
+            continue
+        kind, value = record.get("kind"), record.get("value")
+        if not isinstance(kind, str) or not isinstance(value, str):
+            yield lineno, {"line": lineno, "error": f"{source} line {lineno}: needs string fields 'kind' and 'value'"}
+            continue
+        record["attributions"] = [a.as_dict() for a in engine.identify_value(kind, value)]
+        yield lineno, record
+
+
+def _open_input(path: str) -> tuple[IO[bytes], int | None]:
+    if path == "-":
+        return sys.stdin.buffer, None
+    p = Path(path)
+    if not p.exists():
+        fail(f"{path}: no such file")
+    if p.is_dir():
+        fail(f"{path}: is a directory")
+    return p.open("rb"), p.stat().st_size
+
+
+def _print_attributions(kind: str, value: str, engine: Engine, fmt: OutputFormat) -> None:
+    found = engine.identify_value(kind, value)
+    if fmt is OutputFormat.table and not found:
+        console.print(f"no vendor identified for {kind} {value[:200]!r}", highlight=False)
+        return
+    write_rows((a.as_dict() for a in found), ATTRIBUTION_COLUMNS, fmt, title=f"{kind}: {value[:80]}")
+
+
+@app.command(rich_help_panel="Identify")
+def identify(
+    input: str = typer.Argument(
+        None,
+        help="A file of observations (JSON lines with 'kind' and 'value'; '-' for stdin), "
+        "or with --kind the evidence value itself.",
+        show_default=False,
+    ),
+    kind: str = typer.Option(None, "--kind", "-k", help="Identify one value of this evidence kind."),
+    mac: str = typer.Option(None, "--mac", help="Name the registrant and vendor of a MAC address."),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    list_kinds: bool = typer.Option(False, "--list-kinds", help="Print the evidence kinds, one a line."),
+) -> None:
+    """Name the vendor behind evidence: a banner, a MAC, or a whole file of observations.
+
+    Examples:
+
+      vendorscope identify --kind ssh.banner "SSH-2.0-HUAWEI-1.5"
+
+      vendorscope identify --mac 00:e0:fc:12:34:56
+
+      vendorscope identify observations.jsonl --format jsonl -o attributions.jsonl
+    """
+    engine = _engine()
+    if list_kinds:
+        for k in engine.kinds():
+            print(k)
+        return
+    if mac:
+        try:
+            info = engine.oui.lookup(mac)
+        except MacError as exc:
+            fail(str(exc))
+        if info.scope != "global":
+            what = "locally administered (randomised or virtual)" if info.scope == "local" else "multicast"
+            console.print(f"{info.mac}: {what} address: no manufacturer can be attributed", highlight=False)
+            return
+        found = engine.identify_value("mac", info.mac)
+        if fmt is OutputFormat.table:
+            console.print(
+                f"{info.mac}: {info.block or 'unregistered'} {info.prefix or ''} "
+                f"registrant: {info.registrant or 'not in the IEEE registry'}",
+                highlight=False,
+            )
+        write_rows(({"mac": info.mac, "registrant": info.registrant, "prefix": info.prefix,
+                     "block": info.block, **a.as_dict()} for a in found),
+                   ("mac", "registrant", "prefix", *ATTRIBUTION_COLUMNS), fmt)
+        return
+    if kind:
+        if input is None:
+            fail("--kind needs the value to identify, e.g. --kind ssh.banner 'SSH-2.0-HUAWEI-1.5'")
+        _print_attributions(kind, input, engine, fmt)
+        return
+    if input is None:
+        fail("give a file of observations ('-' for stdin), or --kind KIND VALUE, or --mac MAC")
+    _identify_file(engine, input, fmt, output)
+
+
+def _identify_file(engine: Engine, path: str, fmt: OutputFormat, output: Path | None) -> None:
+    stream, size = _open_input(path)
+    out: IO[str] = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    errors = 0
+    encode = msgspec.json.Encoder().encode
+    show_progress = size is not None and size > 1_000_000 and err_console.is_terminal
+    progress = byte_progress("identify", size, enabled=show_progress)
+    task = progress.add_task(f"identify {path}", total=size)
+    rows: list[dict[str, Any]] = []
+    csv_writer = None
+    if fmt is OutputFormat.csv:
+        csv_writer = csv.DictWriter(out, fieldnames=["line", "kind", "value", *ATTRIBUTION_COLUMNS, "error"],
+                                    extrasaction="ignore")
+        csv_writer.writeheader()
+
+    def lines() -> Iterator[bytes]:
+        for raw in stream:
+            progress.update(task, advance=len(raw))
+            yield raw
+
+    try:
+        with progress:
+            for lineno, record in identify_lines(engine, lines(), path):
+                if "error" in record:
+                    errors += 1
+                    if errors <= _MAX_SHOWN_ERRORS:
+                        warn(record["error"])
+                if fmt is OutputFormat.jsonl:
+                    out.write(encode(record).decode("utf-8") + "\n")
+                elif csv_writer is not None:
+                    best = (record.get("attributions") or [{}])[0]
+                    csv_writer.writerow({"line": lineno, "kind": record.get("kind"), "value": record.get("value"),
+                                         "error": record.get("error"), **best})
+                elif "error" not in record:
+                    for a in record["attributions"][:1]:
+                        rows.append({"line": lineno, "kind": record["kind"], "value": record["value"][:60], **a})
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    if fmt is OutputFormat.table:
+        write_rows(rows, ("line", "kind", "value", *ATTRIBUTION_COLUMNS[:-1]), fmt, out=out)
+    if output:
+        out.close()
+    if errors:
+        if errors > _MAX_SHOWN_ERRORS:
+            warn(f"{errors - _MAX_SHOWN_ERRORS} more unreadable lines not shown")
+        err_console.print(f"{path}: {errors} unreadable line(s); all other lines were identified")
+        raise typer.Exit(1)
+
+
+@app.command(rich_help_panel="Identify")
+def vendors(
+    vendor: str = typer.Argument(None, help="Show one vendor (id or any of its names)."),
+    high_risk: bool = typer.Option(False, "--high-risk", help="Only vendors named by a policy."),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
+) -> None:
+    """List the vendor registry, or show one vendor with its names, subsidiaries and brands."""
+    registry = default_registry()
+    if vendor is None:
+        rows = (
+            {"id": v.id, "name": v.name, "country": v.country, "high_risk": "yes" if v.high_risk else "",
+             "group": registry.group_of(v.id), "categories": list(v.categories)}
+            for v in sorted(registry.vendors.values(), key=lambda v: (not v.high_risk, v.id))
+            if v.high_risk or not high_risk
+        )
+        write_rows(rows, ("id", "name", "country", "high_risk", "group", "categories"), fmt)
+        return
+    vid = vendor if vendor in registry else registry.find_by_name(vendor)
+    if vid is None:
+        fail(f"no vendor {vendor!r} in the registry (try `vendorscope vendors` for the list)")
+    v = registry[vid]
+    from vendorscope.identify.oui import default_oui_table  # loaded only when needed
+
+    prefixes = default_oui_table().prefixes_of(set(v.ieee_names))
+    members = registry.members_of(vid)
+    data = {
+        "id": v.id,
+        "name": v.name,
+        "legal_names": list(v.legal_names),
+        "aliases": list(v.aliases),
+        "ieee_names": list(v.ieee_names),
+        "country": v.country,
+        "high_risk": v.high_risk,
+        "categories": list(v.categories),
+        "group": registry.group_of(v.id),
+        "belongs_to": [
+            {"parent": a.parent, "relation": a.relation, "since": a.since, "until": a.until, "source": a.source}
+            for a in v.affiliations
+        ],
+        "members": [
+            {"id": m.id, "name": m.name, "relation": a.relation, "since": a.since, "until": a.until}
+            for m, a in members
+        ],
+        "enterprise_numbers": registry.enterprise_numbers_of(v.id),
+        "mac_prefixes": prefixes,
+        "notes": v.notes,
+        "sources": list(v.sources),
+    }
+    if fmt is not OutputFormat.table:
+        from vendorscope.cli.common import dumps
+
+        print(dumps(data))
+        return
+    console.print(f"[bold]{v.name}[/] ({v.id}){'  [red]high-risk[/]' if v.high_risk else ''}")
+    for label, key in (("legal names", "legal_names"), ("aliases", "aliases"), ("IEEE names", "ieee_names"),
+                       ("categories", "categories"), ("enterprise numbers", "enterprise_numbers")):
+        if data[key]:
+            console.print(f"  {label}: {', '.join(str(x) for x in data[key])}", highlight=False)
+    console.print(f"  country: {v.country or '?'}   group: {data['group']}   MAC prefixes: {prefixes}",
+                  highlight=False)
+    for a in v.affiliations:
+        console.print(f"  belongs to {a.parent} as {a.relation} {_span(a.since, a.until)}", highlight=False)
+    if members:
+        console.print("  subsidiaries and brands:")
+        for m, a in sorted(members, key=lambda x: x[0].id):
+            console.print(f"    {m.name} ({m.id}): {a.relation} {_span(a.since, a.until)}", highlight=False)
+    if v.notes:
+        console.print(f"  notes: {v.notes}", highlight=False)
+
+
+def _span(since: Any, until: Any) -> str:
+    if since is None and until is None:
+        return ""
+    return f"[{since or '…'} → {until or 'now'}]" if until else f"[since {since}]"
+
+
+rules_app = typer.Typer(help="Fingerprint rules: list them and prove them against their examples.",
+                        no_args_is_help=True)
+app.add_typer(rules_app, name="rules", rich_help_panel="Identify")
+
+
+@rules_app.command("check")
+def rules_check(
+    extra: list[Path] = typer.Argument(None, help="Extra rule files to check with the bundled ones."),
+    strict: bool = typer.Option(False, "--strict", help="Treat warnings (shadowed rules) as failures."),
+) -> None:
+    """Prove every rule against its examples and counterexamples; report collisions."""
+    registry = default_registry()
+    try:
+        rules = load_rules(extra or ())
+    except RuleError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{exc.filename}: {exc.strerror}")
+    problems = check_rules(rules, registry)
+    for p in problems:
+        (err_console if p.severity == "error" else console).print(str(p), highlight=False, markup=False)
+    errors = sum(p.severity == "error" for p in problems)
+    warnings = len(problems) - errors
+    examples = sum(len(r.examples) + len(r.counterexamples) for r in rules)
+    console.print(f"{len(rules)} rules, {examples} examples checked: {errors} errors, {warnings} warnings")
+    if errors or (strict and warnings):
+        raise typer.Exit(1)
+
+
+@rules_app.command("list")
+def rules_list(
+    kind: str = typer.Option(None, "--kind", "-k", help="Only rules for this evidence kind."),
+    vendor: str = typer.Option(None, "--vendor", help="Only rules naming this vendor."),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f"),
+) -> None:
+    """List the bundled rules."""
+    from vendorscope.identify.rules import default_rules
+
+    rows = (
+        {"id": r.id, "kinds": list(r.kinds), "vendor": r.vendor, "confidence": r.confidence,
+         "device_type": r.device_type, "examples": len(r.examples), "file": r.file}
+        for r in default_rules()
+        if (kind is None or kind in r.kinds) and (vendor is None or r.vendor == vendor)
+    )
+    write_rows(rows, ("id", "kinds", "vendor", "confidence", "device_type", "examples", "file"), fmt)
+
+
+data_app = typer.Typer(help="Reference data: refresh the IEEE MAC registry from files you download.",
+                       no_args_is_help=True)
+app.add_typer(data_app, name="data", rich_help_panel="Identify")
+
+
+@data_app.command("update")
+def data_update(
+    files: list[Path] = typer.Argument(..., help="IEEE registry CSV exports (oui.csv, mam.csv, oui36.csv)."),
+) -> None:
+    """Add IEEE MA-L/MA-M/MA-S CSV exports to the MAC table (they take precedence)."""
+    target = data_dir() / "ieee"
+    target.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        try:
+            entries = parse_ieee_csv(path.read_text("utf-8", errors="replace"))
+        except OSError as exc:
+            fail(f"{path}: {exc.strerror}")
+        except ValueError as exc:
+            fail(f"{path}: {exc}")
+        shutil.copyfile(path, target / path.name)
+        console.print(f"{path}: {len(entries)} assignments installed into {target}", highlight=False)

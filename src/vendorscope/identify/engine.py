@@ -1,0 +1,161 @@
+"""Observation → attributions: rules, MAC registrants, enterprise numbers, names.
+
+Confidence says how strongly a kind of evidence names the maker of the box:
+an OUI names who made the network interface (often a module maker), a
+sysObjectID names who wrote the agent, a label is what somebody typed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+
+from vendorscope.identify.matcher import Matcher, best_matcher
+from vendorscope.identify.oui import MacError, OuiTable, default_oui_table
+from vendorscope.identify.registry import Registry, default_registry
+from vendorscope.identify.rules import Rule, default_rules
+from vendorscope.model import EVIDENCE_KINDS, Attribution, Observation
+
+# Confidence of the lookups that are not rules (rules carry their own).
+MAC_CONFIDENCE = 0.6
+ENTERPRISE_CONFIDENCE = 0.95
+NAME_CONFIDENCE = {
+    "inventory.manufacturer": 0.7,
+    "netbox.manufacturer": 0.7,
+    "upnp.manufacturer": 0.7,
+    "onvif.manufacturer": 0.75,
+    "nmap.mac_vendor": 0.55,
+    "sbom.manufacturer": 0.7,
+    "sbom.supplier": 0.6,
+    "scan.product_vendor": 0.6,
+}
+_ENTERPRISE_OID = re.compile(r"^\.?1\.3\.6\.1\.4\.1\.(\d{1,10})(?:\.|$)")
+_CPE = re.compile(r"^cpe:(?:2\.3:|/)([aho]):([^:]+)(?::([^:]*))?(?::([^:]*))?")
+
+
+class Engine:
+    """Identify observations. Build once; cheap to call by the million."""
+
+    def __init__(
+        self,
+        registry: Registry | None = None,
+        rules: Iterable[Rule] | None = None,
+        matcher: Matcher | None = None,
+        oui: OuiTable | None = None,
+        cache_size: int = 65536,
+    ) -> None:
+        self.registry = registry or default_registry()
+        self.rules = tuple(rules) if rules is not None else default_rules()
+        self.matcher = matcher or best_matcher(self.rules)
+        self._oui = oui
+        self._lookups: dict[str, Callable[[str, str], list[Attribution]]] = {
+            "mac": self._by_mac,
+            "snmp.sysobjectid": self._by_enterprise,
+            "cpe": self._by_cpe,
+            **{kind: self._by_name for kind in NAME_CONFIDENCE},
+        }
+        self._cached = lru_cache(maxsize=cache_size)(self._identify_value)
+
+    @property
+    def oui(self) -> OuiTable:
+        if self._oui is None:
+            self._oui = default_oui_table()
+        return self._oui
+
+    def kinds(self) -> list[str]:
+        return sorted(set(EVIDENCE_KINDS) | self.matcher.kinds() | set(self._lookups))
+
+    def identify(self, observation: Observation) -> list[Attribution]:
+        found = self.identify_value(observation.kind, observation.value)
+        return [dataclasses.replace(a, observation=observation) for a in found]
+
+    def identify_value(self, kind: str, value: str) -> tuple[Attribution, ...]:
+        """Attributions for one kind and value, best first (cached)."""
+        if len(value) > 4096:  # long values are rare; don't let them evict the cache
+            return self._identify_value(kind, value)
+        return self._cached(kind, value)
+
+    def _identify_value(self, kind: str, value: str) -> tuple[Attribution, ...]:
+        out = [self._attribution(m.rule, m.groups) for m in self.matcher.match(kind, value)]
+        lookup = self._lookups.get(kind)
+        if lookup is not None:
+            out.extend(lookup(kind, value))
+        out.sort(key=lambda a: (-a.confidence, a.rule))
+        return tuple(out)
+
+    # -- attributions ------------------------------------------------------
+
+    def _vendor_attribution(self, vendor_id: str, confidence: float, rule: str, **extra: str | None) -> Attribution:
+        vendor = self.registry[vendor_id]
+        return Attribution(
+            vendor=vendor_id,
+            vendor_name=vendor.name,
+            group=self.registry.group_of(vendor_id),
+            confidence=confidence,
+            rule=rule,
+            **extra,  # type: ignore[arg-type]
+        )
+
+    def _attribution(self, rule: Rule, groups: dict[str, str | None]) -> Attribution:
+        product, version, device_type = rule.render(groups)
+        return self._vendor_attribution(
+            rule.vendor, rule.confidence, rule.id, product=product, version=version, device_type=device_type
+        )
+
+    def _by_mac(self, kind: str, value: str) -> list[Attribution]:
+        try:
+            info = self.oui.lookup(value)
+        except MacError:
+            return []
+        if info.registrant is None:
+            return []
+        vendor_id = self.registry.find_by_name(info.registrant)
+        if vendor_id is None:
+            return []
+        return [self._vendor_attribution(vendor_id, MAC_CONFIDENCE, f"ieee.{info.block}:{info.prefix}")]
+
+    def _by_enterprise(self, kind: str, value: str) -> list[Attribution]:
+        m = _ENTERPRISE_OID.match(value.strip())
+        if m is None:
+            return []
+        number = int(m.group(1))
+        vendor_id = self.registry.vendor_for_enterprise(number)
+        if vendor_id is None:
+            return []
+        return [self._vendor_attribution(vendor_id, ENTERPRISE_CONFIDENCE, f"iana.pen:{number}")]
+
+    def _by_name(self, kind: str, value: str) -> list[Attribution]:
+        vendor_id = self.registry.find_by_name(value[:256])
+        if vendor_id is None:
+            return []
+        return [self._vendor_attribution(vendor_id, NAME_CONFIDENCE[kind], "registry.name")]
+
+    def _by_cpe(self, kind: str, value: str) -> list[Attribution]:
+        m = _CPE.match(value.strip())
+        if m is None:
+            return []
+        part, vendor, product, version = m.groups()
+        vendor_id = self.registry.find_by_name(vendor.replace("_", " "))
+        if vendor_id is None:
+            return []
+        return [
+            self._vendor_attribution(
+                vendor_id,
+                0.8 if part == "h" else 0.7,
+                "cpe.vendor",
+                product=(product or "").replace("_", " ") or None,
+                version=version if version not in (None, "", "*", "-") else None,
+            )
+        ]
+
+
+_default: Engine | None = None
+
+
+def default_engine() -> Engine:
+    global _default
+    if _default is None:
+        _default = Engine()
+    return _default

@@ -1,0 +1,170 @@
+"""Find which rules match a value.
+
+``CompiledMatcher`` scans all of a kind's patterns at once with Hyperscan, then
+extracts captures with RE2 from only the rules that matched. ``ReMatcher`` tries
+each rule's Python ``re`` pattern in turn: the fallback where Hyperscan is not
+available, and the baseline the benchmark compares against. Both return the
+same matches in the same order (rule order), which the tests prove.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from vendorscope.identify.rules import Rule
+
+try:  # Hyperscan ships wheels for x86_64 Linux only.
+    import hyperscan
+except ImportError:  # pragma: no cover - exercised on other platforms
+    hyperscan = None
+
+try:
+    import re2
+except ImportError:  # pragma: no cover
+    re2 = None
+
+
+class MatcherError(ValueError):
+    """A pattern could not be compiled."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMatch:
+    rule: Rule
+    groups: dict[str, str | None]
+
+
+class Matcher(Protocol):
+    def match(self, kind: str, value: str) -> list[RuleMatch]: ...
+
+    def kinds(self) -> set[str]: ...
+
+
+def clean_text(value: str) -> str:
+    """Replace what is not encodable as UTF-8 (lone surrogates) with U+FFFD."""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "replace").decode("utf-8")
+
+
+def _by_kind(rules: Iterable[Rule]) -> dict[str, list[Rule]]:
+    out: dict[str, list[Rule]] = defaultdict(list)
+    for rule in rules:
+        for kind in rule.kinds:
+            out[kind].append(rule)
+    return dict(out)
+
+
+class ReMatcher:
+    """Each rule's pattern with Python ``re``, one after another."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self._table = {
+            kind: [(rule, re.compile(rule.pattern, rule.re_flags)) for rule in group]
+            for kind, group in _by_kind(rules).items()
+        }
+
+    def kinds(self) -> set[str]:
+        return set(self._table)
+
+    def match(self, kind: str, value: str) -> list[RuleMatch]:
+        table = self._table.get(kind)
+        if not table:
+            return []
+        value = clean_text(value)
+        out = []
+        for rule, rx in table:
+            m = rx.search(value)
+            if m is not None:
+                out.append(RuleMatch(rule, m.groupdict()))
+        return out
+
+
+class _CaptureExtractor:
+    """Captures from one rule known to match: RE2 when present (linear time)."""
+
+    __slots__ = ("_search", "_has_groups")
+
+    def __init__(self, rule: Rule) -> None:
+        self._has_groups = "(?P<" in rule.pattern
+        self._search: Callable[[str], Any]
+        if re2 is not None:
+            options = re2.Options()
+            options.case_sensitive = rule.case_sensitive
+            self._search = re2.compile(rule.pattern, options).search
+        else:  # pragma: no cover
+            self._search = re.compile(rule.pattern, rule.re_flags).search
+
+    def __call__(self, value: str) -> dict[str, str | None]:
+        if not self._has_groups:
+            return {}
+        m = self._search(value)
+        return dict(m.groupdict()) if m is not None else {}
+
+
+def _on_match(rule_id: int, start: int, end: int, flags: int, hits: list[int]) -> None:
+    hits.append(rule_id)
+
+
+class CompiledMatcher:
+    """All patterns of a kind in one Hyperscan database."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        if hyperscan is None:
+            raise MatcherError("hyperscan is not installed")
+        self._rules: dict[str, list[Rule]] = _by_kind(rules)
+        self._dbs: dict[str, Any] = {}
+        self._captures: dict[str, _CaptureExtractor] = {}
+        for kind, group in self._rules.items():
+            self._dbs[kind] = self._compile(group)
+            for rule in group:
+                if rule.id not in self._captures:
+                    self._captures[rule.id] = _CaptureExtractor(rule)
+
+    @staticmethod
+    def _compile(group: Sequence[Rule]) -> Any:
+        assert hyperscan is not None
+        base = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_UTF8
+        db = hyperscan.Database()
+        try:
+            db.compile(
+                expressions=[r.pattern.encode("utf-8") for r in group],
+                ids=list(range(len(group))),
+                flags=[base | (0 if r.case_sensitive else hyperscan.HS_FLAG_CASELESS) for r in group],
+            )
+        except hyperscan.error as exc:  # names the failing expression's index
+            index = getattr(exc, "args", ("",))[-1]
+            raise MatcherError(f"hyperscan refused a pattern ({exc}; expression {index})") from exc
+        return db
+
+    def kinds(self) -> set[str]:
+        return set(self._rules)
+
+    def match(self, kind: str, value: str) -> list[RuleMatch]:
+        db = self._dbs.get(kind)
+        if db is None:
+            return []
+        value = clean_text(value)
+        hits: list[int] = []
+        db.scan(value.encode("utf-8"), match_event_handler=_on_match, context=hits)
+        if not hits:
+            return []
+        group = self._rules[kind]
+        hits.sort()
+        return [RuleMatch(group[i], self._captures[group[i].id](value)) for i in hits]
+
+
+def best_matcher(rules: Iterable[Rule]) -> Matcher:
+    """Hyperscan where it is installed, else the ``re`` loop (same results)."""
+    rules = list(rules)
+    if hyperscan is not None:
+        return CompiledMatcher(rules)
+    return ReMatcher(rules)

@@ -1,0 +1,185 @@
+"""Fingerprint rules: data files in ``data/rules/*.toml``, one per evidence family.
+
+Each rule carries its own examples and counterexamples (as Rapid7 recog does),
+so ``vendorscope rules check`` and the tests can prove every rule.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+# Rules reference captures as {name} in product/version/device_type templates.
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+# Constructs that RE2 and Hyperscan refuse or that backtrack: keep them out.
+_FORBIDDEN = (
+    (re.compile(r"\\[1-9]"), "back-reference"),
+    (re.compile(r"\(\?[=!<][^P]"), "look-around"),
+    (re.compile(r"\(\?>"), "atomic group"),
+    (re.compile(r"[*+?}][+]"), "possessive quantifier"),
+)
+_NESTED_QUANTIFIER = re.compile(r"\([^()]*[*+][^()]*\)[*+{]")
+
+
+class RuleError(ValueError):
+    """A rule file is malformed; the message names file and rule."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    kinds: tuple[str, ...]
+    pattern: str
+    vendor: str
+    confidence: float
+    product: str | None = None
+    version: str | None = None
+    device_type: str | None = None
+    case_sensitive: bool = False
+    examples: tuple[str, ...] = ()
+    counterexamples: tuple[str, ...] = ()
+    expect: tuple[tuple[str, str], ...] = ()  # captures expected from the first example
+    overlaps: tuple[str, ...] = ()  # rules this one may legitimately co-fire with
+    source: str | None = None
+    file: str = ""
+
+    @property
+    def re_flags(self) -> int:
+        # ASCII-only case folding, as Hyperscan does without UCP.
+        return re.ASCII | (0 if self.case_sensitive else re.IGNORECASE)
+
+    def render(self, groups: dict[str, str | None]) -> tuple[str | None, str | None, str | None]:
+        """Fill product, version and device type from a match's named groups."""
+        return (
+            render_template(self.product, groups),
+            render_template(self.version, groups),
+            render_template(self.device_type, groups),
+        )
+
+
+def render_template(template: str | None, groups: dict[str, str | None]) -> str | None:
+    if template is None:
+        return None
+    missing = False
+
+    def fill(m: re.Match[str]) -> str:
+        nonlocal missing
+        value = groups.get(m.group(1))
+        if value is None:
+            missing = True
+            return ""
+        return value
+
+    text = _PLACEHOLDER.sub(fill, template).strip()
+    if missing and not text:
+        return None
+    return text or None
+
+
+def check_pattern(pattern: str) -> str | None:
+    """Why a pattern is unsafe for hostile input, or None when it is fine."""
+    for rx, what in _FORBIDDEN:
+        if rx.search(pattern):
+            return f"{what} not allowed (RE2/Hyperscan syntax only)"
+    if _NESTED_QUANTIFIER.search(pattern):
+        return "nested quantifier (catastrophic backtracking in the re fallback)"
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return f"does not compile: {exc}"
+    return None
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+def parse_rule(entry: dict[str, Any], file: str) -> Rule:
+    rid = entry.get("id")
+    where = f"{file}: rule {rid!r}"
+    if not isinstance(rid, str) or not rid:
+        raise RuleError(f"{file}: rule without id")
+    kinds = _as_tuple(entry.get("kinds", entry.get("kind")))
+    if not kinds:
+        raise RuleError(f"{where}: no kind")
+    for key in ("pattern", "vendor"):
+        if not isinstance(entry.get(key), str) or not entry[key]:
+            raise RuleError(f"{where}: missing {key}")
+    problem = check_pattern(entry["pattern"])
+    if problem:
+        raise RuleError(f"{where}: pattern {problem}")
+    confidence = entry.get("confidence", 0.8)
+    if not isinstance(confidence, (int, float)) or not 0 < confidence <= 1:
+        raise RuleError(f"{where}: confidence must be in (0, 1]")
+    known = set(re.compile(entry["pattern"]).groupindex)
+    for key in ("product", "version", "device_type"):
+        for name in _PLACEHOLDER.findall(entry.get(key) or ""):
+            if name not in known:
+                raise RuleError(f"{where}: {key} uses {{{name}}} but the pattern has no such group")
+    return Rule(
+        id=rid,
+        kinds=kinds,
+        pattern=entry["pattern"],
+        vendor=entry["vendor"],
+        confidence=float(confidence),
+        product=entry.get("product"),
+        version=entry.get("version"),
+        device_type=entry.get("device_type"),
+        case_sensitive=bool(entry.get("case_sensitive", False)),
+        examples=_as_tuple(entry.get("examples")),
+        counterexamples=_as_tuple(entry.get("counterexamples")),
+        expect=tuple(sorted((str(k), str(v)) for k, v in (entry.get("expect") or {}).items())),
+        overlaps=_as_tuple(entry.get("overlaps")),
+        source=entry.get("source"),
+        file=file,
+    )
+
+
+def parse_rules_file(text: str, file: str) -> list[Rule]:
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RuleError(f"{file}: {exc}") from exc
+    return [parse_rule(entry, file) for entry in doc.get("rule", [])]
+
+
+def rule_files(extra: Iterable[Path] = ()) -> list[tuple[str, str]]:
+    """(name, text) of the bundled rule files, then any extra ones."""
+    folder = resources.files("vendorscope.identify") / "data" / "rules"
+    out = [
+        (f"rules/{p.name}", p.read_text("utf-8"))
+        for p in sorted(folder.iterdir(), key=lambda p: p.name)
+        if p.name.endswith(".toml")
+    ]
+    out += [(str(p), Path(p).read_text("utf-8")) for p in extra]
+    return out
+
+
+def load_rules(extra: Iterable[Path] = (), known_vendors: set[str] | None = None) -> list[Rule]:
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for name, text in rule_files(extra):
+        for rule in parse_rules_file(text, name):
+            if rule.id in seen:
+                raise RuleError(f"{name}: duplicate rule id {rule.id!r}")
+            if known_vendors is not None and rule.vendor not in known_vendors:
+                raise RuleError(f"{name}: rule {rule.id!r}: unknown vendor {rule.vendor!r}")
+            seen.add(rule.id)
+            rules.append(rule)
+    return rules
+
+
+@cache
+def default_rules() -> tuple[Rule, ...]:
+    from vendorscope.identify.registry import default_registry
+
+    return tuple(load_rules(known_vendors=set(default_registry().vendors)))

@@ -1,0 +1,211 @@
+"""The records that flow through the pipeline: collect → identify → resolve → judge.
+
+Plain frozen dataclasses with slots: cheap to make by the million, easy to
+serialise with :func:`dataclasses.asdict` or the helpers below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import Enum
+from typing import Any, Mapping
+
+# Evidence kinds named in DESIGN.md. Sources may emit more; these are the ones
+# the identify stage has rules or lookups for, listed by `identify --list-kinds`.
+EVIDENCE_KINDS: tuple[str, ...] = (
+    "mac",
+    "ssh.banner",
+    "http.server",
+    "http.www_authenticate",
+    "http.title",
+    "http.user_agent",
+    "http.favicon_hash",
+    "ftp.banner",
+    "telnet.banner",
+    "smtp.banner",
+    "snmp.sysdescr",
+    "snmp.sysobjectid",
+    "snmp.sysname",
+    "lldp.sysdescr",
+    "lldp.sysname",
+    "cdp.platform",
+    "cdp.version",
+    "dhcp.vendor_class",
+    "dhcp.hostname",
+    "tls.cert.subject",
+    "tls.cert.issuer",
+    "upnp.manufacturer",
+    "upnp.model",
+    "upnp.server",
+    "rtsp.server",
+    "onvif.manufacturer",
+    "onvif.model",
+    "sip.user_agent",
+    "mdns.txt",
+    "inventory.manufacturer",
+    "inventory.model",
+    "cpe",
+)
+
+# Kinds that are labels (what somebody wrote down or a device claims about its
+# brand), as opposed to technical fingerprints. A disagreement between the two
+# is a conflict worth showing (white-label cameras).
+LABEL_KINDS: frozenset[str] = frozenset(
+    {
+        "inventory.manufacturer",
+        "inventory.model",
+        "onvif.manufacturer",
+        "onvif.model",
+        "upnp.manufacturer",
+        "upnp.model",
+        "netbox.manufacturer",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AssetKeys:
+    """Identifiers that tie an observation to a device. Any may be missing."""
+
+    mac: str | None = None
+    ip: str | None = None
+    hostname: str | None = None
+    serial: str | None = None
+    asset_tag: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: v for k in KEY_NAMES if (v := getattr(self, k)) is not None}
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> AssetKeys:
+        return cls(**{k: str(data[k]) for k in KEY_NAMES if data.get(k) not in (None, "")})
+
+
+KEY_NAMES: tuple[str, ...] = ("mac", "ip", "hostname", "serial", "asset_tag")
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One piece of evidence: a banner, a MAC, a manufacturer cell.
+
+    ``source`` names where it came from (``pcap:lab.pcap``, ``probe``,
+    ``import:nmap:scan.xml``); ``context`` carries what lets a person find it
+    again (frame number, port, row, probe id).
+    """
+
+    kind: str
+    value: str
+    source: str = ""
+    seen_at: datetime | None = None
+    keys: AssetKeys = field(default_factory=AssetKeys)
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """What one observation says about who made the device."""
+
+    vendor: str
+    vendor_name: str
+    group: str
+    confidence: float
+    rule: str
+    product: str | None = None
+    version: str | None = None
+    device_type: str | None = None
+    observation: Observation | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "vendor": self.vendor,
+            "vendor_name": self.vendor_name,
+            "group": self.group,
+            "product": self.product,
+            "version": self.version,
+            "device_type": self.device_type,
+            "confidence": self.confidence,
+            "rule": self.rule,
+        }
+
+
+class Role(str, Enum):
+    core = "core"
+    ran = "ran"
+    transport = "transport"
+    management = "management"
+    cctv = "cctv"
+    radio = "radio"
+    enterprise = "enterprise"
+    cpe = "cpe"
+    unknown = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A label and a technical fingerprint that name different vendor groups."""
+
+    label_vendor: str
+    label_kind: str
+    fingerprint_vendor: str
+    fingerprint_kind: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The reconciled answer for an asset: one vendor, or none."""
+
+    vendor: str | None
+    vendor_name: str | None
+    group: str | None
+    confidence: float
+    product: str | None = None
+    version: str | None = None
+    device_type: str | None = None
+
+
+@dataclass(slots=True)
+class Asset:
+    """One device, merged from every observation that describes it."""
+
+    id: str
+    keys: dict[str, set[str]]
+    observations: list[Observation]
+    attributions: list[Attribution]
+    verdict: Verdict
+    conflicts: list[Conflict] = field(default_factory=list)
+    role: Role = Role.unknown
+    site: str | None = None
+    site_tags: frozenset[str] = frozenset()
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+
+
+class Status(str, Enum):
+    prohibited = "prohibited"  # covered and present where the rule already bites
+    must_remove = "must_remove"  # covered, a removal deadline lies ahead
+    overdue = "overdue"  # covered, removal deadline passed
+    restricted = "restricted"  # covered, use allowed under conditions
+    advisory = "advisory"  # a recommendation, not binding
+    review = "review"  # may be covered; needs a person to decide
+    clear = "clear"  # not covered
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What one policy requirement says about one asset, as of a date."""
+
+    asset_id: str
+    policy: str
+    requirement: str
+    status: Status
+    as_of: date
+    deadline: date | None
+    severity: str
+    reason: str
+    evidence: tuple[str, ...] = ()
+
+    @property
+    def days_left(self) -> int | None:
+        return None if self.deadline is None else (self.deadline - self.as_of).days

@@ -1,0 +1,240 @@
+"""Observations + attributions → assets, each with one reconciled verdict.
+
+Observations describe the same device when they share a MAC, serial, asset tag
+or hostname, or an IP address within a time window (addresses move). Two
+groups that each carry a different MAC are never merged through an IP alone.
+
+The verdict prefers technical fingerprints over labels: a camera labelled
+"Acme" whose firmware banner is Hikvision's is Hikvision's, and the
+disagreement is kept as a ``Conflict``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+
+from vendorscope.model import (
+    KEY_NAMES,
+    LABEL_KINDS,
+    Asset,
+    Attribution,
+    Conflict,
+    Observation,
+    Role,
+    Verdict,
+)
+
+IP_WINDOW = timedelta(hours=24)
+# Observations that state facts about the asset rather than its maker.
+SITE_KIND, ROLE_KIND, TAG_KIND = "asset.site", "asset.role", "asset.tag"
+# Evidence kinds that name the maker of a component, not of the box: kept in
+# the verdict, but never a conflict with a label.
+COMPONENT_KINDS = frozenset({"mac", "nmap.mac_vendor"})
+_KEY_PRIORITY = ("mac", "serial", "asset_tag", "hostname", "ip")
+
+
+class _Groups:
+    """Union-find over observation indexes, refusing merges of distinct MACs."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+        self.macs: list[set[str]] = [set() for _ in range(n)]
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int, guard_macs: bool = False) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return
+        if guard_macs and self.macs[ra] and self.macs[rb] and self.macs[ra] != self.macs[rb]:
+            return
+        self.parent[rb] = ra
+        self.macs[ra] |= self.macs[rb]
+
+
+def _key_value(name: str, value: str) -> str:
+    return value.lower() if name in ("mac", "hostname") else value
+
+
+def group_observations(observations: Sequence[Observation], ip_window: timedelta = IP_WINDOW) -> list[list[int]]:
+    """Indexes of observations that describe the same device."""
+    groups = _Groups(len(observations))
+    first_with: dict[tuple[str, str], int] = {}
+    for i, obs in enumerate(observations):
+        if obs.keys.mac:
+            groups.macs[i].add(obs.keys.mac.lower())
+    for i, obs in enumerate(observations):
+        for name in ("mac", "serial", "asset_tag", "hostname"):
+            value = getattr(obs.keys, name)
+            if value:
+                key = (name, _key_value(name, value))
+                if key in first_with:
+                    groups.union(first_with[key], i)
+                else:
+                    first_with[key] = i
+    by_ip: dict[str, list[int]] = defaultdict(list)
+    for i, obs in enumerate(observations):
+        if obs.keys.ip:
+            by_ip[obs.keys.ip].append(i)
+    epoch = datetime.min
+    for indexes in by_ip.values():
+        indexes.sort(key=lambda i: (observations[i].seen_at or epoch).replace(tzinfo=None))
+        for prev, cur in zip(indexes, indexes[1:], strict=False):
+            t0, t1 = observations[prev].seen_at, observations[cur].seen_at
+            if t0 is None or t1 is None or abs(t1 - t0) <= ip_window:
+                groups.union(prev, cur, guard_macs=True)
+    out: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(observations)):
+        out[groups.find(i)].append(i)
+    return list(out.values())
+
+
+def _combine(confidences: Iterable[float]) -> float:
+    """Independent evidence: 1 - Π(1 - c)."""
+    miss = 1.0
+    for c in confidences:
+        miss *= 1.0 - c
+    return round(1.0 - miss, 4)
+
+
+def _scores(attributions: Iterable[Attribution]) -> dict[str, float]:
+    """Score per vendor, counting each evidence kind once (its best)."""
+    best: dict[tuple[str, str], float] = {}
+    for a in attributions:
+        kind = a.observation.kind if a.observation else a.rule
+        key = (a.vendor, kind)
+        best[key] = max(best.get(key, 0.0), a.confidence)
+    per_vendor: dict[str, list[float]] = defaultdict(list)
+    for (vendor, _), c in best.items():
+        per_vendor[vendor].append(c)
+    return {v: _combine(cs) for v, cs in per_vendor.items()}
+
+
+def _is_label(a: Attribution) -> bool:
+    return a.observation is not None and a.observation.kind in LABEL_KINDS
+
+
+def reconcile(attributions: Sequence[Attribution]) -> tuple[Verdict, list[Conflict]]:
+    technical = [a for a in attributions if not _is_label(a)]
+    labels = [a for a in attributions if _is_label(a)]
+    pool = technical or labels
+    if not pool:
+        return Verdict(None, None, None, 0.0), []
+    scores = _scores(pool)
+    # Group scores decide between companies; the best vendor within the group names it.
+    group_of = {a.vendor: a.group for a in pool}
+    group_scores: dict[str, float] = defaultdict(float)
+    for vendor, score in scores.items():
+        group_scores[group_of[vendor]] = max(group_scores[group_of[vendor]], score)
+    best_group = max(sorted(group_scores), key=lambda g: group_scores[g])
+    best_vendor = max(sorted(v for v in scores if group_of[v] == best_group), key=lambda v: scores[v])
+    chosen = sorted((a for a in pool if a.vendor == best_vendor), key=lambda a: -a.confidence)
+
+    def first(attr: str) -> str | None:
+        return next((getattr(a, attr) for a in chosen if getattr(a, attr)), None)
+
+    verdict = Verdict(
+        vendor=best_vendor,
+        vendor_name=chosen[0].vendor_name,
+        group=best_group,
+        confidence=scores[best_vendor],
+        product=first("product"),
+        version=first("version"),
+        device_type=first("device_type"),
+    )
+    return verdict, find_conflicts(technical, labels)
+
+
+def find_conflicts(technical: Sequence[Attribution], labels: Sequence[Attribution]) -> list[Conflict]:
+    fingerprints = [a for a in technical if a.observation is None or a.observation.kind not in COMPONENT_KINDS]
+    if not fingerprints or not labels:
+        return []
+    tech_groups = {a.group for a in fingerprints}
+    conflicts: list[Conflict] = []
+    seen: set[tuple[str, str]] = set()
+    for label in labels:
+        if label.group in tech_groups:
+            continue
+        fp = max(fingerprints, key=lambda a: a.confidence)
+        key = (label.vendor, fp.vendor)
+        if key in seen:
+            continue
+        seen.add(key)
+        label_kind = label.observation.kind if label.observation else "label"
+        fp_kind = fp.observation.kind if fp.observation else fp.rule
+        label_text = label.observation.value if label.observation else label.vendor
+        fp_text = fp.observation.value if fp.observation else fp.rule
+        conflicts.append(
+            Conflict(
+                label_vendor=label.vendor,
+                label_kind=label_kind,
+                fingerprint_vendor=fp.vendor,
+                fingerprint_kind=fp_kind,
+                detail=(
+                    f"{label_kind} says {label.vendor_name} ({label_text[:80]!r}) but "
+                    f"{fp_kind} is {fp.vendor_name}'s ({fp_text[:80]!r}, rule {fp.rule})"
+                ),
+            )
+        )
+    return conflicts
+
+
+def asset_id(keys: dict[str, set[str]]) -> str:
+    """A stable id from the strongest key, so snapshots can be compared."""
+    for name in _KEY_PRIORITY:
+        if keys.get(name):
+            return f"{name}:{sorted(keys[name])[0]}"
+    return "unknown"
+
+
+def resolve(
+    observations: Sequence[Observation],
+    identify: Callable[[Observation], list[Attribution]],
+    ip_window: timedelta = IP_WINDOW,
+) -> list[Asset]:
+    """Merge observations into assets and give each a verdict."""
+    assets: list[Asset] = []
+    for indexes in group_observations(observations, ip_window):
+        obs = [observations[i] for i in indexes]
+        keys: dict[str, set[str]] = {name: set() for name in KEY_NAMES}
+        site: str | None = None
+        role = Role.unknown
+        tags: set[str] = set()
+        attributions: list[Attribution] = []
+        for o in obs:
+            for name, value in o.keys.as_dict().items():
+                keys[name].add(_key_value(name, value))
+            if o.kind == SITE_KIND:
+                site = o.value
+            elif o.kind == ROLE_KIND and o.value in Role.__members__:
+                role = Role(o.value)
+            elif o.kind == TAG_KIND:
+                tags.add(o.value.lower())
+            else:
+                attributions.extend(identify(o))
+        verdict, conflicts = reconcile(attributions)
+        times = [o.seen_at for o in obs if o.seen_at is not None]
+        keys = {k: v for k, v in keys.items() if v}
+        assets.append(
+            Asset(
+                id=asset_id(keys),
+                keys=keys,
+                observations=obs,
+                attributions=sorted(attributions, key=lambda a: -a.confidence),
+                verdict=verdict,
+                conflicts=conflicts,
+                role=role,
+                site=site,
+                site_tags=frozenset(tags),
+                first_seen=min(times) if times else None,
+                last_seen=max(times) if times else None,
+            )
+        )
+    assets.sort(key=lambda a: a.id)
+    return assets
