@@ -16,12 +16,17 @@ import argparse
 import hashlib
 import json
 import random
+import re
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
+
+from vendorscope.identify.matcher import RuleMatch, clean_text
+from vendorscope.identify.rules import Rule
 
 ORDINARY = [
     ("ssh.banner", "SSH-2.0-OpenSSH_{v}p1 Debian-2+deb12u{n}"),
@@ -42,6 +47,8 @@ ORDINARY = [
 
 
 def make_observations(n: int, seed: int = 1) -> list[tuple[str, str]]:
+    """Sightings of a network of devices: each device has its own MAC and evidence,
+    and is seen many times, as in a capture or a series of scans."""
     from vendorscope.identify.oui import default_oui_table
     from vendorscope.identify.registry import default_registry
     from vendorscope.identify.rules import default_rules
@@ -52,44 +59,64 @@ def make_observations(n: int, seed: int = 1) -> list[tuple[str, str]]:
     ouis = [key[1] for key in default_oui_table()._entries if key[0] == 24]
     pens = list(registry.enterprise_numbers)
     names = [n for v in registry.vendors.values() for n in v.all_names]
-    out: list[tuple[str, str]] = []
-    for _ in range(n):
+
+    def evidence() -> tuple[str, str]:
         r = rng.random()
-        if r < 0.35:  # most traffic: software that names no device vendor
+        if r < 0.45:  # most devices run software that names no device vendor
             kind, tpl = rng.choice(ORDINARY)
-            out.append((kind, tpl.format(v=f"{rng.randint(7, 9)}.{rng.randint(0, 9)}", n=rng.randint(0, 30),
-                                         m=rng.randint(0, 20))))
-        elif r < 0.60:
-            kind, value = rng.choice(examples)
-            out.append((kind, value))
-        elif r < 0.85:
-            oui = rng.choice(ouis)
-            out.append(("mac", f"{oui:06x}{rng.getrandbits(24):06x}"))
-        elif r < 0.93:
-            out.append(("snmp.sysobjectid", f"1.3.6.1.4.1.{rng.choice(pens)}.{rng.randint(1, 40)}.{rng.randint(1, 999)}"))
-        else:
-            out.append(("inventory.manufacturer", rng.choice(names)))
-    return out
+            return kind, tpl.format(v=f"{rng.randint(7, 9)}.{rng.randint(0, 9)}", n=rng.randint(0, 30),
+                                    m=rng.randint(0, 20))
+        if r < 0.80:
+            return rng.choice(examples)
+        if r < 0.92:
+            return "snmp.sysobjectid", f"1.3.6.1.4.1.{rng.choice(pens)}.{rng.randint(1, 3)}.{rng.randint(1, 20)}"
+        return "inventory.manufacturer", rng.choice(names)
+
+    devices = []
+    for _ in range(max(1, n // 10)):
+        mac = ("mac", f"{rng.choice(ouis):06x}{rng.getrandbits(24):06x}")
+        devices.append([mac] + [evidence() for _ in range(rng.randint(1, 4))])
+    return [rng.choice(rng.choice(devices)) for _ in range(n)]
+
+
+class NaiveLoop:
+    """The baseline: every rule's `re` pattern in turn, for every observation."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self._rules = [(r, re.compile(r.pattern, r.re_flags)) for r in rules]
+
+    def kinds(self) -> set[str]:
+        return {k for r, _ in self._rules for k in r.kinds}
+
+    def match(self, kind: str, value: str) -> list[RuleMatch]:
+        value = clean_text(value)
+        out = []
+        for rule, rx in self._rules:
+            if kind in rule.kinds:
+                m = rx.search(value)
+                if m is not None:
+                    out.append(RuleMatch(rule, m.groupdict()))
+        return out
 
 
 def run_child(mode: str, path: Path) -> dict[str, object]:
     from vendorscope.identify.engine import Engine
-    from vendorscope.identify.matcher import CompiledMatcher, ReMatcher
+    from vendorscope.identify.matcher import CompiledMatcher
     from vendorscope.identify.oui import default_oui_table
     from vendorscope.identify.rules import default_rules
 
     rules = default_rules()
     default_oui_table()  # loading reference data is not what is measured
-    matcher = ReMatcher(rules) if mode == "naive" else CompiledMatcher(rules)
+    matcher = NaiveLoop(rules) if mode == "naive" else CompiledMatcher(rules)
     engine = Engine(rules=rules, matcher=matcher, cache_size=65536 if mode == "engine" else 0)
     observations = [tuple(json.loads(line)) for line in path.read_text("utf-8").splitlines()]
     identify = engine._identify_value if mode != "engine" else engine.identify_value
-    digest = hashlib.sha256()
     start = time.perf_counter()
-    for kind, value in observations:
-        found = identify(kind, value)
-        digest.update(repr([(a.vendor, a.rule, a.product, a.version, a.device_type) for a in found]).encode())
+    results = [identify(kind, value) for kind, value in observations]
     seconds = time.perf_counter() - start
+    digest = hashlib.sha256()
+    for found in results:  # compared outside the timed loop
+        digest.update(repr([(a.vendor, a.rule, a.product, a.version, a.device_type) for a in found]).encode())
     return {
         "mode": mode,
         "observations": len(observations),
@@ -125,8 +152,10 @@ def main() -> int:
     naive = results["naive"]["per_second"]
     print(f"identical attributions: {'yes' if same else 'NO'}")
     print(f"compiled matcher / naive loop: {results['compiled']['per_second'] / naive:.1f}x")
-    print(f"engine (compiled + value cache) / naive loop: {results['engine']['per_second'] / naive:.1f}x"
-          f"  (target ≥ 20x, ≥ 300,000 obs/s: {'met' if results['engine']['per_second'] >= 300_000 and results['engine']['per_second'] / naive >= 20 else 'NOT met'})")
+    engine = results["engine"]["per_second"]
+    met = engine >= 300_000 and engine / naive >= 20
+    print(f"engine (compiled + value cache) / naive loop: {engine / naive:.1f}x"
+          f"  (target ≥ 20x and ≥ 300,000 obs/s: {'met' if met else 'NOT met'})")
     return 0 if same else 1
 
 

@@ -11,6 +11,7 @@ from vendorscope.identify.registry import default_registry
 from vendorscope.identify.rules import RuleError, default_rules, parse_rules_file
 
 RULES = default_rules()
+RE_MATCHER = ReMatcher(RULES)
 
 
 def test_enough_rules_across_families() -> None:
@@ -28,7 +29,7 @@ def test_enough_rules_across_families() -> None:
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
 def test_rule_examples(rule) -> None:  # type: ignore[no-untyped-def]
     assert rule.examples, "a rule without examples cannot land"
-    problems = [p for p in check_rules([rule], default_registry(), ReMatcher(RULES)) if p.rule == rule.id]
+    problems = [p for p in check_rules([rule], default_registry(), RE_MATCHER) if p.rule == rule.id]
     errors = [str(p) for p in problems if p.severity == "error"]
     assert not errors, errors
 

@@ -6,10 +6,11 @@ serialise with :func:`dataclasses.asdict` or the helpers below.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import Enum
-from typing import Any, Mapping
+from enum import StrEnum
+from typing import Any
 
 # Evidence kinds named in DESIGN.md. Sources may emit more; these are the ones
 # the identify stage has rules or lookups for, listed by `identify --list-kinds`.
@@ -129,7 +130,7 @@ class Attribution:
         }
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     core = "core"
     ran = "ran"
     transport = "transport"
@@ -182,7 +183,7 @@ class Asset:
     last_seen: datetime | None = None
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     prohibited = "prohibited"  # covered and present where the rule already bites
     must_remove = "must_remove"  # covered, a removal deadline lies ahead
     overdue = "overdue"  # covered, removal deadline passed

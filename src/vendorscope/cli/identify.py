@@ -210,7 +210,7 @@ def vendors(
 
     prefixes = default_oui_table().prefixes_of(set(v.ieee_names))
     members = registry.members_of(vid)
-    data = {
+    data: dict[str, Any] = {
         "id": v.id,
         "name": v.name,
         "legal_names": list(v.legal_names),

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 from vendorscope.identify.matcher import Matcher, best_matcher
-from vendorscope.identify.oui import MacError, OuiTable, default_oui_table
+from vendorscope.identify.oui import MacError, OuiTable, default_oui_table, mac_to_int
 from vendorscope.identify.registry import Registry, default_registry
 from vendorscope.identify.rules import Rule, default_rules
 from vendorscope.model import EVIDENCE_KINDS, Attribution, Observation
@@ -50,6 +50,13 @@ class Engine:
         self.rules = tuple(rules) if rules is not None else default_rules()
         self.matcher = matcher or best_matcher(self.rules)
         self._oui = oui
+        # Group and display name per vendor, computed once: they are on every attribution.
+        self._group = {vid: self.registry.group_of(vid) for vid in self.registry.vendors}
+        # Rules without captures always give the same attribution: build it once.
+        self._constant = {
+            r.id: self._attribution(r, {}) for r in self.rules if "(?P<" not in r.pattern and r.vendor in self.registry
+        }
+        self._mac_by_block: dict[int, tuple[Attribution, ...]] = {}
         self._lookups: dict[str, Callable[[str, str], list[Attribution]]] = {
             "mac": self._by_mac,
             "snmp.sysobjectid": self._by_enterprise,
@@ -78,7 +85,10 @@ class Engine:
         return self._cached(kind, value)
 
     def _identify_value(self, kind: str, value: str) -> tuple[Attribution, ...]:
-        out = [self._attribution(m.rule, m.groups) for m in self.matcher.match(kind, value)]
+        constant = self._constant
+        out = [
+            constant.get(m.rule.id) or self._attribution(m.rule, m.groups) for m in self.matcher.match(kind, value)
+        ]
         lookup = self._lookups.get(kind)
         if lookup is not None:
             out.extend(lookup(kind, value))
@@ -92,7 +102,7 @@ class Engine:
         return Attribution(
             vendor=vendor_id,
             vendor_name=vendor.name,
-            group=self.registry.group_of(vendor_id),
+            group=self._group[vendor_id],
             confidence=confidence,
             rule=rule,
             **extra,  # type: ignore[arg-type]
@@ -106,15 +116,24 @@ class Engine:
 
     def _by_mac(self, kind: str, value: str) -> list[Attribution]:
         try:
-            info = self.oui.lookup(value)
+            number = mac_to_int(value)
         except MacError:
             return []
-        if info.registrant is None:
-            return []
-        vendor_id = self.registry.find_by_name(info.registrant)
-        if vendor_id is None:
-            return []
-        return [self._vendor_attribution(vendor_id, MAC_CONFIDENCE, f"ieee.{info.block}:{info.prefix}")]
+        # The answer depends only on the assigned block: cache it per 24-bit prefix
+        # unless the IEEE split that prefix into MA-M/MA-S blocks.
+        prefix = number >> 24
+        cached = self._mac_by_block.get(prefix)
+        if cached is not None:
+            return list(cached)
+        info = self.oui.lookup(value)
+        found: tuple[Attribution, ...] = ()
+        if info.registrant is not None:
+            vendor_id = self.registry.find_by_name(info.registrant)
+            if vendor_id is not None:
+                found = (self._vendor_attribution(vendor_id, MAC_CONFIDENCE, f"ieee.{info.block}:{info.prefix}"),)
+        if info.scope == "global" and not self.oui.is_split(prefix):
+            self._mac_by_block[prefix] = found
+        return list(found)
 
     def _by_enterprise(self, kind: str, value: str) -> list[Attribution]:
         m = _ENTERPRISE_OID.match(value.strip())

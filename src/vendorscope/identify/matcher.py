@@ -9,6 +9,7 @@ same matches in the same order (rule order), which the tests prove.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -17,15 +18,16 @@ from typing import Any, Protocol
 
 from vendorscope.identify.rules import Rule
 
-try:  # Hyperscan ships wheels for x86_64 Linux only.
-    import hyperscan
-except ImportError:  # pragma: no cover - exercised on other platforms
-    hyperscan = None
 
-try:
-    import re2
-except ImportError:  # pragma: no cover
-    re2 = None
+def _optional(module: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError:  # pragma: no cover - exercised on other platforms
+        return None
+
+
+hyperscan = _optional("hyperscan")  # Hyperscan ships wheels for x86_64 Linux only
+re2 = _optional("re2")
 
 
 class MatcherError(ValueError):

@@ -17,7 +17,6 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-_MAC_HEX = re.compile(r"[0-9a-fA-F]")
 # "10-E9-92   (hex)		INGRAM MICRO SERVICES" (MA-L), and the IAB block lines:
 # "40-D8-55   (hex)   Avant Technologies" followed by "0D7000-0D7FFF  (base 16) ...".
 _HEX_LINE = re.compile(r"^([0-9A-F]{2}(?:-[0-9A-F]{2}){2})\s+\(hex\)\s+(.*?)\s*$")
@@ -37,12 +36,22 @@ class MacInfo:
     block: str | None  # "MA-L", "MA-M", "MA-S"
 
 
-def normalise_mac(text: str) -> str:
-    digits = "".join(_MAC_HEX.findall(text))
-    stripped = re.sub(r"[\s:.\-]", "", text)
-    if len(digits) != 12 or len(stripped) != 12:
+_SEPARATORS = str.maketrans("", "", ":-. ")
+
+
+def mac_to_int(text: str) -> int:
+    """A MAC in any common notation (aa:bb:.., aa-bb-.., aabb.ccdd.eeff, bare hex) as a 48-bit int."""
+    digits = text.strip().translate(_SEPARATORS)
+    if len(digits) != 12 or not all(c in _HEXDIGITS for c in digits):
         raise MacError(f"not a MAC address: {text!r}")
-    d = digits.lower()
+    return int(digits, 16)
+
+
+_HEXDIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def normalise_mac(text: str) -> str:
+    d = f"{mac_to_int(text):012x}"
     return ":".join(d[i : i + 2] for i in range(0, 12, 2))
 
 
@@ -98,6 +107,11 @@ def parse_ieee_csv(text: str) -> dict[tuple[int, int], str]:
 class OuiTable:
     def __init__(self, entries: dict[tuple[int, int], str]) -> None:
         self._entries = entries
+        # 24-bit prefixes the IEEE divided into smaller (MA-M, MA-S, IAB) blocks.
+        self._split = {value >> (bits - 24) for bits, value in entries if bits > 24}
+
+    def is_split(self, prefix24: int) -> bool:
+        return prefix24 in self._split
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -126,8 +140,8 @@ class OuiTable:
 
 def load_oui_table(extra_dir: Path | None = None) -> OuiTable:
     eui = resources.files("netaddr") / "eui"
-    entries = parse_ieee_txt((eui / "oui.txt").read_text("utf-8", errors="replace"), 24)
-    entries.update(parse_ieee_txt((eui / "iab.txt").read_text("utf-8", errors="replace"), 36))
+    entries = parse_ieee_txt((eui / "oui.txt").read_bytes().decode("utf-8", "replace"), 24)
+    entries.update(parse_ieee_txt((eui / "iab.txt").read_bytes().decode("utf-8", "replace"), 36))
     folder = (extra_dir or data_dir()) / "ieee"
     if folder.is_dir():
         for path in sorted(folder.glob("*.csv")):

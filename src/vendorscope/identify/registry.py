@@ -59,8 +59,10 @@ class Vendor:
 # Legal-form words dropped before comparing names: "Huawei Technologies Co., Ltd."
 # and "HUAWEI TECHNOLOGIES CO.,LTD" are the same company.
 _LEGAL_FORMS = frozenset(
-    "co ltd inc corp corporation company limited llc plc gmbh ag sa sas spa bv nv ab oy as "
-    "kg kk pte pvt pty srl sarl holding holdings group incorporated the".split()
+    (
+        "co ltd inc corp corporation company limited llc plc gmbh ag sa sas spa bv nv ab oy as "
+        "kg kk pte pvt pty srl sarl holding holdings group incorporated the"
+    ).split()
 )
 _CJK_FORMS = ("股份有限公司", "有限责任公司", "有限公司", "集团")
 _NON_WORD = re.compile(r"[^\w]+")

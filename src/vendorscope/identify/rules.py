@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 # Rules reference captures as {name} in product/version/device_type templates.
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
