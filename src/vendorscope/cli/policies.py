@@ -1,0 +1,359 @@
+"""`policies` and `findings`: the judge stage from the shell."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+
+from vendorscope.cli.app import app
+from vendorscope.cli.common import OutputFormat, console, dumps, fail, write_rows
+from vendorscope.identify.registry import Registry, RegistryError, default_registry
+from vendorscope.judge.evaluate import effective_role, evaluate
+from vendorscope.judge.packs import (
+    RELATION_WORDS,
+    DatedFact,
+    PackError,
+    PolicyPack,
+    RelativeDeadline,
+    Requirement,
+    default_judge_defaults,
+    load_packs,
+)
+from vendorscope.model import Asset, Finding, Status
+
+FINDING_COLUMNS = (
+    "asset", "vendor", "role", "policy", "requirement", "status", "deadline", "days_left", "severity",
+    "reason",
+)
+CSV_FINDING_COLUMNS = (*FINDING_COLUMNS[:3], "site", "site_tags", *FINDING_COLUMNS[3:], "as_of", "evidence")
+PACK_COLUMNS = ("id", "jurisdiction", "binding", "effective", "covers", "next_deadline", "title")
+STATUS_WORDS = {
+    Status.prohibited: "prohibited and present",
+    Status.must_remove: "must be removed",
+    Status.overdue: "overdue",
+    Status.restricted: "restricted use",
+    Status.advisory: "advisory",
+    Status.review: "review",
+    Status.clear: "clear",
+}
+
+
+class JudgeMode(StrEnum):
+    statutory = "statutory"
+    strict = "strict"
+
+
+def _packs(extra: Iterable[Path] | None) -> list[PolicyPack]:
+    try:
+        return load_packs(extra or ())
+    except PackError as exc:
+        fail(str(exc))
+
+
+def _registry() -> Registry:
+    try:
+        return default_registry()
+    except (RegistryError, OSError) as exc:
+        fail(f"vendor registry: {exc}")
+
+
+def _select(
+    packs: Sequence[PolicyPack], ids: Sequence[str], jurisdictions: Sequence[str]
+) -> list[PolicyPack]:
+    known = {p.id for p in packs}
+    for pack_id in ids:
+        if pack_id not in known:
+            fail(f"no policy pack {pack_id!r}; known: {', '.join(sorted(known))}")
+    chosen = [
+        p for p in packs
+        if (not ids or p.id in ids)
+        and (not jurisdictions or any(p.matches_jurisdiction(j) for j in jurisdictions))
+    ]
+    if not chosen:
+        codes = sorted({p.jurisdiction for p in packs})
+        fail(f"no policy pack matches (jurisdictions with packs: {', '.join(codes)})")
+    return chosen
+
+
+def _when(fact: DatedFact | RelativeDeadline | None) -> str:
+    if fact is None:
+        return ""
+    if isinstance(fact, RelativeDeadline):
+        return f"{fact.days_after_listing} days after listing"
+    return f"{fact.date} ({fact.wording})" if fact.wording else str(fact.date)
+
+
+def _covers(pack: PolicyPack) -> list[str]:
+    return [c.key for c in pack.covers]
+
+
+def _next_deadline(pack: PolicyPack, today: date) -> str:
+    ahead = sorted(
+        (r.deadline.date, r.id) for r in pack.requirements
+        if isinstance(r.deadline, DatedFact) and r.deadline.date >= today
+    )
+    return f"{ahead[0][0]} {ahead[0][1]}" if ahead else ""
+
+
+def pack_row(pack: PolicyPack, today: date) -> dict[str, Any]:
+    return {
+        "id": pack.id,
+        "jurisdiction": pack.jurisdiction,
+        "binding": "binding" if pack.binding else "advisory",
+        "effective": pack.effective.date,
+        "covers": _covers(pack),
+        "next_deadline": _next_deadline(pack, today),
+        "title": pack.title,
+        "authority": pack.authority,
+        "url": pack.url,
+    }
+
+
+def _requirement_outcome(req: Requirement) -> str:
+    if req.deadline is None:
+        return req.status.value if req.status else ""
+    return f"{req.before.value} until {_when(req.deadline)}, then {req.after.value}"
+
+
+def _requirement_scope(req: Requirement) -> str:
+    parts = []
+    if not req.judged:
+        parts.append("procurement (not judged from the network)")
+    if req.roles:
+        parts.append("roles " + ", ".join(sorted(r.value for r in req.roles)))
+    if req.networks:
+        parts.append("networks " + ", ".join(sorted(req.networks)))
+    if req.site_tags:
+        parts.append("sites tagged " + ", ".join(sorted(req.site_tags)))
+    if req.companies:
+        parts.append("companies " + ", ".join(sorted(req.companies)))
+    if req.audience:
+        parts.append(f"audience {req.audience}")
+    return "; ".join(parts) or "any installed equipment"
+
+
+def _say(text: str) -> None:
+    """Print pack text as it is: no markup, no highlighting."""
+    console.print(text, highlight=False, soft_wrap=True, markup=False)
+
+
+def _relation_words(relations: Iterable[str]) -> str:
+    return ", ".join(sorted(word for word, relation in RELATION_WORDS.items() if relation in relations))
+
+
+def _show_pack(pack: PolicyPack) -> None:
+    out = console.print
+    kind = "binding" if pack.binding else "advisory (not binding)"
+    out(f"[bold]{escape(pack.title)}[/]  ({pack.id}, {pack.jurisdiction}, {kind})", highlight=False)
+    for label, value in (
+        ("instrument", pack.instrument),
+        ("authority", pack.authority),
+        ("applies to", pack.applies_to),
+        ("url", pack.url),
+        ("effective", f"{_when(pack.effective)} — {pack.sources[pack.effective.source].cite()}"
+         + (f"; {pack.effective.note}" if pack.effective.note else "")),
+    ):
+        out(f"  [bold]{label}:[/] {escape(value)}", highlight=False, soft_wrap=True)
+    out("\n[bold]Covered companies[/]")
+    for c in pack.covers:
+        who = f"{c.company}" if c.company else f"any vendor group headquartered in {c.country}"
+        line = f"  {who}: {c.name}; {c.scope}"
+        if c.include:
+            line += f"; counts its {_relation_words(c.include)}"
+        if c.review:
+            line += f"; review for its {_relation_words(c.review)}"
+        if c.since:
+            line += f"; listed since {_when(c.since)}"
+        if c.purpose:
+            line += f"; only when used for {c.purpose.text}"
+        if c.note:
+            line += f" ({c.note})"
+        out(line, highlight=False, soft_wrap=True, markup=False)
+    out("\n[bold]Requirements[/]")
+    for r in pack.requirements:
+        scope = escape(_requirement_scope(r))
+        out(f"  [bold]{r.id}[/] \\[{r.severity}] {scope}", highlight=False, soft_wrap=True)
+        _say(f"    {r.text}")
+        _say(f"    {_requirement_outcome(r)}; source: {pack.cite(r.sources)}")
+        if r.note:
+            _say(f"    note: {r.note}")
+    milestones = (
+        {"date": m.when.date, "what": m.what, "source": m.when.source} for m in pack.milestones
+    )
+    write_rows(milestones, ("date", "what", "source"), OutputFormat.table, title="Milestones")
+    sources = (
+        {"id": s.id, "title": s.title, "published": s.published, "url": s.url} for s in pack.sources.values()
+    )
+    write_rows(sources, ("id", "title", "published", "url"), OutputFormat.table, title="Sources")
+    if pack.audiences:
+        out("[bold]Audiences[/] (declare with findings --audience ID)")
+        for audience_id, text in pack.audiences.items():
+            out(f"  {audience_id}: {text}", highlight=False, soft_wrap=True, markup=False)
+    if pack.notes:
+        out("[bold]Notes[/]")
+        for note in pack.notes:
+            out(f"  - {note}", highlight=False, soft_wrap=True, markup=False)
+
+
+def pack_document(pack: PolicyPack) -> dict[str, Any]:
+    """The whole pack as plain data (for JSON)."""
+    doc = dataclasses.asdict(pack)
+    doc["sources"] = {k: dataclasses.asdict(v) for k, v in pack.sources.items()}
+    return doc
+
+
+@app.command(rich_help_panel="Judge")
+def policies(
+    pack_id: str = typer.Argument(None, metavar="[ID]", help="Show one pack in full."),
+    jurisdiction: list[str] = typer.Option(
+        None, "--jurisdiction", "-j",
+        help="Only packs for this jurisdiction (ISO code such as US, GB or UK, DE; or EU). Repeatable.",
+    ),
+    extra: list[Path] = typer.Option(None, "--packs", help="Extra pack files or directories. Repeatable."),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
+) -> None:
+    """List the policy packs, or show one with its legal reference, sources, covered companies and milestones.
+
+    Examples:
+
+      vendorscope policies
+
+      vendorscope policies de-5g-2024
+
+      vendorscope policies --jurisdiction UK --format jsonl
+    """
+    packs = _packs(extra)
+    if pack_id is None:
+        chosen = _select(packs, (), jurisdiction or ())
+        today = date.today()
+        write_rows((pack_row(p, today) for p in chosen), PACK_COLUMNS, fmt)
+        return
+    pack = _select(packs, [pack_id], ())[0]
+    if fmt is OutputFormat.table:
+        _show_pack(pack)
+    else:
+        print(dumps(pack_document(pack)))
+
+
+def _parse_day(text: str | None) -> date:
+    if text is None:
+        return date.today()
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        fail(f"--as-of: expected a date YYYY-MM-DD, got {text!r}")
+
+
+def _load_assets(db: str) -> list[Asset]:
+    try:
+        from vendorscope.store.inventory import InventoryError, open_inventory
+    except ImportError as exc:  # pragma: no cover - the store ships with vendorscope
+        fail(f"the inventory store is not available: {exc}")
+    try:
+        with open_inventory(db, create=False) as inv:
+            return list(inv.assets())
+    except InventoryError as exc:
+        fail(str(exc))
+
+
+def finding_row(finding: Finding, asset: Asset | None) -> dict[str, Any]:
+    role = effective_role(asset, default_judge_defaults())[0].value if asset else None
+    return {
+        "asset": finding.asset_id,
+        "vendor": asset.verdict.vendor if asset else None,
+        "role": role,
+        "site": asset.site if asset else None,
+        "site_tags": sorted(asset.site_tags) if asset else [],
+        "policy": finding.policy,
+        "requirement": finding.requirement,
+        "status": finding.status.value,
+        "deadline": finding.deadline,
+        "days_left": finding.days_left,
+        "severity": finding.severity,
+        "reason": finding.reason,
+        "as_of": finding.as_of,
+        "evidence": list(finding.evidence),
+    }
+
+
+@app.command(rich_help_panel="Judge")
+def findings(
+    policy: list[str] = typer.Option(
+        None, "--policy", "-p", help="Only this pack (see `policies`). Repeatable."
+    ),
+    jurisdiction: list[str] = typer.Option(
+        None, "--jurisdiction", "-j", help="Only packs for this jurisdiction (US, GB/UK, DE, EU, ...)."
+    ),
+    as_of: str = typer.Option(None, "--as-of", help="Judge as of this date (YYYY-MM-DD); default today."),
+    status: list[Status] = typer.Option(
+        None, "--status", "-s", help="Only findings with this status. Repeatable."
+    ),
+    mode: JudgeMode = typer.Option(
+        JudgeMode.statutory, "--mode",
+        help="statutory: purpose-qualified coverage (Hikvision, Dahua, Hytera) is review unless a site "
+        "tag shows the purpose; strict: treat it as covered.",
+    ),
+    audience: list[str] = typer.Option(
+        None, "--audience",
+        help="Declare who you are for requirements that bind only some (e.g. usf-recipient). Repeatable.",
+    ),
+    include_clear: bool = typer.Option(
+        False, "--all", help="Also list clear findings (not covered, out of scope)."
+    ),
+    db: str = typer.Option("vendorscope.db", "--db", help="Inventory: SQLite file or PostgreSQL URL."),
+    extra: list[Path] = typer.Option(None, "--packs", help="Extra pack files or directories. Repeatable."),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
+) -> None:
+    """What each applicable rule says about each asset: status, deadline, days left and why.
+
+    Statuses: prohibited (and present), must_remove (by the deadline), overdue,
+    restricted (use allowed under conditions), advisory, review (needs a person), clear.
+
+    Examples:
+
+      vendorscope findings --jurisdiction UK
+
+      vendorscope findings --policy de-5g-2024 --as-of 2027-01-01
+
+      vendorscope findings --status overdue --status must_remove --format csv
+    """
+    day = _parse_day(as_of)
+    chosen = _select(_packs(extra), policy or (), jurisdiction or ())
+    declared = {a for p in chosen for a in (p.audiences or {})}
+    for a in audience or ():
+        if a not in declared:
+            known = ", ".join(sorted(declared)) or "none"
+            fail(f"--audience {a!r}: not used by the chosen packs (known: {known})")
+    registry = _registry()
+    assets = _load_assets(db)
+    wanted = set(status or ())
+    result = evaluate(
+        assets, chosen, day, registry, mode=mode.value,
+        include_clear=include_clear or Status.clear in wanted,
+        audiences=audience or None,
+    )
+    if wanted:
+        result = [f for f in result if f.status in wanted]
+    by_id = {a.id: a for a in assets}
+    rows = [finding_row(f, by_id.get(f.asset_id)) for f in result]
+    columns = FINDING_COLUMNS if fmt is OutputFormat.table else CSV_FINDING_COLUMNS
+    write_rows(rows, columns, fmt, title=f"Findings as of {day}" if fmt is OutputFormat.table else None)
+    if fmt is OutputFormat.table:
+        console.print(_summary(result, len(assets), day), highlight=False)
+
+
+def _summary(result: Sequence[Finding], asset_count: int, day: date) -> str:
+    if not result:
+        return f"{asset_count} assets judged as of {day}: no findings"
+    counts = Counter(f.status for f in result)
+    parts = [f"{counts[s]} {STATUS_WORDS[s]}" for s in Status if counts[s]]
+    assets = len({f.asset_id for f in result})
+    return f"{len(result)} findings on {assets} of {asset_count} assets as of {day}: {', '.join(parts)}"
