@@ -1,0 +1,220 @@
+"""`report`: the inventory, judged, as HTML, JSON, CSV or a CycloneDX hardware BOM."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Any
+
+import typer
+
+from vendorscope.cli.app import app
+from vendorscope.cli.common import err_console, fail
+from vendorscope.model import Asset, Finding
+from vendorscope.report.data import ReportData, build_report, history_points
+
+DEFAULT_DB = "vendorscope.db"
+
+
+class ReportFormat(StrEnum):
+    html = "html"
+    json = "json"
+    csv = "csv"
+    cyclonedx = "cyclonedx"
+
+
+class Mode(StrEnum):
+    statutory = "statutory"
+    strict = "strict"
+
+
+def _writer(fmt: ReportFormat) -> Callable[[ReportData, IO[str]], Any]:
+    if fmt is ReportFormat.html:
+        from vendorscope.report.html import write_html
+
+        return write_html
+    if fmt is ReportFormat.json:
+        from vendorscope.report.json_report import write_json
+
+        return write_json
+    if fmt is ReportFormat.csv:
+        from vendorscope.report.csv_report import write_csv
+
+        return write_csv
+    from vendorscope.report.cyclonedx_bom import write_bom
+
+    return write_bom
+
+
+def _day(text: str | None) -> date:
+    if text is None:
+        return date.today()
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        fail(f"--as-of: expected a date YYYY-MM-DD, got {text!r}")
+
+
+def _choose_packs(packs: Sequence[Any], ids: Sequence[str], jurisdictions: Sequence[str]) -> list[Any]:
+    known = {p.id for p in packs}
+    for pack_id in ids:
+        if pack_id not in known:
+            fail(f"no policy pack {pack_id!r}; known: {', '.join(sorted(known))}")
+    chosen = [
+        p
+        for p in packs
+        if (not ids or p.id in ids)
+        and (not jurisdictions or any(p.matches_jurisdiction(j) for j in jurisdictions))
+    ]
+    if not chosen:
+        codes = sorted({p.jurisdiction for p in packs})
+        fail(f"no policy pack matches (jurisdictions with packs: {', '.join(codes)})")
+    return chosen
+
+
+def _write(path: str, render: Callable[[IO[str]], Any]) -> None:
+    """Write to ``path`` through a temporary file, so a failed report never leaves half a file."""
+    if path == "-":
+        render(sys.stdout)
+        sys.stdout.flush()
+        return
+    target = Path(path).expanduser()
+    if target.is_dir():
+        fail(f"{path}: is a directory")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        fail(f"{path}: no such directory {str(folder)!r}")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="") as out:
+            render(out)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        fail(f"{path}: {exc.strerror or exc}")
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _with_effective_roles(assets: Iterable[Asset]) -> list[Asset]:
+    """Roles as the judge sees them: an unknown role inferred from an unambiguous device type."""
+    from vendorscope.judge.evaluate import effective_role
+    from vendorscope.judge.packs import default_judge_defaults
+
+    defaults = default_judge_defaults()
+    out = []
+    for a in assets:
+        role = effective_role(a, defaults)[0]
+        out.append(a if role is a.role else dataclasses.replace(a, role=role))
+    return out
+
+
+def _high_risk_vendors() -> frozenset[str]:
+    from vendorscope.identify.registry import RegistryError, default_registry
+
+    try:
+        registry = default_registry()
+    except (RegistryError, OSError) as exc:
+        fail(f"vendor registry: {exc}")
+    return frozenset(v.id for v in registry.vendors.values() if v.high_risk)
+
+
+@app.command(rich_help_panel="Report")
+def report(
+    fmt: ReportFormat = typer.Option(ReportFormat.html, "--format", "-f", help="html, json, csv or cyclonedx."),
+    output: str = typer.Option(..., "--output", "-o", help="File to write ('-' for standard output)."),
+    db: str = typer.Option(DEFAULT_DB, "--db", help="Inventory: SQLite file or PostgreSQL URL."),
+    as_of: str = typer.Option(None, "--as-of", help="Judge as of this date (YYYY-MM-DD); default today."),
+    policy: list[str] = typer.Option(None, "--policy", "-p", help="Only this pack (see `policies`). Repeatable."),
+    jurisdiction: list[str] = typer.Option(
+        None, "--jurisdiction", "-j", help="Only packs for this jurisdiction (US, GB/UK, DE, EU, ...)."
+    ),
+    mode: Mode = typer.Option(
+        Mode.statutory, "--mode",
+        help="statutory: purpose-qualified coverage (Hikvision, Dahua, Hytera) is review unless a site "
+        "tag shows the purpose; strict: treat it as covered.",
+    ),
+    audience: list[str] = typer.Option(
+        None, "--audience",
+        help="Declare who you are for requirements that bind only some (e.g. usf-recipient). Repeatable.",
+    ),
+    include_clear: bool = typer.Option(False, "--all", help="Also list (and count) clear findings."),
+    history: bool = typer.Option(
+        True, "--history/--no-history",
+        help="Judge every stored snapshot for the burn-down (slower on long histories).",
+    ),
+    extra: list[Path] = typer.Option(None, "--packs", help="Extra pack files or directories. Repeatable."),
+) -> None:
+    """Write a report: a self-contained HTML page, JSON (docs/report-schema.json), CSV of the
+    findings, or a CycloneDX 1.6 hardware BOM of the inventory.
+
+    Examples:
+
+      vendorscope report -o report.html
+
+      vendorscope report --format json -o report.json --as-of 2027-01-01
+
+      vendorscope report --format csv -o findings.csv --policy uk-tsa-huawei-dvd
+
+      vendorscope report --format cyclonedx -o inventory.cdx.json
+    """
+    day = _day(as_of)
+    try:
+        from vendorscope.judge.evaluate import evaluate
+        from vendorscope.judge.packs import PackError, load_packs
+        from vendorscope.store.inventory import InventoryError, open_inventory
+    except ImportError as exc:  # pragma: no cover - both stages ship with vendorscope
+        fail(f"the judge or the store is not available: {exc}")
+    try:
+        packs = load_packs(extra or ())
+    except PackError as exc:
+        fail(str(exc))
+    chosen = _choose_packs(packs, policy or (), jurisdiction or ())
+    declared = {a for p in chosen for a in (p.audiences or {})}
+    for a in audience or ():
+        if a not in declared:
+            fail(f"--audience {a!r}: not used by the chosen packs (known: {', '.join(sorted(declared)) or 'none'})")
+    high_risk = _high_risk_vendors()
+    wanted = {p.id for p in chosen}
+    with err_console.status("reading the inventory…"):
+        try:
+            with open_inventory(db, create=False) as inv:
+                assets = inv.assets(all_observations=False)
+                snapshots = inv.snapshots()
+                entries = inv.history() if history and snapshots else []
+        except InventoryError as exc:
+            fail(str(exc))
+    with err_console.status("judging…"):
+        findings: list[Finding] = evaluate(
+            assets, chosen, day, mode=mode.value, include_clear=include_clear, audiences=audience or None
+        )
+        data = build_report(
+            _with_effective_roles(assets),
+            findings,
+            day,
+            packs=chosen,
+            history=history_points(entries, wanted),
+            snapshots=snapshots,
+            high_risk_vendors=high_risk,
+            include_clear=include_clear,
+        )
+    writer = _writer(fmt)
+    with err_console.status(f"writing {fmt.value}…"):
+        _write(output, lambda out: writer(data, out))
+    if output != "-":
+        h = data.headline
+        err_console.print(
+            f"wrote {output}: {fmt.value} report as of {day}, {h.assets} assets, {h.covered} covered, "
+            f"{h.review} to review, {h.findings} findings",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )

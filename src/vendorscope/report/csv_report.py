@@ -1,0 +1,104 @@
+"""The CSV report: one row per finding, with the asset's keys, its verdict and an evidence summary.
+
+Cells are hostile input (banners, hand-typed site names): a cell that a
+spreadsheet would read as a formula (it starts with ``=``, ``+``, ``-``, ``@``,
+a tab or a carriage return) is prefixed with ``'``. Numbers written by
+vendorscope itself (days left) are left alone.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import IO, Any
+
+from vendorscope.model import KEY_NAMES
+from vendorscope.report.data import ReportData, evidence_summary
+
+COLUMNS: tuple[str, ...] = (
+    "asset_id",
+    *KEY_NAMES,
+    "vendor",
+    "vendor_name",
+    "group",
+    "product",
+    "version",
+    "device_type",
+    "confidence",
+    "role",
+    "site",
+    "site_tags",
+    "policy",
+    "requirement",
+    "status",
+    "severity",
+    "as_of",
+    "deadline",
+    "days_left",
+    "reason",
+    "conflicts",
+    "evidence",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMERIC = frozenset({"confidence", "days_left"})
+
+
+def safe_cell(value: str) -> str:
+    """A text cell no spreadsheet will run as a formula."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def rows(data: ReportData) -> Iterator[dict[str, Any]]:
+    assets = data.asset_by_id()
+    for f in data.findings:
+        asset = assets.get(f.asset_id)
+        v = asset.verdict if asset is not None else None
+        keys = asset.keys if asset is not None else {}
+        row: dict[str, Any] = {
+            "asset_id": f.asset_id,
+            **{k: " ".join(sorted(keys.get(k, ()))) for k in KEY_NAMES},
+            "vendor": v.vendor if v else None,
+            "vendor_name": v.vendor_name if v else None,
+            "group": v.group if v else None,
+            "product": v.product if v else None,
+            "version": v.version if v else None,
+            "device_type": v.device_type if v else None,
+            "confidence": f"{v.confidence:.2f}" if v else None,
+            "role": asset.role.value if asset is not None else None,
+            "site": asset.site if asset is not None else None,
+            "site_tags": " ".join(sorted(asset.site_tags)) if asset is not None else None,
+            "policy": f.policy,
+            "requirement": f.requirement,
+            "status": f.status.value,
+            "severity": f.severity,
+            "as_of": f.as_of.isoformat(),
+            "deadline": f.deadline.isoformat() if f.deadline else None,
+            "days_left": f.days_left,
+            "reason": f.reason,
+            "conflicts": "; ".join(c.detail for c in asset.conflicts) if asset is not None else None,
+            "evidence": evidence_summary(asset, f),
+        }
+        yield row
+
+
+def write_csv(data: ReportData, out: IO[str]) -> int:
+    """Write the findings; returns the number of rows."""
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    count = 0
+    for row in rows(data):
+        writer.writerow(
+            [
+                "" if row[c] is None else (str(row[c]) if c in _NUMERIC else safe_cell(str(row[c])))
+                for c in COLUMNS
+            ]
+        )
+        count += 1
+    return count
+
+
+def render_csv(data: ReportData) -> str:
+    buf = io.StringIO()
+    write_csv(data, buf)
+    return buf.getvalue()

@@ -1,0 +1,166 @@
+"""A CycloneDX 1.6 hardware BOM of the inventory: one ``device`` component per asset.
+
+The JSON is written directly, following the CycloneDX 1.6 JSON schema; the
+tests validate it with cyclonedx-python-lib's strict validator and read it
+back with that library's model. Building it through the library's model
+instead was measured at about 3.5 ms per component (and ``Bom.validate``
+registers dependencies in quadratic time): minutes for a 50,000-asset
+inventory, where this takes about a second, and the library is only a
+development dependency.
+
+Each component: ``bom-ref`` is the asset id; ``name`` the product (or what is
+known of it); ``version`` the verdict's version; ``supplier`` and
+``manufacturer`` the verdict's vendor; ``properties`` in the ``vendorscope:``
+namespace carry the asset keys, vendor ids, verdict confidence, role, site,
+site tags, category, each finding's status and any label/fingerprint
+conflict; ``evidence.identity`` lists the observations that named the maker.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from typing import IO, Any
+
+from vendorscope.model import Asset, Finding
+from vendorscope.report.data import STATUS_ORDER, ReportData, clip, evidence_of
+
+SPEC_VERSION = "1.6"
+SCHEMA_URI = "http://cyclonedx.org/schema/bom-1.6.schema.json"
+NS = "vendorscope"
+TOOL_REF = "vendorscope-tool"
+
+
+def component_name(asset: Asset) -> str:
+    v = asset.verdict
+    if v.product:
+        return v.product
+    if v.vendor_name and v.device_type:
+        return f"{v.vendor_name} {v.device_type}"
+    if v.vendor_name:
+        return f"{v.vendor_name} device"
+    return f"unidentified {v.device_type or 'device'}"
+
+
+def _prop(name: str, value: object) -> dict[str, str]:
+    return {"name": f"{NS}:{name}", "value": str(value)}
+
+
+def _properties(asset: Asset, category: str | None, findings: list[Finding]) -> list[dict[str, str]]:
+    v = asset.verdict
+    props: list[dict[str, str]] = []
+    for key, values in sorted(asset.keys.items()):
+        props.extend(_prop(f"key:{key}", value) for value in sorted(values))
+    for name, value in (
+        ("vendor", v.vendor),
+        ("vendor_group", v.group),
+        ("device_type", v.device_type),
+    ):
+        if value:
+            props.append(_prop(name, value))
+    props.append(_prop("verdict_confidence", f"{v.confidence:.2f}"))
+    props.append(_prop("role", asset.role.value))
+    if asset.site:
+        props.append(_prop("site", asset.site))
+    props.extend(_prop("site_tag", t) for t in sorted(asset.site_tags))
+    if category:
+        props.append(_prop("category", category))
+    if findings:
+        ranked = sorted(findings, key=lambda f: STATUS_ORDER.index(f.status) if f.status in STATUS_ORDER else 99)
+        props.append(_prop("status", ranked[0].status.value))
+        for f in ranked:
+            deadline = f", deadline {f.deadline.isoformat()}" if f.deadline else ""
+            props.append(_prop("finding", f"{f.policy}/{f.requirement}: {f.status.value}{deadline}"))
+    props.extend(_prop("conflict", c.detail) for c in asset.conflicts)
+    if asset.first_seen:
+        props.append(_prop("first_seen", asset.first_seen.isoformat()))
+    if asset.last_seen:
+        props.append(_prop("last_seen", asset.last_seen.isoformat()))
+    return props
+
+
+def _evidence(asset: Asset, name: str) -> dict[str, Any] | None:
+    methods = []
+    for e in evidence_of(asset):
+        what = f"{e['kind']}: {clip(e['value'] or '', 500)}" if e["kind"] else "no stored observation"
+        methods.append(
+            {
+                "technique": "attestation" if (e["kind"] or "").startswith("inventory.") else "other",
+                "confidence": e["confidence"],
+                "value": f"{what} (rule {e['rule']}, vendor {e['vendor']})",
+            }
+        )
+    if not methods:
+        return None
+    return {
+        "identity": [
+            {
+                "field": "name",
+                "confidence": round(float(asset.verdict.confidence), 4),
+                "concludedValue": name,
+                "methods": methods,
+            }
+        ]
+    }
+
+
+def component(asset: Asset, category: str | None, findings: list[Finding]) -> dict[str, Any]:
+    v = asset.verdict
+    name = component_name(asset)
+    comp: dict[str, Any] = {"type": "device", "bom-ref": asset.id, "name": name}
+    if v.version:
+        comp["version"] = v.version
+    if v.vendor_name:
+        comp["supplier"] = {"name": v.vendor_name}
+        comp["manufacturer"] = {"name": v.vendor_name}
+    if v.device_type:
+        comp["description"] = v.device_type
+    comp["properties"] = _properties(asset, category, findings)
+    evidence = _evidence(asset, name)
+    if evidence is not None:
+        comp["evidence"] = evidence
+    return comp
+
+
+def bom_dict(data: ReportData, serial: uuid.UUID | None = None) -> dict[str, Any]:
+    """The BOM as JSON-ready data."""
+    per_asset: dict[str, list[Finding]] = defaultdict(list)
+    for f in data.findings:
+        per_asset[f.asset_id].append(f)
+    meta_props = [_prop("as_of", data.as_of.isoformat())]
+    meta_props.extend(_prop("policy", p.id) for p in data.policies)
+    return {
+        "$schema": SCHEMA_URI,
+        "bomFormat": "CycloneDX",
+        "specVersion": SPEC_VERSION,
+        "serialNumber": (serial or uuid.uuid4()).urn,
+        "version": 1,
+        "metadata": {
+            "timestamp": data.generated_at.isoformat(),
+            "lifecycles": [{"phase": "discovery"}],
+            "tools": {
+                "components": [
+                    {"type": "application", "bom-ref": TOOL_REF, "name": "vendorscope", "version": data.tool_version}
+                ]
+            },
+            "properties": meta_props,
+        },
+        "components": [
+            component(
+                a,
+                None if (c := data.categories.get(a.id)) is None else c.value,
+                per_asset.get(a.id, []),
+            )
+            for a in data.assets
+        ],
+    }
+
+
+def write_bom(data: ReportData, out: IO[str], *, indent: int | None = 2) -> None:
+    json.dump(bom_dict(data), out, ensure_ascii=False, indent=indent)
+    out.write("\n")
+
+
+def render_bom(data: ReportData, *, indent: int | None = 2) -> str:
+    return json.dumps(bom_dict(data), ensure_ascii=False, indent=indent) + "\n"
