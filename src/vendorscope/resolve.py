@@ -75,7 +75,9 @@ def group_observations(observations: Sequence[Observation], ip_window: timedelta
             if value:
                 key = (name, _key_value(name, value))
                 if key in first_with:
-                    groups.union(first_with[key], i)
+                    # Factory-default host names repeat across devices: a name alone
+                    # never merges two devices that each have their own MAC.
+                    groups.union(first_with[key], i, guard_macs=name == "hostname")
                 else:
                     first_with[key] = i
     by_ip: dict[str, list[int]] = defaultdict(list)

@@ -1,0 +1,158 @@
+"""Benchmark: `vendorscope pcap` against tshark extracting the same fields, in the same run.
+
+    python benchmarks/bench_pcap.py                 # 1 GiB capture (the issue's size)
+    python benchmarks/bench_pcap.py --quick         # 64 MiB, for a smoke run
+    python benchmarks/bench_pcap.py --size 2G --keep
+
+Generates a capture with the lab generator (mostly ordinary TCP/UDP traffic,
+a few percent discovery protocols), runs ``vendorscope pcap --no-db`` and
+``tshark -T fields`` with the equivalent display filter as subprocesses, and
+prints MB/s, packets/s, peak memory (from each child's own rusage) and the
+ratios. Both tools also get a run on the small demo capture, so that start-up
+time (loading the identify engine; tshark's dissector registration) can be
+told apart from throughput. Prints; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from vendorscope.lab.capture import DEMO_PATH, generate
+
+TARGET_SPEEDUP = 10.0
+TARGET_PEAK_MB = 200.0
+
+TSHARK_FIELDS = (
+    "frame.number eth.src vlan.id arp.src.hw_mac arp.src.proto_ipv4 lldp.chassis.id.mac lldp.port.id "
+    "lldp.tlv.system.name lldp.tlv.system.desc lldp.mgn.addr.ip4 cdp.deviceid cdp.platform "
+    "cdp.software_version dhcp.hw.mac_addr dhcp.option.hostname dhcp.option.vendor_class_id "
+    "dhcp.option.request_list_item dhcpv6.vendorclass.data dns.resp.name dns.a dns.ptr.domain_name dns.txt "
+    "nbns.name http.server http.user_agent http.www_authenticate snmp.value.octets snmp.value.oid snmp.name "
+    "ssh.protocol ftp.response.arg smtp.rsp.parameter rtsp.response x509sat.printableString "
+    "x509sat.uTF8String x509ce.dNSName x509af.serialNumber sip.User-Agent"
+).split()
+TSHARK_FILTER = (
+    "arp or lldp or cdp or dhcp or dhcpv6 or mdns or llmnr or ssdp or nbns or snmp or ssh.protocol "
+    "or http.server or http.user_agent or http.www_authenticate or ftp.response.code == 220 or telnet "
+    "or smtp.response.code == 220 or rtsp.response or tls.handshake.certificate or sip"
+)
+
+
+def parse_size(text: str) -> int:
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    text = text.strip().upper().removesuffix("B").removesuffix("I")
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+def run(cmd: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS in MB) of one child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    stderr = proc.stderr.read()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in (0,):
+        print(f"  ! {cmd[0]} exited {proc.returncode}: {stderr.decode(errors='replace')[-300:]}")
+    # ru_maxrss is in kilobytes on Linux
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def ensure_tshark() -> str | None:
+    found = shutil.which("tshark")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("installing tshark from Debian's packages …")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "install", "-y", "-q", "tshark"], env=env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)
+    return shutil.which("tshark")
+
+
+def vendorscope_cmd(path: Path) -> list[str]:
+    exe = Path(sys.executable).with_name("vendorscope")
+    return [str(exe), "pcap", "--no-db", "--format", "jsonl", "--output", os.devnull, str(path)]
+
+
+def tshark_cmd(tshark: str, path: Path) -> list[str]:
+    fields = [arg for f in TSHARK_FIELDS for arg in ("-e", f)]
+    return [tshark, "-r", str(path), "-n", "-T", "fields", *fields, "-Y", TSHARK_FILTER]
+
+
+def count_frames(path: Path) -> int:
+    from vendorscope.collect.pcap.errors import SkipReport
+    from vendorscope.collect.pcap.reader import read_frames
+
+    report = SkipReport()
+    return sum(1 for _ in read_frames(str(path), report))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", default="1G", help="capture size (e.g. 1G, 256M); default 1G")
+    parser.add_argument("--quick", action="store_true", help="64 MiB instead of --size")
+    parser.add_argument("--keep", action="store_true", help="keep the generated capture")
+    parser.add_argument("--dir", type=Path, help="where to write the capture (default: a temp dir)")
+    args = parser.parse_args()
+    size = 64 << 20 if args.quick else parse_size(args.size)
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-pcap-", dir=args.dir))
+    capture = workdir / "bench.pcapng"
+    try:
+        t0 = time.perf_counter()
+        frames_written = generate(capture, size=size)
+        mb = capture.stat().st_size / 1e6
+        print(f"capture: {capture.stat().st_size:,} bytes, {frames_written:,} frames "
+              f"(generated in {time.perf_counter() - t0:.1f} s)")
+        frames = count_frames(capture)
+
+        tshark = ensure_tshark()
+        results: dict[str, tuple[float, float, float, float, float]] = {}
+        tools: list[tuple[str, Callable[[Path], list[str]]]] = [("vendorscope", vendorscope_cmd)]
+        if tshark:
+            tools.append(("tshark", lambda p: tshark_cmd(tshark, p)))
+        else:
+            print("tshark is not available (apt-get install tshark): its part of the benchmark is skipped")
+        for name, cmd in tools:
+            base_wall, base_cpu, _ = run(cmd(DEMO_PATH))
+            wall, cpu, peak = run(cmd(capture))
+            results[name] = (wall, cpu, peak, max(wall - base_wall, 1e-3), max(cpu - base_cpu, 1e-3))
+            print(f"{name:12s} wall {wall:7.2f} s  cpu {cpu:7.2f} s  start-up {base_wall:5.2f} s wall, "
+                  f"{base_cpu:5.2f} s cpu  peak RSS {peak:6.1f} MB")
+            print(f"{'':12s} {mb / wall:8.1f} MB/s  {frames / wall:10,.0f} packets/s   (end to end)")
+            if wall - base_wall < 0.2 * wall:
+                print(f"{'':12s} start-up dominates this run: use a larger --size to see throughput")
+            else:
+                print(f"{'':12s} {mb / results[name][3]:8.1f} MB/s  {frames / results[name][3]:10,.0f} packets/s   "
+                      "(without start-up)")
+        vs = results["vendorscope"]
+        print(f"peak memory: {vs[2]:.1f} MB (target < {TARGET_PEAK_MB:.0f} MB): "
+              f"{'ok' if vs[2] < TARGET_PEAK_MB else 'OVER'}")
+        if "tshark" in results:
+            ts = results["tshark"]
+            # On a shared machine wall time swings with other load; CPU time does not.
+            print(f"speed-up vs tshark: {ts[0] / vs[0]:.1f}x end to end (wall), {ts[3] / vs[3]:.1f}x without "
+                  f"start-up (wall), {ts[1] / vs[1]:.1f}x in CPU time, {ts[4] / vs[4]:.1f}x in CPU time without "
+                  f"start-up (target {TARGET_SPEEDUP:.0f}x)")
+    finally:
+        if args.keep:
+            print(f"kept {capture}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

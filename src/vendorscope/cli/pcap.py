@@ -1,0 +1,151 @@
+"""`pcap`: passive discovery: every device seen in packet captures, with its evidence."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+import typer
+
+from vendorscope.cli.app import app
+from vendorscope.cli.common import (
+    DEVICE_COLUMNS,
+    OutputFormat,
+    byte_progress,
+    device_row,
+    dumps,
+    err_console,
+    fail,
+    warn,
+    write_rows,
+)
+from vendorscope.collect.pcap import NotACaptureError, SkipReport, read_observations
+from vendorscope.model import Observation
+from vendorscope.pipeline import DEFAULT_DB, ingest
+
+_MAX_REPORT_LINES = 10
+
+
+def _observation_record(obs: Observation) -> dict[str, object]:
+    return {
+        "kind": obs.kind,
+        "value": obs.value,
+        "source": obs.source,
+        "seen_at": obs.seen_at.isoformat() if obs.seen_at else None,
+        **obs.keys.as_dict(),
+        **obs.context,
+    }
+
+
+def _check_files(files: list[Path]) -> None:
+    for path in files:
+        if not path.exists():
+            fail(f"{path}: no such file")
+        if path.is_dir():
+            fail(f"{path}: is a directory, not a capture")
+
+
+@app.command(rich_help_panel="Collect")
+def pcap(
+    files: list[Path] = typer.Argument(..., help="pcap or pcapng captures (.gz too).", show_default=False),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="How to print the devices."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write the devices to this file."),
+    observations: Path = typer.Option(
+        None, "--observations", help="Write every observation (JSON lines, with frame numbers) to this file."
+    ),
+    db: str = typer.Option(DEFAULT_DB, "--db", help="Inventory to store the snapshot in."),
+    no_db: bool = typer.Option(False, "--no-db", help="Do not store anything; just print."),
+) -> None:
+    """Find every device in packet captures, passively: its vendor and the frames that prove it.
+
+    Reads the files in constant memory and sends no packet. Frames that cannot
+    be read are skipped and reported at the end; nothing read before them is lost.
+
+    Examples:
+
+      vendorscope pcap span-port.pcapng
+
+      vendorscope pcap mirror-*.pcap.gz --format jsonl -o devices.jsonl --observations obs.jsonl
+    """
+    _check_files(files)
+    sizes = [p.stat().st_size for p in files]
+    total = sum(sizes)
+    report = SkipReport()
+    collected: list[Observation] = []
+    obs_out: IO[str] | None = None
+    if observations is not None:
+        try:
+            obs_out = observations.open("w", encoding="utf-8")
+        except OSError as exc:
+            fail(f"{observations}: {exc.strerror}")
+    started = datetime.now(UTC)
+    show = err_console.is_terminal and total > 4_000_000
+    progress = byte_progress("pcap", total, enabled=show)
+    task = progress.add_task("reading captures", total=total)
+    unreadable: list[str] = []
+
+    def advance(n: int) -> None:
+        progress.update(task, advance=n)
+
+    def stream(path: Path) -> Iterator[Observation]:
+        yield from read_observations(path, progress=advance, report=report, name=path.name)
+
+    try:
+        with progress:
+            for path in files:
+                progress.update(task, description=f"reading {path.name}")
+                try:
+                    for obs in stream(path):
+                        collected.append(obs)
+                        if obs_out is not None:
+                            obs_out.write(dumps(_observation_record(obs)) + "\n")
+                except NotACaptureError as exc:
+                    unreadable.append(str(exc))
+                except OSError as exc:
+                    unreadable.append(f"{path}: {exc.strerror or exc}")
+    finally:
+        if obs_out is not None:
+            obs_out.close()
+    for message in unreadable:
+        err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    if len(unreadable) == len(files):
+        raise typer.Exit(2)
+    stats = {"files": [p.name for p in files], "frames": report.frames, "bytes": report.bytes,
+             "skipped": report.total}
+    try:
+        result = ingest(collected, source="pcap:" + ",".join(p.name for p in files),
+                        db=None if no_db else db, started_at=started, stats=stats)
+    except Exception as exc:  # noqa: BLE001 - the store reports its own problems; keep them to one line
+        fail(f"could not store the results in {db}: {exc}")
+    assets = sorted(result.assets, key=lambda a: (a.verdict.vendor is None, -a.verdict.confidence, a.id))
+    out: IO[str] = sys.stdout
+    if output is not None:
+        try:
+            out = output.open("w", encoding="utf-8", newline="")
+        except OSError as exc:
+            fail(f"{output}: {exc.strerror}")
+    try:
+        title = f"{len(assets)} devices in {', '.join(p.name for p in files)}"
+        write_rows((device_row(a) for a in assets), DEVICE_COLUMNS, fmt, out=out, title=title)
+    finally:
+        if output is not None:
+            out.close()
+    _print_report(report, result.snapshot_id)
+    if unreadable:
+        raise typer.Exit(2)
+
+
+def _print_report(report: SkipReport, snapshot_id: int | None) -> None:
+    stored = f"; stored as snapshot {snapshot_id}" if snapshot_id is not None else ""
+    if not report:
+        err_console.print(f"{report.frames:,} frames read from {report.files} file(s){stored}", highlight=False)
+        return
+    warn(report.summary())
+    for line in report.lines()[:_MAX_REPORT_LINES]:
+        err_console.print(f"  {line}", highlight=False, soft_wrap=True)
+    if len(report.counts) > _MAX_REPORT_LINES:
+        err_console.print(f"  … and {len(report.counts) - _MAX_REPORT_LINES} more kinds of problem", highlight=False)
+    err_console.print(f"everything else was read{stored}", highlight=False)

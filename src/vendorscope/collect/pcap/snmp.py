@@ -1,0 +1,162 @@
+"""SNMP v1/v2c responses, informs and traps: sysDescr, sysObjectID, sysName, and the
+LLDP-MIB remote-system table (what the agent knows about its neighbours).
+
+A small BER reader: definite lengths only (SNMP forbids the others), bounded
+nesting and counts, so hostile bytes fail fast with a DecodeError.
+"""
+
+from __future__ import annotations
+
+from vendorscope.collect.pcap.errors import DecodeError
+from vendorscope.collect.pcap.facts import Fact, hex_or_text, is_unicast_mac, mac, text
+
+SYS_DESCR = "1.3.6.1.2.1.1.1.0"
+SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
+SYS_NAME = "1.3.6.1.2.1.1.5.0"
+SNMP_TRAP_OID = "1.3.6.1.6.3.1.1.4.1.0"
+LLDP_REM_PREFIX = "1.0.8802.1.1.2.1.4.1.1."
+_LLDP_COLUMNS = {5: "lldp.chassis_id", 7: "lldp.port_id", 9: "lldp.sysname", 10: "lldp.sysdescr"}
+_CHASSIS_SUBTYPE_COLUMN, _CHASSIS_ID_COLUMN, _SYSNAME_COLUMN = 4, 5, 9
+
+TAG_INTEGER, TAG_OCTETS, TAG_NULL, TAG_OID, TAG_SEQUENCE = 0x02, 0x04, 0x05, 0x06, 0x30
+PDU_RESPONSE, PDU_TRAP_V1, PDU_INFORM, PDU_TRAP_V2, PDU_REPORT = 0xA2, 0xA4, 0xA6, 0xA7, 0xA8
+_REPORTING_PDUS = frozenset({PDU_RESPONSE, PDU_INFORM, PDU_TRAP_V2})
+_MAX_VARBINDS = 256
+
+TLV = tuple[int, int, int]  # (tag, start of value, end of value)
+
+
+def read_tlv(data: bytes, pos: int, end: int) -> TLV:
+    if pos + 2 > end:
+        raise DecodeError("truncated BER header")
+    tag, first = data[pos], data[pos + 1]
+    pos += 2
+    if tag & 0x1F == 0x1F:
+        raise DecodeError("multi-byte BER tag")
+    if first < 0x80:
+        length = first
+    else:
+        n = first & 0x7F
+        if n == 0 or n > 4:
+            raise DecodeError("unsupported BER length form")
+        if pos + n > end:
+            raise DecodeError("truncated BER length")
+        length = int.from_bytes(data[pos : pos + n], "big")
+        pos += n
+    if pos + length > end:
+        raise DecodeError("truncated BER value")
+    return tag, pos, pos + length
+
+
+def expect(data: bytes, pos: int, end: int, tag: int, what: str) -> TLV:
+    tlv = read_tlv(data, pos, end)
+    if tlv[0] != tag:
+        raise DecodeError(f"SNMP {what}: expected tag 0x{tag:02x}, found 0x{tlv[0]:02x}")
+    return tlv
+
+
+def decode_oid(raw: bytes) -> str:
+    if not raw or len(raw) > 128:
+        raise DecodeError("bad OID length")
+    parts: list[int] = []
+    value = 0
+    for b in raw:
+        value = (value << 7) | (b & 0x7F)
+        if not b & 0x80:
+            parts.append(value)
+            value = 0
+    if raw[-1] & 0x80:
+        raise DecodeError("truncated OID")
+    first = parts[0]
+    head = [0, first] if first < 40 else [1, first - 40] if first < 80 else [2, first - 80]
+    return ".".join(str(p) for p in head + parts[1:])
+
+
+def decode_int(raw: bytes) -> int:
+    if not raw or len(raw) > 9:
+        raise DecodeError("bad INTEGER length")
+    return int.from_bytes(raw, "big", signed=True)
+
+
+def varbinds(data: bytes, pos: int, end: int) -> list[tuple[str, int, bytes]]:
+    """(oid, value tag, value bytes) of a varbind list."""
+    _tag, pos, end = expect(data, pos, end, TAG_SEQUENCE, "varbind list")
+    out: list[tuple[str, int, bytes]] = []
+    while pos < end and len(out) < _MAX_VARBINDS:
+        _tag, vpos, vend = expect(data, pos, end, TAG_SEQUENCE, "varbind")
+        _tag, opos, oend = expect(data, vpos, vend, TAG_OID, "varbind name")
+        vtag, valpos, valend = read_tlv(data, oend, vend)
+        out.append((decode_oid(data[opos:oend]), vtag, data[valpos:valend]))
+        pos = vend
+    return out
+
+
+def decode_snmp(payload: bytes) -> list[Fact]:
+    """Facts from what an agent says about itself (responses, traps, informs)."""
+    _tag, pos, end = expect(payload, 0, len(payload), TAG_SEQUENCE, "message")
+    _tag, vpos, vend = expect(payload, pos, end, TAG_INTEGER, "version")
+    version = decode_int(payload[vpos:vend])
+    if version not in (0, 1):
+        return []  # v3: the interesting part is usually encrypted
+    _tag, _cpos, cend = expect(payload, vend, end, TAG_OCTETS, "community")
+    pdu_tag, ppos, pend = read_tlv(payload, cend, end)
+    facts: list[Fact] = []
+    if pdu_tag == PDU_TRAP_V1:
+        _tag, epos, eend = expect(payload, ppos, pend, TAG_OID, "trap enterprise")
+        # RFC 1157: a v1 trap's enterprise field is the sysObjectID of the agent.
+        facts.append(Fact("snmp.sysobjectid", decode_oid(payload[epos:eend])))
+        pos = eend
+        for _field in ("agent address", "generic trap", "specific trap", "timestamp"):
+            pos = read_tlv(payload, pos, pend)[2]
+        bindings = varbinds(payload, pos, pend)
+    elif pdu_tag in _REPORTING_PDUS:
+        pos = ppos
+        for what in ("request id", "error status", "error index"):
+            pos = expect(payload, pos, pend, TAG_INTEGER, what)[2]
+        bindings = varbinds(payload, pos, pend)
+    else:
+        return []  # requests name what the manager wants, not what the agent is
+    remote: dict[str, dict[int, tuple[int, bytes]]] = {}
+    for oid, vtag, value in bindings:
+        if oid == SYS_DESCR and vtag == TAG_OCTETS and value:
+            facts.append(Fact("snmp.sysdescr", text(value)))
+        elif oid == SYS_OBJECT_ID and vtag == TAG_OID:
+            facts.append(Fact("snmp.sysobjectid", decode_oid(value)))
+        elif oid == SYS_NAME and vtag == TAG_OCTETS and value:
+            facts.append(Fact("snmp.sysname", text(value, 255)))
+        elif oid == SNMP_TRAP_OID and vtag == TAG_OID:
+            facts.append(Fact("snmp.trap_oid", decode_oid(value)))
+        elif oid.startswith(LLDP_REM_PREFIX):
+            column, _, index = oid[len(LLDP_REM_PREFIX) :].partition(".")
+            if column.isdigit() and index:
+                remote.setdefault(index, {})[int(column)] = (vtag, value)
+    for columns in remote.values():
+        facts.extend(_lldp_remote(columns))
+    return facts
+
+
+def _lldp_remote(columns: dict[int, tuple[int, bytes]]) -> list[Fact]:
+    """One neighbour from lldpRemTable, keyed by its chassis MAC or, failing that, its name.
+
+    These facts describe the neighbour, not the agent, so they carry their own
+    keys and never the agent's address.
+    """
+    subtype = columns.get(_CHASSIS_SUBTYPE_COLUMN)
+    chassis = columns.get(_CHASSIS_ID_COLUMN, (0, b""))[1]
+    sysname = columns.get(_SYSNAME_COLUMN, (0, b""))[1]
+    neighbour_mac = None
+    if subtype and subtype[1] == b"\x04" and len(chassis) == 6 and is_unicast_mac(chassis):
+        neighbour_mac = mac(chassis)
+    hostname = text(sysname, 255).lower() or None
+    if neighbour_mac is None and hostname is None:
+        return []
+    facts = []
+    for column, kind in _LLDP_COLUMNS.items():
+        entry = columns.get(column)
+        if entry is None or entry[0] != TAG_OCTETS or not entry[1]:
+            continue
+        value = hex_or_text(entry[1]) if column in (5, 7) else text(entry[1])
+        if column == 5 and neighbour_mac:
+            value = neighbour_mac
+        facts.append(Fact(kind, value, mac=neighbour_mac, hostname=hostname, third_party=True))
+    return facts

@@ -1,0 +1,328 @@
+"""Protocol decoders of the passive stage, on real bytes built by scapy (an independent encoder)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+import scapy.all as s
+import scapy.contrib.cdp as cdp_layers
+import scapy.contrib.lldp as lldp_layers
+from scapy.asn1.asn1 import ASN1_OID, ASN1_STRING
+
+from vendorscope.collect.pcap import arp, banners, cdp, dhcp, lldp, mdns, nbns, snmp, ssdp, tls
+from vendorscope.collect.pcap.errors import DecodeError
+from vendorscope.collect.pcap.facts import Fact
+from vendorscope.collect.pcap.link import ETH_IPV4, ETH_IPV6, ETH_LLDP, LLC, link_layer
+from vendorscope.collect.pcap.tcp import Reassembler, Stream
+from vendorscope.lab.capture import huawei_certificate, tls12_server_flight, to_link
+
+HW_MAC = "e0:06:30:1a:2b:01"
+
+
+def kinds(facts: list[Fact]) -> dict[str, str]:
+    return {f.kind: f.value for f in facts}
+
+
+# -- link layers -------------------------------------------------------------
+
+
+def test_ethernet_vlan_qinq_and_llc() -> None:
+    plain = bytes(s.Ether(src=HW_MAC, dst="ff:ff:ff:ff:ff:ff") / s.IP() / s.UDP())
+    assert link_layer(1, plain) == (ETH_IPV4, 14, bytes.fromhex("e006301a2b01"), ())
+    qinq = bytes(s.Ether(src=HW_MAC, type=0x88A8) / s.Dot1Q(vlan=100, type=0x8100) / s.Dot1Q(vlan=20) / s.IPv6())
+    ethertype, off, _mac, vlans = link_layer(1, qinq)
+    assert (ethertype, off, vlans) == (ETH_IPV6, 22, (100, 20))
+    llc = bytes(s.Dot3(src=HW_MAC, dst="01:00:0c:cc:cc:cc") / s.LLC() / s.SNAP() / b"x")
+    assert link_layer(1, llc)[0] == LLC
+
+
+@pytest.mark.parametrize("link, link_type, has_mac", [("sll", 113, True), ("sll2", 276, True), ("raw", 101, False)])
+def test_cooked_and_raw_link_types(link: str, link_type: int, has_mac: bool) -> None:
+    frame = bytes(s.Ether(src=HW_MAC) / s.IP(src="10.0.0.1") / s.UDP())
+    framed = to_link(frame, link)
+    assert framed is not None
+    ethertype, off, mac, _ = link_layer(link_type, framed)
+    assert ethertype == ETH_IPV4
+    assert framed[off] >> 4 == 4
+    assert (mac == bytes.fromhex("e006301a2b01")) if has_mac else mac is None
+    lldp_frame = bytes(s.Ether(src=HW_MAC, dst="01:80:c2:00:00:0e", type=0x88CC) / b"\x00\x00")
+    if link != "raw":
+        assert link_layer(link_type, to_link(lldp_frame, link) or b"")[0] == ETH_LLDP
+
+
+def test_unknown_link_type_and_truncation_are_decode_errors() -> None:
+    with pytest.raises(DecodeError, match="link type 147"):
+        link_layer(147, b"\x00" * 40)
+    with pytest.raises(DecodeError, match="truncated"):
+        link_layer(1, b"\x00" * 10)
+    with pytest.raises(DecodeError, match="SLL2"):
+        link_layer(276, b"\x00" * 12)
+
+
+# -- ARP and neighbour discovery ---------------------------------------------
+
+
+def test_arp_binds_sender_and_reply_target() -> None:
+    request = bytes(s.ARP(op=1, hwsrc=HW_MAC, psrc="10.20.0.1", pdst="10.20.0.2"))
+    assert arp.decode_arp(request) == [Fact("arp.ip", "10.20.0.1", mac=HW_MAC, ip="10.20.0.1")]
+    reply = bytes(s.ARP(op=2, hwsrc=HW_MAC, psrc="10.20.0.1", hwdst="f0:1b:24:3c:4d:02", pdst="10.20.0.2"))
+    assert {f.ip for f in arp.decode_arp(reply)} == {"10.20.0.1", "10.20.0.2"}
+    probe = bytes(s.ARP(op=1, hwsrc=HW_MAC, psrc="0.0.0.0", pdst="10.20.0.9"))
+    assert arp.decode_arp(probe) == []  # an address probe binds nothing
+    with pytest.raises(DecodeError):
+        arp.decode_arp(request[:20])
+
+
+def test_ndp_advertisement_binds_target() -> None:
+    src = "fe80::fabc:12ff:fe5f:600b"
+    na = bytes(s.ICMPv6ND_NA(tgt=src) / s.ICMPv6NDOptDstLLAddr(lladdr="f8:bc:12:5f:60:0b"))
+    facts = arp.decode_ndp(na, socket.inet_pton(socket.AF_INET6, src))
+    assert facts == [Fact("ndp.ip", src, mac="f8:bc:12:5f:60:0b", ip=src)]
+
+
+# -- DHCP -------------------------------------------------------------------
+
+
+def test_dhcp_request_options() -> None:
+    mac = bytes.fromhex("548c81b5c606")
+    msg = bytes(s.BOOTP(op=1, chaddr=mac + b"\x00" * 10) / s.DHCP(options=[
+        ("message-type", "request"), ("hostname", b"DS-2CD2043G2-I"), ("vendor_class_id", b"udhcp 1.30.1"),
+        ("param_req_list", [1, 3, 6, 15]), ("client_id", b"\x01" + mac), "end"]))
+    facts = dhcp.decode_dhcp(msg)
+    assert kinds(facts) == {
+        "dhcp.hostname": "DS-2CD2043G2-I", "dhcp.vendor_class": "udhcp 1.30.1", "dhcp.prl": "1,3,6,15",
+        "dhcp.client_id": "01:54:8c:81:b5:c6:06"}
+    assert {f.mac for f in facts} == {"54:8c:81:b5:c6:06"}
+    ack = bytes(s.BOOTP(op=2, chaddr=mac + b"\x00" * 10, yiaddr="10.20.1.50")
+                / s.DHCP(options=[("message-type", "ack"), "end"]))
+    assert dhcp.decode_dhcp(ack) == [Fact("dhcp.ip", "10.20.1.50", mac="54:8c:81:b5:c6:06", ip="10.20.1.50")]
+
+
+def test_dhcp_truncated_option() -> None:
+    msg = bytes(s.BOOTP(op=1, chaddr=b"\x54\x8c\x81\xb5\xc6\x06") / s.DHCP(options=[("hostname", b"cam"), "end"]))
+    broken = msg[:240] + b"\x0c\x40abc"  # hostname option claims 64 bytes
+    with pytest.raises(DecodeError, match="option 12"):
+        dhcp.decode_dhcp(broken)
+
+
+def test_dhcpv6_vendor_class_and_fqdn() -> None:
+    msg = bytes(s.DHCP6_Solicit(trid=1) / s.DHCP6OptClientId(duid=s.DUID_LL(lladdr="f8:bc:12:5f:60:0b"))
+                / s.DHCP6OptClientFQDN(fqdn=b"\x0cFINANCE-PC07\x04corp\x00")
+                / s.DHCP6OptVendorClass(enterprisenum=2011, vcdata=[s.VENDOR_CLASS_DATA(data=b"HuaweiCPE")]))
+    got = kinds(dhcp.decode_dhcp6(msg))
+    assert got["dhcp6.enterprise"] == "2011"
+    assert got["dhcp.vendor_class"] == "HuaweiCPE"
+    assert got["dhcp.hostname"] == "FINANCE-PC07.corp"
+
+
+# -- LLDP and CDP ------------------------------------------------------------
+
+
+def _lldp_bytes(sysdescr: bytes = b"Huawei Versatile Routing Platform Software") -> bytes:
+    return bytes(
+        s.Ether(src=HW_MAC, dst="01:80:c2:00:00:0e")
+        / lldp_layers.LLDPDUChassisID(subtype=4, id=bytes.fromhex("e006301a2b01"))
+        / lldp_layers.LLDPDUPortID(subtype=5, id=b"GE0/0/1")
+        / lldp_layers.LLDPDUTimeToLive(ttl=120)
+        / lldp_layers.LLDPDUSystemName(system_name=b"HW-CORE-01")
+        / lldp_layers.LLDPDUSystemDescription(description=sysdescr)
+        / lldp_layers.LLDPDUSystemCapabilities(router_available=1, router_enabled=1)
+        / lldp_layers.LLDPDUManagementAddress(management_address_subtype=1,
+                                              management_address=socket.inet_aton("10.20.0.1"),
+                                              interface_numbering_subtype=2, interface_number=1)
+        / lldp_layers.LLDPDUEndOfLLDPDU())[14:]
+
+
+def test_lldp_tlvs() -> None:
+    facts = lldp.decode_lldp(_lldp_bytes())
+    assert kinds(facts) == {
+        "lldp.chassis_id": HW_MAC, "lldp.port_id": "GE0/0/1", "lldp.sysname": "HW-CORE-01",
+        "lldp.sysdescr": "Huawei Versatile Routing Platform Software", "lldp.capabilities": "router",
+        "lldp.mgmt_addr": "10.20.0.1"}
+    assert [f.ip for f in facts if f.kind == "lldp.mgmt_addr"] == ["10.20.0.1"]
+
+
+def test_lldp_med_inventory_gives_serial() -> None:
+    med = bytes([0xFE, 4 + 8]) + b"\x00\x12\xbb\x08" + b"21500103"
+    facts = lldp.decode_lldp(med + b"\x00\x00")
+    assert facts == [Fact("lldp.med.serial", "21500103", serial="21500103")]
+
+
+def test_lldp_truncated_tlv() -> None:
+    data = _lldp_bytes()
+    with pytest.raises(DecodeError, match="truncated LLDP TLV"):
+        lldp.decode_lldp(data[:30])
+
+
+def test_cdp() -> None:
+    frame = bytes(s.LLC() / s.SNAP() / cdp_layers.CDPv2_HDR(msg=[
+        cdp_layers.CDPMsgDeviceID(val=b"SW-ACCESS-01"),
+        cdp_layers.CDPMsgSoftwareVersion(val=b"Cisco IOS Software, C2960X Software, Version 15.2(7)E4"),
+        cdp_layers.CDPMsgPlatform(val=b"cisco WS-C2960X-48FPD-L"),
+        cdp_layers.CDPMsgAddr(addr=[cdp_layers.CDPAddrRecordIPv4(addr="10.20.0.10")]),
+    ]))
+    assert cdp.is_cdp(frame)
+    facts = cdp.decode_cdp(frame[8:])
+    assert kinds(facts) == {"cdp.device_id": "SW-ACCESS-01", "cdp.platform": "cisco WS-C2960X-48FPD-L",
+                            "cdp.version": "Cisco IOS Software, C2960X Software, Version 15.2(7)E4",
+                            "cdp.address": "10.20.0.10"}
+    with pytest.raises(DecodeError, match="truncated CDP"):
+        cdp.decode_cdp(frame[8:30])
+
+
+# -- mDNS, LLMNR, NBNS, SSDP -------------------------------------------------
+
+
+def test_mdns_announcement() -> None:
+    instance = "AXIS M3045-V - 00408CF90A08._axis-video._tcp.local"
+    msg = bytes(s.DNS(qr=1, aa=1, qd=[], an=[
+        s.DNSRR(rrname="_axis-video._tcp.local", type="PTR", rdata=instance),
+        s.DNSRR(rrname=instance, type="TXT", rdata=[b"macaddress=00408CF90A08", b"noequals"]),
+        s.DNSRR(rrname="axis-cam.local", type="A", rdata="10.20.1.80")]))
+    facts = mdns.decode_mdns(msg)
+    assert Fact("mdns.service", instance) in facts
+    assert Fact("mdns.txt", "macaddress=00408CF90A08") in facts
+    assert Fact("mdns.hostname", "axis-cam.local", ip="10.20.1.80", hostname="axis-cam") in facts
+    assert len(facts) == 3
+    query = bytes(s.DNS(qr=0, qd=s.DNSQR(qname="_axis-video._tcp.local", qtype="PTR")))
+    assert mdns.decode_mdns(query) == []
+
+
+def test_dns_pointer_loop_is_rejected() -> None:
+    header = b"\x00\x00\x84\x00\x00\x00\x00\x01\x00\x00\x00\x00"
+    with pytest.raises(DecodeError, match="loop"):
+        mdns.decode_mdns(header + b"\xc0\x0c")
+
+
+def test_llmnr_answer() -> None:
+    msg = bytes(s.LLMNRResponse(qd=s.DNSQR(qname="finance-pc07"),
+                                an=s.DNSRR(rrname="finance-pc07", type="A", rdata="10.20.3.21")))
+    assert mdns.decode_llmnr(msg) == [Fact("llmnr.name", "finance-pc07", ip="10.20.3.21", hostname="finance-pc07")]
+
+
+def test_nbns_registration() -> None:
+    msg = bytes(s.NBNSHeader(OPCODE=5, NM_FLAGS=0x11, QDCOUNT=1, ARCOUNT=1)
+                / s.NBNSRegistrationRequest(QUESTION_NAME="FINANCE-PC07", SUFFIX="Workstation Service",
+                                            NB_ADDRESS="10.20.3.21"))
+    assert nbns.decode_nbns(msg) == [Fact("nbns.name", "FINANCE-PC07", ip="10.20.3.21", hostname="finance-pc07")]
+    group = bytes(s.NBNSHeader(OPCODE=5, NM_FLAGS=0x11, QDCOUNT=1, ARCOUNT=1)
+                  / s.NBNSRegistrationRequest(QUESTION_NAME="WORKGROUP", SUFFIX="Workstation Service", G=1,
+                                              NB_ADDRESS="10.20.3.21"))
+    assert nbns.decode_nbns(group) == []  # group names are shared, not a host's
+
+
+def test_ssdp_notify_and_byebye() -> None:
+    notify = (b"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nNTS: ssdp:alive\r\n"
+              b"SERVER: Linux/3.10, UPnP/1.0, DH-IPC/2.800\r\nUSN: uuid:abc::upnp:rootdevice\r\n"
+              b"LOCATION: http://10.1.1.1/desc.xml\r\n\r\n")
+    assert kinds(ssdp.decode_ssdp(notify)) == {"upnp.server": "Linux/3.10, UPnP/1.0, DH-IPC/2.800",
+                                               "ssdp.usn": "uuid:abc::upnp:rootdevice",
+                                               "ssdp.location": "http://10.1.1.1/desc.xml"}
+    assert ssdp.decode_ssdp(notify.replace(b"ssdp:alive", b"ssdp:byebye")) == []
+    with pytest.raises(DecodeError):
+        ssdp.decode_ssdp(b"\x00garbage")
+
+
+# -- SNMP -------------------------------------------------------------------
+
+
+def test_snmp_response_and_traps() -> None:
+    response = bytes(s.SNMP(community="public", PDU=s.SNMPresponse(varbindlist=[
+        s.SNMPvarbind(oid=ASN1_OID("1.3.6.1.2.1.1.1.0"), value=ASN1_STRING(b"Huawei Versatile Routing Platform")),
+        s.SNMPvarbind(oid=ASN1_OID("1.3.6.1.2.1.1.2.0"), value=ASN1_OID("1.3.6.1.4.1.2011.2.224.279")),
+        s.SNMPvarbind(oid=ASN1_OID("1.3.6.1.2.1.1.5.0"), value=ASN1_STRING(b"HW-CORE-01"))])))
+    assert kinds(snmp.decode_snmp(response)) == {
+        "snmp.sysdescr": "Huawei Versatile Routing Platform",
+        "snmp.sysobjectid": "1.3.6.1.4.1.2011.2.224.279", "snmp.sysname": "HW-CORE-01"}
+    trap = bytes(s.SNMP(version=0, community="public", PDU=s.SNMPtrapv1(
+        enterprise=ASN1_OID("1.3.6.1.4.1.40297.1.2"), agent_addr="10.20.2.70", time_stamp=100, varbindlist=[])))
+    assert snmp.decode_snmp(trap) == [Fact("snmp.sysobjectid", "1.3.6.1.4.1.40297.1.2")]
+    get = bytes(s.SNMP(community="public", PDU=s.SNMPget(varbindlist=[
+        s.SNMPvarbind(oid=ASN1_OID("1.3.6.1.2.1.1.1.0"))])))
+    assert snmp.decode_snmp(get) == []  # a manager's request says nothing about the agent
+    with pytest.raises(DecodeError):
+        snmp.decode_snmp(response[:-5])
+
+
+def test_snmp_lldp_remote_table_describes_the_neighbour() -> None:
+    index = "0.5.1"
+    response = bytes(s.SNMP(community="public", PDU=s.SNMPresponse(varbindlist=[
+        s.SNMPvarbind(oid=ASN1_OID(f"1.0.8802.1.1.2.1.4.1.1.4.{index}"), value=ASN1_STRING(b"\x04")),
+        s.SNMPvarbind(oid=ASN1_OID(f"1.0.8802.1.1.2.1.4.1.1.5.{index}"),
+                      value=ASN1_STRING(bytes.fromhex("f01b243c4d02"))),
+        s.SNMPvarbind(oid=ASN1_OID(f"1.0.8802.1.1.2.1.4.1.1.9.{index}"), value=ASN1_STRING(b"OLT-C300-A")),
+        s.SNMPvarbind(oid=ASN1_OID(f"1.0.8802.1.1.2.1.4.1.1.10.{index}"),
+                      value=ASN1_STRING(b"ZXA10 C300, ZTE ZXA10 Software"))])))
+    facts = snmp.decode_snmp(response)
+    assert {f.kind for f in facts} == {"lldp.chassis_id", "lldp.sysname", "lldp.sysdescr"}
+    assert all(f.mac == "f0:1b:24:3c:4d:02" and f.third_party for f in facts)
+
+
+# -- TLS, banners and TCP reassembly -------------------------------------------
+
+
+def test_tls_certificate_from_server_flight() -> None:
+    flight = tls12_server_flight(huawei_certificate())
+    facts, done = tls.decode_server_flight(flight)
+    assert done
+    got = kinds(facts)
+    assert got["tls.cert.subject"] == "CN=USG6000E,OU=Enterprise Network,O=Huawei,C=CN"
+    assert got["tls.cert.san"] == "usg6000e.local"
+    assert got["tls.cert.serial"] == "5a17c0ffee"
+    assert tls.decode_server_flight(flight[:300]) == ([], False)  # the certificate is still coming
+
+
+def test_tls_bad_certificate_is_a_decode_error() -> None:
+    with pytest.raises(DecodeError, match="certificate"):
+        tls.certificate_facts(b"\x30\x03\x02\x01\x01")
+
+
+@pytest.mark.parametrize("data, sport, kind, value", [
+    (b"SSH-2.0-HUAWEI-1.5\r\n", 22, "ssh.banner", "SSH-2.0-HUAWEI-1.5"),
+    (b"220 ProFTPD Server (Hikvision FTP)\r\n", 21, "ftp.banner", "220 ProFTPD Server (Hikvision FTP)"),
+    (b"220-mail.example.com ESMTP\r\n220 ready\r\n", 25, "smtp.banner", "220-mail.example.com ESMTP\n220 ready"),
+    (b"\xff\xfb\x01\xff\xfb\x03\r\nWelcome to ZXA10 C300\r\nUsername:", 23, "telnet.banner",
+     "Welcome to ZXA10 C300\nUsername:"),
+    (b"HTTP/1.1 200 OK\r\nServer: App-webs/\r\n\r\n", 80, "http.server", "App-webs/"),
+    (b"RTSP/1.0 200 OK\r\nCSeq: 1\r\nServer: Rtsp Server/3.0\r\n\r\n", 554, "rtsp.server", "Rtsp Server/3.0"),
+    (b"GET / HTTP/1.1\r\nUser-Agent: HikvisionNVR/4.0\r\n\r\n", 50000, "http.user_agent", "HikvisionNVR/4.0"),
+])
+def test_first_message_banners(data: bytes, sport: int, kind: str, value: str) -> None:
+    parser = banners.classify(data, sport, 50000)
+    assert parser is not None and parser.complete(data)
+    assert Fact(kind, value) in parser.parse(data, sport, 50000)
+
+
+def test_bulk_data_is_not_classified() -> None:
+    assert banners.classify(b"\x17\x03\x03\x00\x20" + b"x" * 32, 443, 50000) is None
+    assert banners.classify(b"random binary stream", 8000, 50000) is None
+
+
+def test_reassembly_in_order_out_of_order_and_retransmitted() -> None:
+    got: list[bytes] = []
+
+    def deliver(stream: Stream) -> None:
+        got.append(bytes(stream.data))
+
+    table = Reassembler(deliver)
+    key = b"k" * 12
+    args = ("10.0.0.1", 80, 50000)
+    message = b"HTTP/1.1 200 OK\r\nServer: App-webs/\r\nX: " + b"y" * 50 + b"\r\n\r\n"
+    table.syn(key, 999, *args, 1, 0.0, None)
+    table.segment(key, 1000, message[:20], False, False, *args, 2, 0.0, None)
+    table.segment(key, 1040, message[40:], False, False, *args, 3, 0.0, None)  # ahead: held
+    table.segment(key, 1000, message[:20], False, False, *args, 4, 0.0, None)  # retransmission
+    assert got == []
+    table.segment(key, 1020, message[20:40], False, False, *args, 5, 0.0, None)  # fills the gap
+    assert got == [message]
+    assert table.streams[key] is None  # done: later packets are skipped
+
+
+def test_reassembly_bounds_streams() -> None:
+    delivered: list[Stream] = []
+    table = Reassembler(delivered.append, max_streams=64)
+    for i in range(1000):
+        table.segment(i.to_bytes(12, "big"), 1, b"SSH-2.0-", False, False, "10.0.0.1", 22, 1, i, 0.0, None)
+    assert len(table.streams) <= 64
+    assert len(delivered) > 900  # evicted streams deliver what they had
