@@ -62,3 +62,16 @@ def test_agree_on_adversarial_strings(matchers: tuple[CompiledMatcher, ReMatcher
 @given(st.text())
 def test_clean_text_is_always_encodable(value: str) -> None:
     clean_text(value).encode("utf-8")
+
+
+def test_compiled_database_cache_roundtrip(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    first = CompiledMatcher(RULES, cache_dir=tmp_path)
+    files = sorted(tmp_path.glob("hs-*.db"))
+    assert files, "databases are cached"
+    for f in files[: len(files) // 2]:
+        f.write_bytes(b"corrupt")  # a damaged cache entry is recompiled, never trusted
+    second = CompiledMatcher(RULES, cache_dir=tmp_path)
+    for rule in RULES:
+        for value in rule.examples:
+            for kind in rule.kinds:
+                assert [m.rule.id for m in first.match(kind, value)] == [m.rule.id for m in second.match(kind, value)]

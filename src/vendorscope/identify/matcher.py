@@ -9,11 +9,14 @@ same matches in the same order (rule order), which the tests prove.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import os
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from vendorscope.identify.rules import Rule
@@ -112,6 +115,53 @@ class _CaptureExtractor:
         return dict(m.groupdict()) if m is not None else {}
 
 
+def _hyperscan_flags(rule: Rule) -> int:
+    base = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_UTF8
+    return base | (0 if rule.case_sensitive else hyperscan.HS_FLAG_CASELESS)
+
+
+def compile_database(group: Sequence[Rule]) -> Any:
+    db = hyperscan.Database()
+    try:
+        db.compile(
+            expressions=[r.pattern.encode("utf-8") for r in group],
+            ids=list(range(len(group))),
+            flags=[_hyperscan_flags(r) for r in group],
+        )
+    except hyperscan.error as exc:  # names the failing expression's index
+        index = getattr(exc, "args", ("",))[-1]
+        raise MatcherError(f"hyperscan refused a pattern ({exc}; expression {index})") from exc
+    return db
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("VENDORSCOPE_CACHE_DIR")
+    return Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vendorscope"
+
+
+def _load_or_compile(group: Sequence[Rule], cache_dir: Path) -> Any:
+    """Compiling hundreds of patterns takes seconds; a serialised database loads in
+    milliseconds. The cache key is every pattern and flag, so any rule change misses."""
+    key = hashlib.sha256(repr([(r.pattern, _hyperscan_flags(r)) for r in group]).encode())
+    key.update(str(getattr(hyperscan, "__version__", "")).encode())
+    path = cache_dir / f"hs-{key.hexdigest()[:32]}.db"
+    try:
+        db = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
+        db.scratch = hyperscan.Scratch(db)  # a deserialised database comes without one
+        return db
+    except (OSError, hyperscan.error, TypeError, ValueError):
+        pass
+    db = compile_database(group)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(hyperscan.dumpb(db))
+        tmp.replace(path)  # atomic: concurrent processes never read half a file
+    except OSError:
+        pass  # a read-only home only costs the compile time
+    return db
+
+
 def _on_match(rule_id: int, start: int, end: int, flags: int, hits: list[int]) -> None:
     hits.append(rule_id)
 
@@ -119,33 +169,18 @@ def _on_match(rule_id: int, start: int, end: int, flags: int, hits: list[int]) -
 class CompiledMatcher:
     """All patterns of a kind in one Hyperscan database."""
 
-    def __init__(self, rules: Iterable[Rule]) -> None:
+    def __init__(self, rules: Iterable[Rule], cache_dir: Path | None = None) -> None:
         if hyperscan is None:
             raise MatcherError("hyperscan is not installed")
         self._rules: dict[str, list[Rule]] = _by_kind(rules)
         self._dbs: dict[str, Any] = {}
         self._captures: dict[str, _CaptureExtractor] = {}
+        cache = cache_dir if cache_dir is not None else default_cache_dir()
         for kind, group in self._rules.items():
-            self._dbs[kind] = self._compile(group)
+            self._dbs[kind] = _load_or_compile(group, cache)
             for rule in group:
                 if rule.id not in self._captures:
                     self._captures[rule.id] = _CaptureExtractor(rule)
-
-    @staticmethod
-    def _compile(group: Sequence[Rule]) -> Any:
-        assert hyperscan is not None
-        base = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_UTF8
-        db = hyperscan.Database()
-        try:
-            db.compile(
-                expressions=[r.pattern.encode("utf-8") for r in group],
-                ids=list(range(len(group))),
-                flags=[base | (0 if r.case_sensitive else hyperscan.HS_FLAG_CASELESS) for r in group],
-            )
-        except hyperscan.error as exc:  # names the failing expression's index
-            index = getattr(exc, "args", ("",))[-1]
-            raise MatcherError(f"hyperscan refused a pattern ({exc}; expression {index})") from exc
-        return db
 
     def kinds(self) -> set[str]:
         return set(self._rules)
