@@ -26,7 +26,7 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -59,7 +59,8 @@ BANNERS: dict[str, list[tuple[str, str]]] = {
     "router": [
         ("ssh.banner", "SSH-2.0-HUAWEI-1.5"),
         ("ssh.banner", "SSH-2.0-Cisco-1.25"),
-        ("snmp.sysdescr", "Huawei Versatile Routing Platform Software VRP (R) software, Version 8.180 (NE40E V800R011C10SPC100)"),
+        ("snmp.sysdescr",
+         "Huawei Versatile Routing Platform Software VRP (R) software, Version 8.180 (NE40E V800R011C10SPC100)"),
         ("snmp.sysdescr", "Cisco IOS Software, C2900 Software (C2900-UNIVERSALK9-M), Version 15.7(3)M5"),
         ("snmp.sysdescr", "ZXR10 ROS Version V4.08.23 ZTE ZXR10 M6000"),
         ("snmp.sysobjectid", "1.3.6.1.4.1.2011.2.224.279"),
@@ -102,7 +103,8 @@ BANNERS: dict[str, list[tuple[str, str]]] = {
         ("http.server", "Apache/2.4.57 (Debian)"),
         ("tls.cert.subject", "CN=intranet.example.org"),
     ],
-    "printer": [("http.server", "HP HTTP Server; HP LaserJet MFP M428fdw"), ("snmp.sysdescr", "HP ETHERNET MULTI-ENVIRONMENT")],
+    "printer": [("http.server", "HP HTTP Server; HP LaserJet MFP M428fdw"),
+                ("snmp.sysdescr", "HP ETHERNET MULTI-ENVIRONMENT")],
     "laptop": [("dhcp.vendor_class", "MSFT 5.0"), ("mdns.txt", "model=MacBookPro18,3")],
 }
 SOURCE = "bench:generated"
@@ -138,11 +140,13 @@ def generate(n_observations: int, n_assets: int, seed: int = 5) -> list[Observat
 
 
 def timed(label: str) -> Callable[[Callable[[], Any]], tuple[Any, float]]:
+    """Run and time ``fn``: wall-clock seconds (printed with this process's CPU seconds)."""
+
     def run(fn: Callable[[], Any]) -> tuple[Any, float]:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         value = fn()
-        seconds = time.perf_counter() - t0
-        print(f"  {label}: {seconds:.2f} s", flush=True)
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+        print(f"  {label}: {seconds:.2f} s (CPU {cpu:.2f} s in this process)", flush=True)
         return value, seconds
 
     return run
@@ -170,29 +174,35 @@ def bench_database(name: str, url: str, observations: list[Observation], assets:
         )
         results["judge_assets_per_s"] = len(loaded) / seconds
         print(f"  judge: {len(loaded) / seconds:,.0f} assets/s ({len(findings):,} findings)", flush=True)
-        # ---- REPORT TIMING: the lead wires the report stage in here. --------------------------
-        # When vendorscope.report offers a renderer, time it over `loaded` and `findings`, e.g.:
-        #     _, seconds = timed("render report")(lambda: render_html(loaded, findings, out_path))
-        #     results["report_s"] = seconds
+        # ---- REPORT TIMING ------------------------------------------------------------------------
+        # The report stage: build the report data from the judged assets and render the HTML.
+        # If the report's entry points change, this is the one place to adapt.
         report = _report_renderer()
         if report is None:
-            print("  report: skipped (no vendorscope.report renderer yet)")
+            print("  report: skipped (vendorscope.report.data / .html not installed yet)")
         else:
-            with tempfile.TemporaryDirectory() as tmp:
-                _, seconds = timed("render report")(lambda: report(loaded, findings, Path(tmp) / "report.html"))
+            html, seconds = timed("render report (build data + HTML)")(
+                lambda: report(loaded, findings, packs, inventory.snapshots())
+            )
             results["report_s"] = seconds
+            print(f"  report: {seconds:.2f} s ({len(html) / 1e6:.1f} MB of HTML)", flush=True)
         # -------------------------------------------------------------------------------------------
     return results
 
 
-def _report_renderer() -> Callable[[list[Any], list[Any], Path], Any] | None:
-    """The report stage's HTML renderer, if it exists by now (name agreed with the lead)."""
+def _report_renderer() -> Callable[[list[Any], list[Any], Any, list[Any]], str] | None:
+    """Build and render the HTML report, if the report stage is installed."""
     try:
-        module = importlib.import_module("vendorscope.report.html")
+        data_module = importlib.import_module("vendorscope.report.data")
+        html_module = importlib.import_module("vendorscope.report.html")
     except ImportError:
         return None
-    render = getattr(module, "render_report", None)
-    return render if callable(render) else None
+
+    def render(assets: list[Any], findings: list[Any], packs: Any, snapshots: list[Any]) -> str:
+        data = data_module.build_report(assets, findings, date.today(), packs=packs, snapshots=snapshots)
+        return str(html_module.render_html(data))
+
+    return render
 
 
 def _postgres() -> AbstractContextManager[Any]:
@@ -233,11 +243,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name}: ingest {r['ingest_obs_per_s']:,.0f} obs/s ({verdict} target {targets[name]:,}/s)"
               + "".join(f", {k} {v:,.1f}" for k, v in r.items() if k != "ingest_obs_per_s"))
     return 0
-
-
-def _iter_chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 if __name__ == "__main__":

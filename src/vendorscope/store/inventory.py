@@ -1,0 +1,731 @@
+"""The inventory: snapshots of assets and their evidence, in SQLite or PostgreSQL.
+
+This is the store stage's one edge with side effects. ``open_inventory`` opens
+(and migrates) a database; an ``Inventory`` writes one snapshot per ingest, in
+one transaction, and answers the questions the CLI, the report and the web
+app ask: which assets are there, what proves each, what changed.
+
+Writes go straight to the driver (``executemany`` on SQLite, ``COPY`` on
+PostgreSQL) with rows made by :mod:`vendorscope.store.rows`; reads go through
+SQLAlchemy Core and :mod:`vendorscope.store.queries`.
+
+Crash safety: a snapshot's rows and its ``complete`` flag commit together, so
+a writer killed at any point leaves no part of its snapshot visible, and
+readers only ever look at complete snapshots.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import importlib
+import json
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, Engine
+
+from vendorscope import __version__
+from vendorscope.model import Asset, Attribution, Conflict, Observation, Role
+from vendorscope.store import rows as R
+from vendorscope.store.models import (
+    annotation_table,
+    asset_table,
+    attribution_table,
+    conflict_table,
+    observation_table,
+    snapshot_table,
+)
+from vendorscope.store.queries import (
+    Annotation,
+    Diff,
+    HistoryEntry,
+    SnapshotInfo,
+    apply_annotation,
+    coverage,
+    coverage_progress,
+    diff_assets,
+    find_snapshot,
+    history_entry,
+    latest_per_source,
+    matches,
+    merge_by_id,
+    updated_annotation,
+)
+
+VERSION_TABLE = "vendorscope_schema"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+OUR_TABLES = frozenset({"snapshot", "observation", "asset", "attribution", "conflict", "annotation", VERSION_TABLE})
+SQLITE_BUSY_TIMEOUT_S = 120.0
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA temp_store=MEMORY",
+    "PRAGMA cache_size=-16000",
+)
+# Any constant will do: it only has to be the same for every vendorscope process.
+PG_MIGRATION_LOCK = 0x76656E646F72  # "vendor"
+BULK_CHUNK = 50_000
+
+Progress = Callable[[str, int], None]
+
+
+class InventoryError(Exception):
+    """A problem with the inventory a user can act on; the message is one line."""
+
+
+class InventoryNotFound(InventoryError):
+    pass
+
+
+class NotAnInventory(InventoryError):
+    pass
+
+
+# ---------------------------------------------------------------- opening
+
+
+def database_url(url_or_path: str) -> str:
+    """A SQLAlchemy URL: plain paths are SQLite files, postgresql:// uses psycopg 3."""
+    text = url_or_path.strip()
+    if "://" not in text:
+        return "sqlite:///" + str(Path(text).expanduser())
+    scheme, rest = text.split("://", 1)
+    if scheme.lower() in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    return text
+
+
+def display_url(url: str) -> str:
+    """The URL or path without any password, for messages."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        return url
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or url
+    return parsed.render_as_string(hide_password=True)
+
+
+@contextmanager
+def open_inventory(url_or_path: str, *, create: bool = True) -> Iterator[Inventory]:
+    """Open an inventory, creating and migrating its schema as needed.
+
+    ``create=False`` is for commands that only read: a missing SQLite file or a
+    database without a vendorscope schema is then an ``InventoryError``.
+    """
+    url = database_url(url_or_path)
+    engine = _create_engine(url, create)
+    try:
+        inventory = Inventory(engine, url)
+        inventory.prepare(create)
+        yield inventory
+    finally:
+        engine.dispose()
+
+
+def _create_engine(url: str, create: bool) -> Engine:
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise InventoryError(f"{url!r} is neither a file path nor a database URL") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _create_sqlite_engine(url, parsed.database or "", create)
+    if backend == "postgresql":
+        try:
+            return sa.create_engine(url, pool_pre_ping=False)
+        except ModuleNotFoundError:
+            raise InventoryError(
+                "PostgreSQL inventories need psycopg: pip install 'vendorscope[postgres]'"
+            ) from None
+    raise InventoryError(f"unsupported database {backend!r}: use a file path, sqlite:///PATH or postgresql://…")
+
+
+def _create_sqlite_engine(url: str, path_text: str, create: bool) -> Engine:
+    if not path_text or path_text == ":memory:":
+        raise InventoryError("an inventory needs a file; an in-memory SQLite database would vanish")
+    path = Path(path_text)
+    if path.is_dir():
+        raise InventoryError(f"{path}: is a directory, not an inventory file")
+    if not path.exists():
+        if not create:
+            raise InventoryNotFound(
+                f"{path}: no inventory there (collecting commands such as `vendorscope pcap` create it)"
+            )
+        if not path.parent.is_dir():
+            raise InventoryError(f"{path.parent}: no such directory")
+    engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+    sa.event.listen(engine, "connect", _sqlite_on_connect)
+    sa.event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event, not the sqlite3 module, start transactions.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(connection: Connection) -> None:
+    # Writers take the write lock up front (waiting for it up to the busy timeout),
+    # instead of failing when a read transaction tries to become a write one.
+    mode = "IMMEDIATE" if connection.get_execution_options().get("for_write") else "DEFERRED"
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+@lru_cache(maxsize=1)
+def _script_directory() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_alembic_config())
+
+
+def _alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+# ---------------------------------------------------------------- the inventory
+
+
+class Inventory:
+    """One open inventory. Use :func:`open_inventory` to get one."""
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+        self.name = display_url(url)
+        self.dialect = engine.dialect.name
+
+    # ---- schema
+
+    def prepare(self, create: bool) -> None:
+        """Check this is a vendorscope inventory and bring its schema to the newest version."""
+        try:
+            with self.engine.connect() as conn:
+                with conn.begin():
+                    current = self._schema_revisions(conn, create)
+                if current == set(_script_directory().get_heads()):
+                    return
+                with self._write_transaction(conn):
+                    if self.dialect == "postgresql":  # concurrent first opens: one migrates
+                        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_MIGRATION_LOCK})")
+                    if self._schema_revisions(conn, create) != set(_script_directory().get_heads()):
+                        command.upgrade(_alembic_config(conn), "head")
+        except InventoryError:
+            raise
+        except sa.exc.DatabaseError as exc:
+            raise self._open_error(exc) from None
+
+    def _schema_revisions(self, conn: Connection, create: bool) -> set[str]:
+        context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+        current = set(context.get_current_heads())
+        if current:
+            known = {s.revision for s in _script_directory().walk_revisions()}
+            if current - known:
+                schema = ", ".join(sorted(current))
+                raise InventoryError(
+                    f"{self.name}: written by a newer vendorscope (schema {schema}); upgrade vendorscope"
+                )
+            return current
+        tables = set(sa.inspect(conn).get_table_names())
+        ours = tables & OUR_TABLES
+        if ours or (tables and self.dialect == "sqlite"):
+            raise NotAnInventory(
+                f"{self.name}: not a vendorscope inventory (it has other tables and no schema version)"
+            )
+        if not create:
+            raise NotAnInventory(f"{self.name}: not a vendorscope inventory (empty; collect into it first)")
+        return current
+
+    def _open_error(self, exc: sa.exc.DatabaseError) -> InventoryError:
+        message = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        if self.dialect == "sqlite":
+            if "not a database" in message or "malformed" in message:
+                return NotAnInventory(f"{self.name}: not a vendorscope inventory ({message})")
+            return InventoryError(f"{self.name}: {message}")
+        return InventoryError(f"cannot use {self.name}: {message}")
+
+    @contextmanager
+    def _write_transaction(self, conn: Connection) -> Iterator[Connection]:
+        conn.execution_options(for_write=True)
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            conn.execution_options(for_write=False)
+
+    # ---- writing
+
+    def write_snapshot(
+        self,
+        source: str,
+        started_at: datetime,
+        observations: Iterable[Observation],
+        assets: Sequence[Asset],
+        stats: Mapping[str, Any] | None = None,
+        progress: Progress | None = None,
+    ) -> int:
+        """Store one run as one snapshot, in one transaction; returns the snapshot id.
+
+        ``observations`` are those of the run; the ones in no asset are kept too.
+        ``progress(table, rows_written)`` is called after every chunk of rows.
+        """
+        counts = R.SnapshotCounts()
+        time = R.sqlite_time_encoder() if self.dialect == "sqlite" else R.aware_time_encoder()
+        with _gc_paused(), self.engine.connect() as conn, self._write_transaction(conn):
+            result = conn.execute(
+                snapshot_table.insert().values(
+                    source=R.clean_text(source),
+                    started_at=started_at,
+                    observation_count=0,
+                    asset_count=0,
+                    attributed_count=0,
+                    attribution_count=0,
+                    conflict_count=0,
+                    stats=json.loads(R.encode_json(dict(stats or {}))),
+                    tool_version=__version__,
+                    complete=False,
+                )
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            snapshot_id = int(key[0])
+            writer = _BulkWriter(conn, progress)
+            for encoded in R.encode_snapshot(snapshot_id, observations, assets, time, counts):
+                writer.add(encoded)
+            writer.flush()
+            conn.execute(
+                snapshot_table.update()
+                .where(snapshot_table.c.id == snapshot_id)
+                .values(
+                    complete=True,
+                    finished_at=datetime.now(UTC),
+                    observation_count=counts.observations,
+                    asset_count=counts.assets,
+                    attributed_count=counts.attributed,
+                    attribution_count=counts.attributions,
+                    conflict_count=counts.conflicts,
+                )
+            )
+        return snapshot_id
+
+    def annotate(
+        self,
+        asset_id: str,
+        role: Role | str | None = None,
+        site: str | None = None,
+        add_tags: Iterable[str] = (),
+        remove_tags: Iterable[str] = (),
+    ) -> Annotation:
+        """Say what an asset is for and where it stands; kept across snapshots.
+
+        ``site=""`` clears the site. Returns the annotation as it now stands.
+        """
+        if isinstance(role, str) and not isinstance(role, Role):
+            if role not in Role.__members__:
+                raise ValueError(f"unknown role {role!r}; roles: {', '.join(Role.__members__)}")
+            role = Role(role)
+        with self.engine.connect() as conn, self._write_transaction(conn):
+            old = self._annotations(conn, [asset_id]).get(asset_id)
+            new = updated_annotation(old, asset_id, role, site, add_tags, remove_tags)
+            values = {
+                "role": new.role.value if new.role else None,
+                "site": new.site,
+                "tags": sorted(new.tags),
+                "removed_tags": sorted(new.removed_tags),
+                "updated_at": datetime.now(UTC),
+            }
+            if old is None:
+                conn.execute(annotation_table.insert().values(asset_id=asset_id, **values))
+            else:
+                conn.execute(annotation_table.update().where(annotation_table.c.asset_id == asset_id).values(**values))
+        return new
+
+    # ---- reading
+
+    def snapshots(self) -> list[SnapshotInfo]:
+        """Complete snapshots, oldest first."""
+        s = snapshot_table.c
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.select(snapshot_table).where(s.complete.is_(True)).order_by(s.started_at, s.id))
+            return [_snapshot_info(row) for row in found]
+
+    def snapshot(self, ref: str | int) -> SnapshotInfo:
+        """A snapshot by id or as ``latest`` / ``previous``; ``SnapshotRefError`` if none."""
+        return find_snapshot(ref, self.snapshots())
+
+    def assets(
+        self,
+        snapshot_id: int | None = None,
+        vendor: str | None = None,
+        site: str | None = None,
+        role: Role | str | None = None,
+        *,
+        all_observations: bool = True,
+    ) -> list[Asset]:
+        """Assets, annotations applied, sorted by id.
+
+        By default the inventory as it stands: the latest snapshot of each source,
+        merged by asset id (the verdict reconciled again over all sources). With
+        ``snapshot_id``, one snapshot's assets. ``vendor`` matches vendor or group.
+        ``all_observations=False`` loads only the observations a rule fired on
+        (enough to judge; much less to read).
+        """
+        wanted_role = Role(role) if isinstance(role, str) else role
+        with _gc_paused(), self.engine.connect() as conn:
+            assets = self._current_assets(conn, snapshot_id, None, all_observations)
+            notes = self._annotations(conn)
+            annotated = (apply_annotation(a, notes.get(a.id)) for a in assets)
+            return [a for a in annotated if matches(a, vendor, site, wanted_role)]
+
+    def asset(self, asset_id: str, snapshot_id: int | None = None) -> Asset | None:
+        """One asset with its whole evidence chain, as the inventory stands (or as of a snapshot).
+
+        An asset no longer in the current view is shown as its last snapshot saw it.
+        """
+        with self.engine.connect() as conn:
+            found = self._current_assets(conn, snapshot_id, [asset_id], True)
+            if not found and snapshot_id is None:
+                last = self._snapshots_with(conn, asset_id)[-1:]
+                found = self._load_snapshot(conn, last[0].id, [asset_id]) if last else []
+            notes = self._annotations(conn, [asset_id])
+        return apply_annotation(found[0], notes.get(asset_id)) if found else None
+
+    def find_asset_id(self, text: str) -> str | None:
+        """The asset id a user means: an id, or a bare MAC, IP, hostname, serial or asset tag."""
+        text = text.strip()
+        lowered = text.lower()
+        candidates = [text] if ":" in text and text.split(":", 1)[0] in _KEY_PREFIXES else []
+        candidates += [f"mac:{lowered}", f"serial:{text}", f"asset_tag:{text}", f"hostname:{lowered}", f"ip:{text}"]
+        a = asset_table.c
+        with self.engine.connect() as conn:
+            present = set(
+                conn.execute(sa.select(a.asset_id).where(a.asset_id.in_(candidates)).distinct()).scalars()
+            )
+            if not present:
+                present |= set(conn.execute(
+                    sa.select(annotation_table.c.asset_id).where(annotation_table.c.asset_id.in_(candidates))
+                ).scalars())
+            if not present:
+                return self._asset_with_key(conn, text)
+        return next((c for c in candidates if c in present), None)
+
+    def _asset_with_key(self, conn: Connection, value: str) -> str | None:
+        """The newest asset with ``value`` among any of its keys (an IP, a second MAC, …)."""
+        a = asset_table.c
+        keys_column = a["keys"]  # `a.keys` is the collection's own method
+        escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        found = conn.execute(
+            sa.select(a.asset_id, keys_column)
+            .where(sa.cast(keys_column, sa.Text).ilike(f"%{escaped}%", escape="\\"))
+            .order_by(a.snapshot_id.desc())
+            .limit(1000)
+        )
+        wanted = value.lower()
+        for asset_id, keys in found:
+            if any(wanted == v.lower() for vs in (R.json_value(keys) or {}).values() for v in vs):
+                return str(asset_id)
+        return None
+
+    def asset_snapshots(self, asset_id: str) -> list[SnapshotInfo]:
+        """The complete snapshots in which an asset was seen, oldest first."""
+        with self.engine.connect() as conn:
+            return self._snapshots_with(conn, asset_id)
+
+    def annotations(self) -> dict[str, Annotation]:
+        with self.engine.connect() as conn:
+            return self._annotations(conn)
+
+    def diff(self, a: int, b: int, policy: str | None = None) -> Diff:
+        """What appeared, disappeared or was re-identified from snapshot ``a`` to ``b``,
+        and covered assets per policy requirement in each (as of each snapshot's date)."""
+        with _gc_paused(), self.engine.connect() as conn:
+            known = {s.id: s for s in self._complete_snapshots(conn)}
+            for ref in (a, b):
+                if ref not in known:
+                    raise InventoryError(f"no snapshot {ref} in {self.name}")
+            notes = self._annotations(conn)
+            before, after = (
+                [apply_annotation(x, notes.get(x.id)) for x in self._load_snapshot(conn, ref, all_observations=False)]
+                for ref in (a, b)
+            )
+        changes = diff_assets(a, before, b, after)
+        judge = load_judge()
+        if judge is None:
+            return changes
+        packs, evaluate = judge
+        cover_a = coverage(evaluate(before, packs, known[a].started_at.date()), policy)
+        cover_b = coverage(evaluate(after, packs, known[b].started_at.date()), policy)
+        return dataclasses.replace(changes, progress=coverage_progress(cover_a, cover_b))
+
+    def history(self, policy: str | None = None) -> list[HistoryEntry]:
+        """The inventory after each snapshot, oldest first, with coverage per policy requirement.
+
+        After snapshot *k* the inventory is the latest snapshot of each source up
+        to *k*, merged; coverage counts the assets each requirement covers as of
+        the snapshot's date (None when no judge is installed).
+        """
+        judge = load_judge()
+        entries: list[HistoryEntry] = []
+        with _gc_paused(), self.engine.connect() as conn:
+            snapshots = self._complete_snapshots(conn)
+            notes = self._annotations(conn)
+            loaded: dict[str, tuple[int, list[Asset]]] = {}  # per source: its latest snapshot so far
+            for snapshot in snapshots:
+                state = latest_per_source(snapshots, up_to=snapshot)
+                for s in state:
+                    if loaded.get(s.source, (None,))[0] != s.id:
+                        loaded[s.source] = (s.id, self._load_snapshot(conn, s.id, all_observations=False))
+                merged = merge_by_id(loaded[s.source][1] for s in state)
+                assets = [apply_annotation(x, notes.get(x.id)) for x in merged]
+                cover = None
+                if judge is not None:
+                    packs, evaluate = judge
+                    cover = coverage(evaluate(assets, packs, snapshot.started_at.date()), policy)
+                entries.append(history_entry(snapshot, assets, cover))
+        return entries
+
+    # ---- loading
+
+    def _complete_snapshots(self, conn: Connection) -> list[SnapshotInfo]:
+        s = snapshot_table.c
+        found = conn.execute(sa.select(snapshot_table).where(s.complete.is_(True)).order_by(s.started_at, s.id))
+        return [_snapshot_info(row) for row in found]
+
+    def _snapshots_with(self, conn: Connection, asset_id: str) -> list[SnapshotInfo]:
+        s, a = snapshot_table.c, asset_table.c
+        found = conn.execute(
+            sa.select(snapshot_table)
+            .where(s.complete.is_(True), s.id.in_(sa.select(a.snapshot_id).where(a.asset_id == asset_id)))
+            .order_by(s.started_at, s.id)
+        )
+        return [_snapshot_info(row) for row in found]
+
+    def _current_assets(
+        self, conn: Connection, snapshot_id: int | None, asset_ids: Collection[str] | None, all_observations: bool
+    ) -> list[Asset]:
+        snapshots = self._complete_snapshots(conn)
+        if snapshot_id is not None:
+            if snapshot_id not in {s.id for s in snapshots}:
+                raise InventoryError(f"no snapshot {snapshot_id} in {self.name}")
+            return sorted(self._load_snapshot(conn, snapshot_id, asset_ids, all_observations), key=lambda x: x.id)
+        current = latest_per_source(snapshots)
+        return merge_by_id(self._load_snapshot(conn, s.id, asset_ids, all_observations) for s in current)
+
+    def _load_snapshot(
+        self,
+        conn: Connection,
+        snapshot_id: int,
+        asset_ids: Collection[str] | None = None,
+        all_observations: bool = True,
+    ) -> list[Asset]:
+        """One snapshot's assets (all, or those with the given ids) with their evidence.
+
+        ``all_observations=False`` skips the sightings: one observation per
+        observation row and one attribution per attribution row.
+        """
+        with _gc_paused():
+            return self._load_snapshot_rows(conn, snapshot_id, asset_ids, all_observations)
+
+    def _load_snapshot_rows(
+        self, conn: Connection, snapshot_id: int, asset_ids: Collection[str] | None, all_observations: bool
+    ) -> list[Asset]:
+        a, o, t, c = asset_table.c, observation_table.c, attribution_table.c, conflict_table.c
+        query = sa.select(asset_table).where(a.snapshot_id == snapshot_id)
+        if asset_ids is not None:
+            query = query.where(a.asset_id.in_(list(asset_ids)))
+        asset_rows = conn.execute(query.order_by(a.asset_no)).all()
+        if not asset_rows:
+            return []
+        numbers = None if asset_ids is None else [row.asset_no for row in asset_rows]
+
+        def of_these_assets(columns: list[Any], table: sa.Table) -> sa.Select[Any]:
+            select = sa.select(*columns).where(table.c.snapshot_id == snapshot_id, table.c.asset_no >= 0)
+            return select if numbers is None else select.where(table.c.asset_no.in_(numbers))
+
+        with_sightings = [sa.cast(o.sightings, sa.Text)] if all_observations else []
+        evidence: dict[int, dict[int, R.LoadedEvidence]] = defaultdict(dict)
+        width = len(R.OBSERVATION_READ)
+        obs_query = of_these_assets([*(o[n] for n in R.OBSERVATION_READ), *with_sightings], observation_table)
+        for row in conn.execute(obs_query.order_by(o.asset_no, o.observation_no)):
+            evidence[row[0]][row[1]] = R.decode_observation(row[:width], row[width] if all_observations else None)
+        observations = {row.asset_no: _observations(evidence.get(row.asset_no, {}), row.observation_count,
+                                                    all_observations) for row in asset_rows}
+
+        attributions: dict[int, list[tuple[int, Attribution]]] = defaultdict(list)
+        width = len(R.ATTRIBUTION_READ)
+        with_positions = [sa.cast(t.sightings, sa.Text)] if all_observations else []
+        att_query = of_these_assets([*(t[n] for n in R.ATTRIBUTION_READ), *with_positions], attribution_table)
+        for row in conn.execute(att_query.order_by(t.asset_no, t.attribution_no)):
+            asset_no, observation_no = row[0], row[1]
+            loaded = evidence[asset_no].get(observation_no) if observation_no is not None else None
+            attributions[asset_no].extend(R.decode_attributions(
+                row[:width], row[width] if all_observations else None, loaded, observations.get(asset_no, [])
+            ))
+        conflicts: dict[int, list[Conflict]] = defaultdict(list)
+        con_query = of_these_assets([c[n] for n in R.CONFLICT_READ], conflict_table)
+        for row in conn.execute(con_query.order_by(c.asset_no, c.conflict_no)):
+            conflicts[row[0]].append(R.decode_conflict(row))
+        return [
+            R.asset_from_row(
+                row,
+                [x for x in observations[row.asset_no] if x is not None],
+                [att for _, att in sorted(attributions.get(row.asset_no, []), key=_first)],
+                conflicts.get(row.asset_no, []),
+            )
+            for row in asset_rows
+        ]
+
+    def _annotations(self, conn: Connection, asset_ids: Collection[str] | None = None) -> dict[str, Annotation]:
+        query = sa.select(annotation_table)
+        if asset_ids is not None:
+            query = query.where(annotation_table.c.asset_id.in_(list(asset_ids)))
+        return {row.asset_id: _annotation(row) for row in conn.execute(query)}
+
+
+_KEY_PREFIXES = ("mac", "ip", "hostname", "serial", "asset_tag", "unknown")
+
+
+def _snapshot_info(row: Any) -> SnapshotInfo:
+    return SnapshotInfo(
+        id=row.id,
+        source=row.source,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        observations=row.observation_count,
+        assets=row.asset_count,
+        attributed=row.attributed_count,
+        attributions=row.attribution_count,
+        conflicts=row.conflict_count,
+        stats=dict(R.json_value(row.stats) or {}),
+        tool_version=row.tool_version,
+    )
+
+
+def _annotation(row: Any) -> Annotation:
+    return Annotation(
+        asset_id=row.asset_id,
+        role=R.role_of(row.role) if row.role else None,
+        site=row.site,
+        tags=frozenset(R.json_value(row.tags) or ()),
+        removed_tags=frozenset(R.json_value(row.removed_tags) or ()),
+    )
+
+
+def _observations(
+    evidence: Mapping[int, R.LoadedEvidence], count: int, all_observations: bool
+) -> list[Observation | None]:
+    """An asset's observations in their original order (condensed: one per row)."""
+    if not all_observations:
+        return [e.sightings[0][1] for e in evidence.values()]
+    placed: list[Observation | None] = [None] * count
+    for e in evidence.values():
+        for position, observation in e.sightings:
+            if 0 <= position < count:
+                placed[position] = observation
+    return placed
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while making or reading rows by the hundred thousand.
+
+    Those objects hold no cycles, but each full collection walks every object
+    alive (a million observations, in a big ingest): it would cost more than the
+    work itself.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _first(item: tuple[int, Any]) -> int:
+    return item[0]
+
+
+class _BulkWriter:
+    """Buffers rows per table and writes them in chunks: executemany on SQLite, COPY on PostgreSQL."""
+
+    TABLES = ("asset", "observation", "attribution", "conflict")
+
+    def __init__(self, conn: Connection, progress: Progress | None, chunk: int = BULK_CHUNK) -> None:
+        self.raw: Any = conn.connection.driver_connection
+        self.sqlite = conn.dialect.name == "sqlite"
+        quote = conn.dialect.identifier_preparer.quote
+        columns = {"asset": R.ASSET_COLUMNS, "observation": R.OBSERVATION_COLUMNS,
+                   "attribution": R.ATTRIBUTION_COLUMNS, "conflict": R.CONFLICT_COLUMNS}
+        self.statements = {
+            table: (
+                f"INSERT INTO {quote(table)} ({', '.join(map(quote, cols))}) VALUES ({', '.join('?' * len(cols))})"
+                if self.sqlite
+                else f"COPY {quote(table)} ({', '.join(map(quote, cols))}) FROM STDIN"
+            )
+            for table, cols in columns.items()
+        }
+        self.buffers: dict[str, list[R.Row]] = {table: [] for table in self.TABLES}
+        self.buffered = 0
+        self.written = dict.fromkeys(self.TABLES, 0)
+        self.progress = progress
+        self.chunk = chunk
+
+    def add(self, encoded: R.EncodedAsset) -> None:
+        if encoded.asset is not None:
+            self.buffers["asset"].append(encoded.asset)
+        self.buffers["observation"] += encoded.observations
+        self.buffers["attribution"] += encoded.attributions
+        self.buffers["conflict"] += encoded.conflicts
+        self.buffered += 1 + len(encoded.observations) + len(encoded.attributions) + len(encoded.conflicts)
+        if self.buffered >= self.chunk:
+            self.flush()
+
+    def flush(self) -> None:
+        for table in self.TABLES:
+            rows = self.buffers[table]
+            if not rows:
+                continue
+            if self.sqlite:
+                self.raw.executemany(self.statements[table], rows)
+            else:
+                with self.raw.cursor() as cursor, cursor.copy(self.statements[table]) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            self.written[table] += len(rows)
+            self.buffers[table] = []
+            if self.progress:
+                self.progress(table, self.written[table])
+        self.buffered = 0
+
+
+Judge = tuple[Any, Callable[[Sequence[Asset], Any, date], Iterable[Any]]]
+
+
+def load_judge() -> Judge | None:
+    """The judge stage's packs and ``evaluate``, if that stage is installed."""
+    try:
+        packs_module = importlib.import_module("vendorscope.judge.packs")
+        evaluate_module = importlib.import_module("vendorscope.judge.evaluate")
+    except ImportError:
+        return None
+    return packs_module.load_packs(), evaluate_module.evaluate

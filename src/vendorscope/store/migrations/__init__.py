@@ -1,0 +1,1 @@
+"""Alembic migrations of the inventory schema; run by ``Inventory`` on open."""

@@ -1,0 +1,310 @@
+"""Pure functions over loaded inventory data: merge, annotate, filter, diff, history.
+
+Nothing here touches a database; ``inventory.py`` loads rows and calls these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from vendorscope.model import Asset, Finding, Role, Status
+from vendorscope.resolve import reconcile
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotInfo:
+    """One stored run of a collector."""
+
+    id: int
+    source: str
+    started_at: datetime
+    finished_at: datetime | None
+    observations: int
+    assets: int
+    attributed: int
+    attributions: int
+    conflicts: int
+    stats: dict[str, Any] = field(default_factory=dict)
+    tool_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    """What a person said about an asset: it overrides what the collectors saw."""
+
+    asset_id: str
+    role: Role | None = None
+    site: str | None = None
+    tags: frozenset[str] = frozenset()
+    removed_tags: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Reidentified:
+    asset_id: str
+    before: Asset
+    after: Asset
+
+
+@dataclass(frozen=True, slots=True)
+class Diff:
+    """What changed from snapshot ``a`` to snapshot ``b``.
+
+    ``progress`` compares, per policy requirement, the assets covered in ``a``
+    and in ``b`` (empty when no judge is installed).
+    """
+
+    a: int
+    b: int
+    appeared: list[Asset]
+    disappeared: list[Asset]
+    reidentified: list[Reidentified]
+    progress: list[Progress] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """How many assets one policy requirement covered at one point in time."""
+
+    policy: str
+    requirement: str
+    deadline: date | None
+    covered: int
+    review: int
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Covered assets of one requirement at two snapshots."""
+
+    policy: str
+    requirement: str
+    deadline: date | None
+    before: int
+    after: int
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """The inventory as it stood after one snapshot (latest snapshot of each source)."""
+
+    snapshot: SnapshotInfo
+    assets: int
+    attributed: int
+    conflicts: int
+    by_group: dict[str, int]
+    # None when no judge is installed to evaluate policy packs.
+    coverage: list[Coverage] | None
+
+
+# Statuses under which a requirement applies to an asset.
+COVERED_STATUSES = frozenset(
+    {Status.prohibited, Status.must_remove, Status.overdue, Status.restricted, Status.advisory}
+)
+
+
+# ---------------------------------------------------------------- merging and annotations
+
+
+def merge_parts(parts: Sequence[Asset]) -> Asset:
+    """One asset seen by several sources (oldest first) → one asset, verdict reconciled again."""
+    if len(parts) == 1:
+        return parts[0]
+    keys: dict[str, set[str]] = defaultdict(set)
+    for part in parts:
+        for name, values in part.keys.items():
+            keys[name] |= values
+    attributions = sorted((a for p in parts for a in p.attributions), key=lambda a: -a.confidence)
+    verdict, conflicts = reconcile(attributions)
+    roles = [p.role for p in parts if p.role is not Role.unknown]
+    sites = [p.site for p in parts if p.site]
+    firsts = [p.first_seen for p in parts if p.first_seen is not None]
+    lasts = [p.last_seen for p in parts if p.last_seen is not None]
+    return Asset(
+        id=parts[0].id,
+        keys=dict(keys),
+        observations=[o for p in parts for o in p.observations],
+        attributions=attributions,
+        verdict=verdict,
+        conflicts=conflicts,
+        role=roles[-1] if roles else Role.unknown,
+        site=sites[-1] if sites else None,
+        site_tags=frozenset().union(*(p.site_tags for p in parts)),
+        first_seen=min(firsts) if firsts else None,
+        last_seen=max(lasts) if lasts else None,
+    )
+
+
+def merge_by_id(per_snapshot: Iterable[Sequence[Asset]]) -> list[Asset]:
+    """Assets of several snapshots (oldest first) merged by asset id, sorted by id."""
+    parts: dict[str, list[Asset]] = defaultdict(list)
+    for assets in per_snapshot:
+        for asset in assets:
+            parts[asset.id].append(asset)
+    return [merge_parts(parts[asset_id]) for asset_id in sorted(parts)]
+
+
+def apply_annotation(asset: Asset, note: Annotation | None) -> Asset:
+    if note is None:
+        return asset
+    return dataclasses.replace(
+        asset,
+        role=note.role if note.role is not None else asset.role,
+        site=note.site if note.site is not None else asset.site,
+        site_tags=(asset.site_tags | note.tags) - note.removed_tags,
+    )
+
+
+def updated_annotation(
+    old: Annotation | None,
+    asset_id: str,
+    role: Role | None = None,
+    site: str | None = None,
+    add_tags: Iterable[str] = (),
+    remove_tags: Iterable[str] = (),
+) -> Annotation:
+    """The annotation after a change; ``site=""`` clears a site set before."""
+    old = old or Annotation(asset_id)
+    added = {normalise_tag(t) for t in add_tags} - {""}
+    removed = {normalise_tag(t) for t in remove_tags} - {""}
+    return Annotation(
+        asset_id=asset_id,
+        role=role if role is not None else old.role,
+        site=old.site if site is None else (site.strip() or None),
+        tags=frozenset((old.tags - removed) | added),
+        removed_tags=frozenset((old.removed_tags - added) | removed),
+    )
+
+
+def normalise_tag(tag: str) -> str:
+    return tag.strip().lower()
+
+
+def matches(asset: Asset, vendor: str | None = None, site: str | None = None, role: Role | None = None) -> bool:
+    """Filters of `vendorscope assets`: vendor matches the vendor or its group."""
+    if vendor is not None:
+        wanted = vendor.lower()
+        if wanted not in {(asset.verdict.vendor or "").lower(), (asset.verdict.group or "").lower()}:
+            return False
+    if site is not None and (asset.site or "").lower() != site.lower():
+        return False
+    return role is None or asset.role is role
+
+
+# ---------------------------------------------------------------- snapshots, diff, history
+
+
+def latest_per_source(snapshots: Sequence[SnapshotInfo], up_to: SnapshotInfo | None = None) -> list[SnapshotInfo]:
+    """The newest snapshot of each source (as of ``up_to``), oldest first."""
+    ordered = sorted(snapshots, key=snapshot_order)
+    if up_to is not None:
+        ordered = [s for s in ordered if snapshot_order(s) <= snapshot_order(up_to)]
+    latest: dict[str, SnapshotInfo] = {}
+    for s in ordered:
+        latest[s.source] = s
+    return sorted(latest.values(), key=snapshot_order)
+
+
+def snapshot_order(s: SnapshotInfo) -> tuple[datetime, int]:
+    return (s.started_at, s.id)
+
+
+class SnapshotRefError(ValueError):
+    pass
+
+
+def find_snapshot(ref: str | int, snapshots: Sequence[SnapshotInfo]) -> SnapshotInfo:
+    """A snapshot by id, or ``latest``, or ``previous`` (the one before latest from the same source)."""
+    ordered = sorted(snapshots, key=snapshot_order)
+    if not ordered:
+        raise SnapshotRefError("the inventory has no snapshots yet")
+    text = str(ref).strip().lower()
+    if text == "latest":
+        return ordered[-1]
+    if text == "previous":
+        latest = ordered[-1]
+        same_source = [s for s in ordered[:-1] if s.source == latest.source]
+        if same_source:
+            return same_source[-1]
+        if len(ordered) > 1:
+            return ordered[-2]
+        raise SnapshotRefError("there is only one snapshot, so no previous one")
+    try:
+        wanted = int(text)
+    except ValueError:
+        raise SnapshotRefError(f"{ref!r} is not a snapshot id (a number, 'latest' or 'previous')") from None
+    for s in ordered:
+        if s.id == wanted:
+            return s
+    raise SnapshotRefError(f"no snapshot {wanted} (see `vendorscope snapshots`)")
+
+
+def diff_assets(a: int, before: Sequence[Asset], b: int, after: Sequence[Asset]) -> Diff:
+    """Assets that appeared, disappeared, or whose vendor changed between two asset lists."""
+    old = {x.id: x for x in before}
+    new = {x.id: x for x in after}
+    return Diff(
+        a=a,
+        b=b,
+        appeared=[new[i] for i in sorted(new.keys() - old.keys())],
+        disappeared=[old[i] for i in sorted(old.keys() - new.keys())],
+        reidentified=[
+            Reidentified(i, old[i], new[i])
+            for i in sorted(old.keys() & new.keys())
+            if old[i].verdict.vendor != new[i].verdict.vendor
+        ],
+    )
+
+
+def coverage(findings: Iterable[Finding], policy: str | None = None) -> list[Coverage]:
+    """Per policy requirement: how many distinct assets it covers, and how many need review."""
+    covered: dict[tuple[str, str], set[str]] = defaultdict(set)
+    review: dict[tuple[str, str], set[str]] = defaultdict(set)
+    deadlines: dict[tuple[str, str], date | None] = {}
+    for f in findings:
+        if policy is not None and f.policy != policy:
+            continue
+        key = (f.policy, f.requirement)
+        deadlines.setdefault(key, f.deadline)
+        if f.deadline is not None:
+            deadlines[key] = f.deadline
+        if f.status in COVERED_STATUSES:
+            covered[key].add(f.asset_id)
+        elif f.status is Status.review:
+            review[key].add(f.asset_id)
+    return [
+        Coverage(policy=p, requirement=r, deadline=deadlines[(p, r)], covered=len(covered[(p, r)]),
+                 review=len(review[(p, r)]))
+        for p, r in sorted(deadlines)
+    ]
+
+
+def coverage_progress(before: Sequence[Coverage], after: Sequence[Coverage]) -> list[Progress]:
+    """Per requirement covered in either list: covered assets before and after."""
+    old = {(c.policy, c.requirement): c for c in before}
+    new = {(c.policy, c.requirement): c for c in after}
+    out = []
+    for key in sorted(old.keys() | new.keys()):
+        a, b = old.get(key), new.get(key)
+        if not (a and a.covered) and not (b and b.covered):
+            continue
+        deadline = (b.deadline if b else None) or (a.deadline if a else None)
+        out.append(Progress(key[0], key[1], deadline, a.covered if a else 0, b.covered if b else 0))
+    return out
+
+
+def history_entry(snapshot: SnapshotInfo, assets: Sequence[Asset], cover: list[Coverage] | None) -> HistoryEntry:
+    groups = Counter(a.verdict.group for a in assets if a.verdict.group)
+    return HistoryEntry(
+        snapshot=snapshot,
+        assets=len(assets),
+        attributed=sum(a.verdict.vendor is not None for a in assets),
+        conflicts=sum(bool(a.conflicts) for a in assets),
+        by_group=dict(sorted(groups.items())),
+        coverage=cover,
+    )
