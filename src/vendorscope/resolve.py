@@ -97,6 +97,30 @@ def group_observations(observations: Sequence[Observation], ip_window: timedelta
     return list(out.values())
 
 
+def group_assets(assets: Sequence[Asset]) -> list[list[int]]:
+    """Indexes of assets (from several sources) that are the same device.
+
+    The same keys as for observations: a shared MAC, serial or asset tag merges;
+    a shared hostname or IP merges only assets that do not carry different MACs.
+    """
+    groups = _Groups(len(assets))
+    for i, asset in enumerate(assets):
+        groups.macs[i] = set(asset.keys.get("mac", ()))
+    first_with: dict[tuple[str, str], int] = {}
+    for i, asset in enumerate(assets):
+        for name in _KEY_PRIORITY:
+            for value in sorted(asset.keys.get(name, ())):
+                key = (name, value)
+                if key in first_with:
+                    groups.union(first_with[key], i, guard_macs=name in ("hostname", "ip"))
+                else:
+                    first_with[key] = i
+    out: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(assets)):
+        out[groups.find(i)].append(i)
+    return list(out.values())
+
+
 def _combine(confidences: Iterable[float]) -> float:
     """Independent evidence: 1 - Π(1 - c)."""
     miss = 1.0

@@ -94,12 +94,19 @@ def write_rows(
     else:
         table = Table(title=title, show_lines=False)
         for col in columns:
-            table.add_column(col.replace("_", " "), overflow="fold")
+            # Long evidence values are cut, not folded: the row stays readable.
+            if col in _CUT_COLUMNS:
+                table.add_column(col.replace("_", " "), overflow="ellipsis", no_wrap=True, max_width=40)
+            else:
+                table.add_column(col.replace("_", " "), overflow="fold")
         for row in rows:
             table.add_row(*(_cell(row.get(c)) for c in columns))
             count += 1
         Console(file=out).print(table) if out is not sys.stdout else console.print(table)
     return count
+
+
+_CUT_COLUMNS = frozenset({"value", "reason", "evidence"})
 
 
 def _cell(value: Any) -> str:

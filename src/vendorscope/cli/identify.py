@@ -175,7 +175,8 @@ def _identify_file(engine: Engine, path: str, fmt: OutputFormat, output: Path | 
         if stream is not sys.stdin.buffer:
             stream.close()
     if fmt is OutputFormat.table:
-        write_rows(rows, ("line", "kind", "value", *ATTRIBUTION_COLUMNS[:-1]), fmt, out=out)
+        write_rows(rows, ("line", "kind", "value", "vendor", "group", "product", "version", "device_type",
+                          "confidence"), fmt, out=out)
     if output:
         out.close()
     if errors:

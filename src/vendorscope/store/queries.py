@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from vendorscope.model import Asset, Finding, Role, Status
-from vendorscope.resolve import reconcile
+from vendorscope.resolve import asset_id, group_assets, reconcile
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +126,7 @@ def merge_parts(parts: Sequence[Asset]) -> Asset:
     firsts = [p.first_seen for p in parts if p.first_seen is not None]
     lasts = [p.last_seen for p in parts if p.last_seen is not None]
     return Asset(
-        id=parts[0].id,
+        id=asset_id(keys),
         keys=dict(keys),
         observations=[o for p in parts for o in p.observations],
         attributions=attributions,
@@ -141,12 +141,14 @@ def merge_parts(parts: Sequence[Asset]) -> Asset:
 
 
 def merge_by_id(per_snapshot: Iterable[Sequence[Asset]]) -> list[Asset]:
-    """Assets of several snapshots (oldest first) merged by asset id, sorted by id."""
-    parts: dict[str, list[Asset]] = defaultdict(list)
-    for assets in per_snapshot:
-        for asset in assets:
-            parts[asset.id].append(asset)
-    return [merge_parts(parts[asset_id]) for asset_id in sorted(parts)]
+    """Assets of several snapshots (oldest first) merged, sorted by id.
+
+    Parts merge when they share a key (a probe's IP and an inventory row's IP
+    and serial are one device), by the same rules as observations in resolve.
+    """
+    assets = [asset for assets in per_snapshot for asset in assets]
+    merged = [merge_parts([assets[i] for i in group]) for group in group_assets(assets)]
+    return sorted(merged, key=lambda a: a.id)
 
 
 def apply_annotation(asset: Asset, note: Annotation | None) -> Asset:

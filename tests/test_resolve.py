@@ -1,0 +1,112 @@
+"""resolve: observations → assets, verdicts, conflicts; merging assets across sources."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from vendorscope.identify.engine import Engine
+from vendorscope.model import AssetKeys, Observation, Role
+from vendorscope.resolve import group_assets, resolve
+from vendorscope.store.queries import merge_by_id
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def obs(kind: str, value: str, at: datetime = T0, **keys: str) -> Observation:
+    return Observation(kind=kind, value=value, source="test", seen_at=at, keys=AssetKeys(**keys))
+
+
+def test_merge_by_mac_serial_and_ip(engine: Engine) -> None:
+    observations = [
+        obs("mac", "00:e0:fc:11:22:33", mac="00:e0:fc:11:22:33", ip="192.0.2.1"),
+        obs("ssh.banner", "SSH-2.0-HUAWEI-1.5", ip="192.0.2.1"),
+        obs("inventory.manufacturer", "Huawei Technologies Co., Ltd.", serial="2102351", ip="192.0.2.1"),
+        obs("ssh.banner", "SSH-2.0-Cisco-1.25", ip="192.0.2.9"),
+    ]
+    assets = resolve(observations, engine.identify)
+    assert len(assets) == 2
+    huawei = next(a for a in assets if "192.0.2.1" in a.keys["ip"])
+    assert huawei.id == "mac:00:e0:fc:11:22:33"
+    assert huawei.verdict.group == "huawei" and huawei.verdict.confidence > 0.9
+    assert huawei.keys["serial"] == {"2102351"}
+    assert not huawei.conflicts
+
+
+def test_ip_only_merges_within_the_time_window(engine: Engine) -> None:
+    observations = [
+        obs("ssh.banner", "SSH-2.0-HUAWEI-1.5", at=T0, ip="192.0.2.5"),
+        obs("ssh.banner", "SSH-2.0-Cisco-1.25", at=T0 + timedelta(days=30), ip="192.0.2.5"),
+    ]
+    assert len(resolve(observations, engine.identify)) == 2
+    observations[1] = obs("snmp.sysobjectid", "1.3.6.1.4.1.2011.2.23.1", at=T0 + timedelta(hours=1), ip="192.0.2.5")
+    assert len(resolve(observations, engine.identify)) == 1
+
+
+def test_an_ip_never_merges_two_different_macs(engine: Engine) -> None:
+    observations = [
+        obs("mac", "00:e0:fc:00:00:01", mac="00:e0:fc:00:00:01", ip="192.0.2.7"),
+        obs("mac", "00:1b:54:00:00:02", mac="00:1b:54:00:00:02", ip="192.0.2.7"),
+    ]
+    assert len(resolve(observations, engine.identify)) == 2
+
+
+def test_white_label_camera_is_a_conflict_and_fingerprint_wins(engine: Engine) -> None:
+    observations = [
+        obs("onvif.manufacturer", "Honeywell", ip="198.51.100.31"),
+        obs("http.server", "App-webs/", ip="198.51.100.31"),
+    ]
+    (asset,) = resolve(observations, engine.identify)
+    assert asset.verdict.group == "hikvision"
+    assert len(asset.conflicts) == 1
+    conflict = asset.conflicts[0]
+    assert conflict.label_vendor == "honeywell" and conflict.fingerprint_vendor == "hikvision"
+    assert "Honeywell" in conflict.detail and "App-webs" in conflict.detail
+
+
+def test_labels_alone_decide_when_there_is_no_fingerprint(engine: Engine) -> None:
+    (asset,) = resolve([obs("inventory.manufacturer", "ZTE Corporation", serial="ZX1")], engine.identify)
+    assert asset.verdict.vendor == "zte" and not asset.conflicts
+
+
+def test_mac_of_a_module_maker_is_not_a_conflict(engine: Engine) -> None:
+    observations = [
+        obs("mac", "00:1b:21:00:00:01", mac="00:1b:21:00:00:01"),  # an Intel NIC
+        obs("inventory.manufacturer", "Hikvision", mac="00:1b:21:00:00:01"),
+    ]
+    (asset,) = resolve(observations, engine.identify)
+    assert not asset.conflicts
+
+
+def test_site_role_and_tags_are_taken_from_observations(engine: Engine) -> None:
+    observations = [
+        obs("ssh.banner", "SSH-2.0-HUAWEI-1.5", serial="S1"),
+        obs("asset.site", "Camp Northwind", serial="S1"),
+        obs("asset.role", "core", serial="S1"),
+        obs("asset.tag", "Military", serial="S1"),
+    ]
+    (asset,) = resolve(observations, engine.identify)
+    assert asset.site == "Camp Northwind" and asset.role is Role.core and asset.site_tags == {"military"}
+    assert len(asset.attributions) == 1  # site/role/tag are statements, not evidence of a maker
+
+
+def test_unidentified_device(engine: Engine) -> None:
+    (asset,) = resolve([obs("ssh.banner", "SSH-2.0-OpenSSH_9.2", ip="192.0.2.77")], engine.identify)
+    assert asset.verdict.vendor is None and asset.verdict.confidence == 0.0 and asset.id == "ip:192.0.2.77"
+
+
+def test_assets_of_different_sources_merge_by_shared_keys(engine: Engine) -> None:
+    probed = resolve([obs("http.server", "App-webs/", ip="127.77.0.9")], engine.identify)
+    listed = resolve(
+        [
+            obs("inventory.manufacturer", "Honeywell", ip="127.77.0.9", serial="HW-1"),
+            obs("asset.site", "Lobby", ip="127.77.0.9", serial="HW-1"),
+        ],
+        engine.identify,
+    )
+    other = resolve([obs("ssh.banner", "SSH-2.0-Cisco-1.25", ip="127.77.0.10")], engine.identify)
+    assert group_assets(probed + listed + other) == [[0, 1], [2]]
+    merged = merge_by_id([probed, listed, other])
+    assert len(merged) == 2
+    camera = next(a for a in merged if "127.77.0.9" in a.keys["ip"])
+    assert camera.id == "serial:HW-1" and camera.site == "Lobby"
+    assert camera.verdict.group == "hikvision" and camera.conflicts
