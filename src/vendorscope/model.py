@@ -40,6 +40,7 @@ EVIDENCE_KINDS: tuple[str, ...] = (
     "upnp.model",
     "upnp.server",
     "rtsp.server",
+    "rtsp.www_authenticate",
     "onvif.manufacturer",
     "onvif.model",
     "sip.user_agent",

@@ -96,22 +96,25 @@ class ReMatcher:
 class _CaptureExtractor:
     """Captures from one rule known to match: RE2 when present (linear time)."""
 
-    __slots__ = ("_search", "_has_groups")
+    __slots__ = ("_search", "_fallback", "_has_groups")
 
     def __init__(self, rule: Rule) -> None:
         self._has_groups = "(?P<" in rule.pattern
-        self._search: Callable[[str], Any]
+        self._fallback = re.compile(rule.pattern, rule.re_flags).search
+        self._search: Callable[[str], Any] = self._fallback
         if re2 is not None:
             options = re2.Options()
             options.case_sensitive = rule.case_sensitive
             self._search = re2.compile(rule.pattern, options).search
-        else:  # pragma: no cover
-            self._search = re.compile(rule.pattern, rule.re_flags).search
 
     def __call__(self, value: str) -> dict[str, str | None]:
         if not self._has_groups:
             return {}
         m = self._search(value)
+        if m is None:
+            # RE2's "$" is the very end; Hyperscan's and Python's also match before a
+            # final newline. Hyperscan said the rule matches, so ask Python's re.
+            m = self._fallback(value)
         return dict(m.groupdict()) if m is not None else {}
 
 

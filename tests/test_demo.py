@@ -1,0 +1,51 @@
+"""`make demo` end to end: every step is a real command against the lab on loopback."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from vendorscope.lab.demo import REMOVED_BY_NOVEMBER, DemoPaths, DemoStep, run_demo
+from vendorscope.model import Status
+from vendorscope.store.inventory import open_inventory
+
+
+@pytest.mark.timeout(600)
+def test_demo_runs_the_whole_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    paths = DemoPaths.under(tmp_path / "work", tmp_path / "demo-report.html")
+    run_demo(paths, DemoStep(echo=False))
+
+    html = paths.report.read_text("utf-8")
+    assert "<svg" in html and "de-5g-2024" in html and "Camp Northwind" in html
+    with open_inventory(str(paths.db), create=False) as inv:
+        snapshots = inv.snapshots()
+        assert [s.source for s in snapshots].count("import:table:northwind-cmdb") == 2
+        assert {"probe", "pcap:demo.pcapng"} <= {s.source for s in snapshots}
+        assets = inv.assets()
+        history = inv.history()
+        may, november = (s.id for s in snapshots if s.source == "import:table:northwind-cmdb")
+        changes = inv.diff(may, november)
+    groups = {a.verdict.group for a in assets}
+    assert {"huawei", "zte", "hikvision", "dahua", "hytera", "cisco"} <= groups
+    camera = [a for a in assets if a.conflicts]
+    assert any(c.label_vendor == "honeywell" and c.fingerprint_vendor == "hikvision"
+               for a in camera for c in a.conflicts), "the white-label camera is flagged"
+    military = [a for a in assets if "military" in a.site_tags]
+    assert military and all(a.site == "Camp Northwind" for a in military)
+    assert len(history) == len(snapshots)
+    # The probe only saw what is still installed: removed devices are not probed.
+    audit = (paths.work / "probe-audit.jsonl").read_text("utf-8")
+    assert audit.count("\n") > 20
+
+    from vendorscope.judge.evaluate import evaluate
+    from vendorscope.judge.packs import load_packs
+
+    findings = evaluate(assets, load_packs(), date(2026, 11, 29))
+    core = [f for f in findings if f.policy == "de-5g-2024" and f.requirement == "core-2026"
+            and f.status is Status.must_remove]
+    assert core and all(f.deadline == date(2026, 12, 31) for f in core)
+    # The devices removed between the two inventory exports are what disappeared.
+    assert len(changes.disappeared) == len(REMOVED_BY_NOVEMBER) and not changes.appeared
