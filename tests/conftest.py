@@ -1,8 +1,14 @@
 from __future__ import annotations
 
-import pytest
+import os
 
-from vendorscope.identify.engine import Engine, default_engine
+# Tables are checked by their text: give Rich a wide terminal before any console exists,
+# so that no cell is folded across lines whatever the machine's terminal is.
+os.environ["COLUMNS"] = "200"
+
+import pytest  # noqa: E402
+
+from vendorscope.identify.engine import Engine, default_engine  # noqa: E402
 
 
 @pytest.fixture(scope="session")
