@@ -108,7 +108,7 @@ def run_child(mode: str, path: Path) -> dict[str, object]:
     rules = default_rules()
     default_oui_table()  # loading reference data is not what is measured
     matcher = NaiveLoop(rules) if mode == "naive" else CompiledMatcher(rules)
-    engine = Engine(rules=rules, matcher=matcher, cache_size=65536 if mode == "engine" else 0)
+    engine = Engine(rules=rules, matcher=matcher, cache_size=1 << 18 if mode == "engine" else 0)
     observations = [tuple(json.loads(line)) for line in path.read_text("utf-8").splitlines()]
     identify = engine._identify_value if mode != "engine" else engine.identify_value
     start = time.perf_counter()

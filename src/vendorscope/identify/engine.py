@@ -44,7 +44,7 @@ class Engine:
         rules: Iterable[Rule] | None = None,
         matcher: Matcher | None = None,
         oui: OuiTable | None = None,
-        cache_size: int = 65536,
+        cache_size: int = 1 << 18,
     ) -> None:
         self.registry = registry or default_registry()
         self.rules = tuple(rules) if rules is not None else default_rules()
