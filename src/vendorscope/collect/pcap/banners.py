@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
+from vendorscope.collect.banners import strip_telnet
 from vendorscope.collect.pcap import tls
 from vendorscope.collect.pcap.errors import DecodeError
 from vendorscope.collect.pcap.facts import Fact, text
@@ -23,7 +24,6 @@ MAX_BANNER = 2048
 _HTTP_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"OPTIONS ", b"DELETE ", b"PATCH ", b"CONNECT ")
 _RTSP_METHODS = (b"OPTIONS ", b"DESCRIBE ", b"SETUP ", b"PLAY ", b"ANNOUNCE ", b"GET_PARAMETER ", b"TEARDOWN ")
 _SIP_METHODS = (b"REGISTER ", b"INVITE ", b"OPTIONS ", b"SUBSCRIBE ", b"NOTIFY ", b"MESSAGE ", b"BYE ", b"ACK ")
-_IAC = 255
 _TITLE = re.compile(rb"<title[^>]{0,200}>([^<]{0,512})</title", re.IGNORECASE)
 FTP_PORTS = frozenset({21, 2121})
 SMTP_PORTS = frozenset({25, 465, 587, 2525})
@@ -85,34 +85,8 @@ def _parse_greeting(data: bytes, sport: int, dport: int) -> list[Fact]:
 # -- telnet ---------------------------------------------------------------
 
 
-def strip_telnet(data: bytes) -> bytes:
-    """The text of a telnet stream without IAC option negotiation."""
-    out = bytearray()
-    i, n = 0, len(data)
-    while i < n:
-        b = data[i]
-        if b != _IAC:
-            out.append(b)
-            i += 1
-            continue
-        if i + 1 >= n:
-            break
-        cmd = data[i + 1]
-        if cmd == _IAC:
-            out.append(_IAC)
-            i += 2
-        elif 251 <= cmd <= 254:  # WILL, WONT, DO, DONT + option
-            i += 3
-        elif cmd == 250:  # SB … IAC SE
-            end = data.find(b"\xff\xf0", i + 2)
-            i = n if end < 0 else end + 2
-        else:
-            i += 2
-    return bytes(out)
-
-
 def _telnet_text(data: bytes) -> str:
-    raw = strip_telnet(data[:MAX_BANNER]).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    raw = strip_telnet(data[:MAX_BANNER])[0].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     lines = [ln.strip() for ln in raw.split(b"\n")]
     return text(b"\n".join(ln for ln in lines if ln), MAX_BANNER)
 

@@ -1,0 +1,180 @@
+"""Benchmark of the streaming importers (not a test): nmap XML and scan-data JSON lines.
+
+Generates a 500 MB nmap XML file (hosts copied from the lab scan in
+tests/fixtures/nmap/, each with its own address) and a 1 GB scan-data file
+(Shodan banners, Censys hosts and ZGrab2 results from tests/fixtures/scandata/,
+each with its own address), then reads each at two sizes — a quarter of the
+file and all of it — in a fresh process, and prints records/s, observations/s
+and the peak memory of each run. The importers stream, so the two peaks must
+be about the same: memory stays flat as the file grows.
+
+Measured is the importer alone (file → observations, each one discarded); the
+`import` command then keeps the observations for identify → resolve → store,
+which grows with the evidence, not with the file.
+
+    python benchmarks/bench_import.py            # 500 MB nmap, 1 GB scan data
+    python benchmarks/bench_import.py --quick    # 40 MB and 80 MB
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NMAP_FIXTURE = ROOT / "tests" / "fixtures" / "nmap" / "lab-sV.xml"
+SCAN_FIXTURES = [ROOT / "tests" / "fixtures" / "scandata" / n
+                 for n in ("shodan-banners.jsonl", "censys-hosts.jsonl", "zgrab2-results.jsonl")]
+MB = 1 << 20
+# Peak memory may differ this much between the small and the large run and still count as flat.
+FLAT_SLACK = 1.25
+FLAT_SLACK_MB = 24
+
+
+def _address(i: int) -> str:
+    return f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
+
+
+def nmap_hosts() -> list[str]:
+    """The lab scan's hosts that have open ports, with their address as a placeholder."""
+    text = NMAP_FIXTURE.read_text("utf-8")
+    hosts = [h for h in re.findall(r"<host .*?</host>", text, re.S) if 'state="open"' in h]
+    return [re.sub(r'addr="127\.77\.5\.\d+"', 'addr="{ip}"', h, count=1) for h in hosts]
+
+
+def write_nmap(path: Path, size: int) -> int:
+    text = NMAP_FIXTURE.read_text("utf-8")
+    head = text[: text.index("<host ")]
+    templates = nmap_hosts()
+    count = 0
+    with path.open("w", encoding="utf-8") as out:
+        out.write(head)
+        written = len(head)
+        while written < size:
+            chunk = "\n".join(templates[(count + k) % len(templates)].replace("{ip}", _address(count + k))
+                              for k in range(200))
+            out.write(chunk + "\n")
+            written += len(chunk) + 1
+            count += 200
+        out.write('<runstats><finished time="1795960682"/></runstats>\n</nmaprun>\n')
+    return count
+
+
+def scan_records() -> list[str]:
+    lines = []
+    for path in SCAN_FIXTURES:
+        for line in path.read_text("utf-8").splitlines():
+            record = json.loads(line)
+            text = json.dumps(record, ensure_ascii=False)
+            for ip in set(re.findall(r'"(?:ip_str|ip)": "([0-9.]+)"', text)):
+                text = text.replace(f'"{ip}"', '"{ip}"')
+            lines.append(text)
+    return lines
+
+
+def write_scandata(path: Path, size: int) -> int:
+    templates = scan_records()
+    count = 0
+    with path.open("w", encoding="utf-8") as out:
+        written = 0
+        while written < size:
+            chunk = "\n".join(templates[(count + k) % len(templates)].replace("{ip}", _address(count + k))
+                              for k in range(500)) + "\n"
+            out.write(chunk)
+            written += len(chunk)
+            count += 500
+    return count
+
+
+def child(kind: str, path: Path, limit: int) -> dict[str, float]:
+    """Read ``limit`` bytes of the file with the importer; runs in its own process."""
+    from vendorscope.collect.imports.common import Collector
+    from vendorscope.collect.imports.nmap import read_nmap
+    from vendorscope.collect.imports.scandata import read_scandata
+
+    class Limited:
+        def __init__(self, raw: object, left: int) -> None:
+            self.raw, self.left = raw, left
+
+        def read(self, n: int = -1) -> bytes:
+            n = self.left if n < 0 else min(n, self.left)
+            data = self.raw.read(n)  # type: ignore[attr-defined]
+            self.left -= len(data)
+            return data
+
+        def readline(self, n: int = -1) -> bytes:
+            if self.left <= 0:
+                return b""
+            n = self.left if n < 0 else min(n, self.left)
+            data = self.raw.readline(n)  # type: ignore[attr-defined]
+            self.left -= len(data)
+            return data
+
+    collector = Collector()
+    now = datetime.now(UTC)
+    start = time.perf_counter()
+    observations = 0
+    with path.open("rb") as raw:
+        stream = Limited(raw, limit)
+        reader = read_nmap if kind == "nmap" else read_scandata
+        for _ in reader(stream, path.name, "bench", collector, now):  # type: ignore[arg-type]
+            observations += 1
+    seconds = time.perf_counter() - start
+    return {"records": collector.records, "observations": observations, "bad": collector.bad_count,
+            "seconds": seconds, "bytes": limit, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def measure(kind: str, path: Path, limit: int) -> dict[str, float]:
+    result = subprocess.run([sys.executable, __file__, "--child", kind, str(path), str(limit)],
+                            capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def report(kind: str, path: Path, size: int) -> bool:
+    runs = [measure(kind, path, size // 4), measure(kind, path, size)]
+    for run in runs:
+        print(f"  {kind:8} {run['bytes'] / MB:7.0f} MB: {run['records']:>9,.0f} records "
+              f"({run['records'] / run['seconds']:>9,.0f}/s), {run['observations']:>10,.0f} observations "
+              f"({run['observations'] / run['seconds']:>9,.0f}/s), {run['bytes'] / MB / run['seconds']:6.1f} MB/s, "
+              f"bad {run['bad']:.0f}, peak memory {run['peak_mb']:6.1f} MB", flush=True)
+    small, large = runs[0]["peak_mb"], runs[1]["peak_mb"]
+    flat = large <= small * FLAT_SLACK or large - small <= FLAT_SLACK_MB
+    print(f"  {kind}: peak memory {small:.1f} MB at {runs[0]['bytes'] / MB:.0f} MB of input, "
+          f"{large:.1f} MB at {runs[1]['bytes'] / MB:.0f} MB: {'flat' if flat else 'GROWS WITH THE FILE'}")
+    # the quarter run may stop inside a record (one bad record); the whole file must have none
+    return flat and runs[1]["bad"] == 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="40 MB of nmap XML and 80 MB of scan data")
+    parser.add_argument("--child", nargs=3, metavar=("KIND", "FILE", "BYTES"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, path, limit = args.child
+        print(json.dumps(child(kind, Path(path), int(limit))))
+        return 0
+    nmap_size, scan_size = (40 * MB, 80 * MB) if args.quick else (500 * MB, 1024 * MB)
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="vs-bench-import-") as tmp:
+        for kind, size, write in (("nmap", nmap_size, write_nmap), ("scandata", scan_size, write_scandata)):
+            path = Path(tmp) / ("scan.xml" if kind == "nmap" else "scan.jsonl")
+            start = time.perf_counter()
+            count = write(path, size)
+            print(f"{kind}: generated {path.stat().st_size / MB:.0f} MB ({count:,} records) in "
+                  f"{time.perf_counter() - start:.1f} s", flush=True)
+            ok = report(kind, path, path.stat().st_size) and ok
+            path.unlink()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

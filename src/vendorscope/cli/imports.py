@@ -1,0 +1,298 @@
+"""`vendorscope import KIND FILE...`: nmap XML, inventory tables, SBOMs, scan data, NetBox.
+
+Each importer yields observations; they go through the same pipeline as
+every collector (identify → resolve → store) and the command prints one
+device table. Bad records are warned about one line each (the first few)
+and skipped; ``--strict`` makes the first one fail the import with nothing
+written.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import zlib
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Any
+
+import typer
+
+from vendorscope.cli.app import app
+from vendorscope.cli.common import (
+    DEVICE_COLUMNS,
+    OutputFormat,
+    byte_progress,
+    device_row,
+    dumps,
+    err_console,
+    fail,
+    warn,
+    write_rows,
+)
+from vendorscope.collect.imports.common import (
+    BadRecord,
+    Collector,
+    ImportFailure,
+    StrictAbort,
+    open_maybe_gzip,
+    source_name,
+)
+from vendorscope.model import Observation
+from vendorscope.pipeline import DEFAULT_DB, ingest
+
+MAX_SHOWN = 20
+TOKEN_ENV = "VENDORSCOPE_NETBOX_TOKEN"
+PROGRESS_MIN_BYTES = 4 << 20
+
+
+class ImportKind(StrEnum):
+    nmap = "nmap"
+    table = "table"
+    sbom = "sbom"
+    scandata = "scandata"
+    netbox = "netbox"
+
+
+def observation_record(obs: Observation) -> dict[str, Any]:
+    """An observation as one JSON object (the shape `vendorscope identify FILE` reads)."""
+    return {
+        "kind": obs.kind,
+        "value": obs.value,
+        "source": obs.source,
+        "seen_at": obs.seen_at.isoformat() if obs.seen_at else None,
+        "keys": obs.keys.as_dict(),
+        "context": dict(obs.context),
+    }
+
+
+class _Warnings:
+    """Prints the first bad records as they come, counts the rest."""
+
+    def __init__(self) -> None:
+        self.shown = 0
+        self.hidden = 0
+
+    def __call__(self, record: BadRecord) -> None:
+        if self.shown < MAX_SHOWN:
+            self.shown += 1
+            warn(str(record))
+        else:
+            self.hidden += 1
+
+
+def _reader(kind: ImportKind, path: Path, source: str, collector: Collector, now: datetime,
+            mapping: dict[str, str] | None, sheet: str | None,
+            on_read: Callable[[int], None]) -> Iterator[Observation]:
+    name = str(path)
+    if kind is ImportKind.table:
+        from vendorscope.collect.imports.table import read_table
+
+        yield from read_table(path, name, source, collector, now, mapping=mapping, sheet=sheet)
+    elif kind is ImportKind.sbom:
+        from vendorscope.collect.imports.sbom import MAX_SBOM_BYTES, read_sbom
+
+        with open_maybe_gzip(path, on_read) as stream:
+            data = stream.read(MAX_SBOM_BYTES + 1)
+        if len(data) > MAX_SBOM_BYTES:
+            collector.bad(name, "", f"larger than {MAX_SBOM_BYTES >> 20} MB: not read")
+            return
+        yield from read_sbom(data, name, source, collector, now)
+    elif kind is ImportKind.nmap:
+        from vendorscope.collect.imports.nmap import read_nmap
+
+        with open_maybe_gzip(path, on_read) as stream:
+            yield from read_nmap(stream, name, source, collector, now)
+    else:
+        from vendorscope.collect.imports.scandata import read_scandata
+
+        with open_maybe_gzip(path, on_read) as stream:
+            yield from read_scandata(stream, name, source, collector, now)
+
+
+def _collect_files(kind: ImportKind, paths: list[Path], collector: Collector, now: datetime,
+                   mapping: dict[str, str] | None, sheet: str | None) -> list[Observation]:
+    observations: list[Observation] = []
+    total = sum(p.stat().st_size for p in paths)
+    progress = byte_progress("import", total, enabled=total >= PROGRESS_MIN_BYTES and err_console.is_terminal)
+    with progress:
+        task = progress.add_task(f"import {kind.value}", total=total)
+
+        def on_read(n: int) -> None:
+            progress.update(task, advance=n)
+
+        for path in paths:
+            source = source_name(kind.value, path.name)
+            try:
+                for obs in _reader(kind, path, source, collector, now, mapping, sheet, on_read):
+                    observations.append(obs)
+            except StrictAbort:
+                raise
+            except (EOFError, zlib.error) as exc:
+                collector.bad(str(path), "", f"compressed data ends early or is damaged ({exc}); "
+                              "the records before it were read")
+            except OSError as exc:
+                collector.bad(str(path), "", f"cannot read: {exc.strerror or exc}")
+            except Exception as exc:  # a parser bug must not become a traceback; the file is reported
+                collector.bad(str(path), "", f"unexpected {type(exc).__name__}: {exc}")
+    return observations
+
+
+def _write_observations(path: Path, observations: list[Observation]) -> None:
+    try:
+        with path.open("w", encoding="utf-8") as out:
+            for obs in observations:
+                out.write(dumps(observation_record(obs)) + "\n")
+    except OSError as exc:
+        fail(f"{path}: cannot write observations: {exc.strerror or exc}")
+
+
+@app.command("import", rich_help_panel="Collect")
+def import_(
+    kind: ImportKind = typer.Argument(..., help="What the input is: nmap, table, sbom, scandata or netbox."),
+    inputs: list[str] = typer.Argument(
+        ..., help="Files to import (gzip is read too); for netbox the server URL.", show_default=False
+    ),
+    db: str = typer.Option(DEFAULT_DB, "--db", help="Inventory to store the snapshot in (SQLite file or URL)."),
+    no_db: bool = typer.Option(False, "--no-db", help="Do not store anything; just print the devices."),
+    strict: bool = typer.Option(False, "--strict", help="Any bad record fails the whole import; nothing is written."),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write the device table to this file."),
+    observations_file: Path = typer.Option(
+        None, "--observations", help="Also write every observation as JSON lines to this file."
+    ),
+    mapping_text: str = typer.Option(
+        None, "--map", help="table: name columns, e.g. manufacturer=Hersteller,hostname=Gerätename."
+    ),
+    sheet: str = typer.Option(None, "--sheet", help="table: the XLSX sheet to read (default: every sheet "
+                              "with a recognisable header)."),
+    token: str = typer.Option(None, "--token", help=f"netbox: API token (or set {TOKEN_ENV})."),
+    verify_tls: bool = typer.Option(True, "--verify-tls/--no-verify-tls", help="netbox: check the server's "
+                                    "TLS certificate."),
+    recorded_at: datetime = typer.Option(
+        None, "--recorded-at", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"],
+        help="When the data describes the network (e.g. the date of an inventory export); default: now.",
+    ),
+    source_label: str = typer.Option(
+        None, "--source", help="Name of this source in the inventory. A later snapshot of the same source "
+        "replaces the earlier one in the current view (default: kind and file names).",
+    ),
+) -> None:
+    """Import devices from nmap XML, inventories, SBOMs, internet-scan data or NetBox.
+
+    Examples:
+
+      vendorscope import nmap scan.xml
+
+      vendorscope import table cmdb.xlsx --sheet Devices --map manufacturer=Hersteller
+
+      vendorscope import sbom camera.cdx.json firmware.spdx.json
+
+      vendorscope import scandata shodan-export.json.gz --no-db --format csv -o devices.csv
+
+      vendorscope import netbox https://netbox.example --token $TOKEN
+    """
+    now = datetime.now(UTC)
+    if recorded_at is not None:
+        now = recorded_at if recorded_at.tzinfo else recorded_at.replace(tzinfo=UTC)
+    if kind is not ImportKind.table and (mapping_text or sheet):
+        fail("--map and --sheet apply to `import table` only")
+    if kind is not ImportKind.netbox and token:
+        fail("--token applies to `import netbox` only")
+    mapping: dict[str, str] | None = None
+    if mapping_text:
+        from vendorscope.collect.imports.table import parse_mapping
+
+        try:
+            mapping = parse_mapping(mapping_text)
+        except ValueError as exc:
+            fail(str(exc))
+    warnings = _Warnings()
+    collector = Collector(strict=strict, on_bad=warnings)
+    try:
+        if kind is ImportKind.netbox:
+            observations, source = _collect_netbox(inputs, token, verify_tls, collector, now)
+        else:
+            paths = _check_files(inputs)
+            observations = _collect_files(kind, paths, collector, now, mapping, sheet)
+            names = ",".join(p.name for p in paths)
+            source = source_name(kind.value, names if len(names) <= 200 else f"{paths[0].name}+{len(paths) - 1}")
+        if source_label:
+            source = source_name(kind.value, source_label)
+    except StrictAbort as exc:
+        fail(f"{exc.record} (--strict: nothing was written)", code=1)
+    except ImportFailure as exc:
+        fail(str(exc))
+    if observations_file is not None:
+        _write_observations(observations_file, observations)
+    stats: dict[str, object] = {"kind": kind.value, "inputs": len(inputs), "records": collector.records,
+             "bad_records": collector.bad_count}
+    try:
+        result = ingest(observations, source=source, db=None if no_db else db, started_at=now, stats=stats)
+    except Exception as exc:  # the store's errors reach the user as one line
+        detail = (str(exc).splitlines() or [""])[0][:300]
+        fail(f"cannot store the import in {db}: {type(exc).__name__}: {detail}")
+    out: IO[str] | None = None
+    try:
+        out = output.open("w", encoding="utf-8", newline="") if output else None
+    except OSError as exc:
+        fail(f"{output}: cannot write: {exc.strerror or exc}")
+    try:
+        write_rows((device_row(a) for a in result.assets), DEVICE_COLUMNS, fmt, out=out,
+                   title=f"{kind.value} import: {len(result.assets)} devices")
+    finally:
+        if out is not None:
+            out.close()
+    _summary(kind, inputs, collector, warnings, result.observations, len(result.assets),
+             sum(1 for a in result.assets if a.verdict.vendor), result.snapshot_id, None if no_db else db)
+    if collector.bad_count:
+        raise typer.Exit(1)
+
+
+def _check_files(inputs: list[str]) -> list[Path]:
+    paths = []
+    for text in inputs:
+        path = Path(text)
+        if not path.exists():
+            fail(f"{text}: no such file")
+        if path.is_dir():
+            fail(f"{text}: is a directory")
+        paths.append(path)
+    return paths
+
+
+def _collect_netbox(inputs: list[str], token: str | None, verify: bool, collector: Collector,
+                    now: datetime) -> tuple[list[Observation], str]:
+    if len(inputs) != 1:
+        fail("import netbox takes one server URL, e.g. https://netbox.example")
+    url = inputs[0]
+    if not url.startswith(("http://", "https://")):
+        fail(f"{url}: a NetBox URL starts with http:// or https://")
+    token = token or os.environ.get(TOKEN_ENV) or None
+    if token is None:
+        warn(f"no --token and no {TOKEN_ENV}: trying NetBox without authentication")
+    from vendorscope.collect.imports.netbox import read_netbox
+
+    host = url.split("://", 1)[1].rstrip("/")
+    source = source_name("netbox", host)
+    return list(read_netbox(url, token, source, collector, now, verify=verify)), source
+
+
+def _summary(kind: ImportKind, inputs: list[str], collector: Collector, warnings: _Warnings, observations: int,
+             devices: int, identified: int, snapshot: int | None, db: str | None) -> None:
+    if warnings.hidden:
+        warn(f"{warnings.hidden} more bad records not shown")
+    what = "server" if kind is ImportKind.netbox else ("file" if len(inputs) == 1 else "files")
+    count = "" if kind is ImportKind.netbox else f"{len(inputs)} "
+    parts = [f"import {kind.value}: {count}{what}, {collector.records:,} records, {observations:,} observations, "
+             f"{devices:,} devices ({identified:,} with a vendor)"]
+    if collector.bad_count:
+        parts.append(f"{collector.bad_count:,} bad records skipped")
+    if db:
+        parts.append(f"snapshot {snapshot} stored in {db}" if snapshot is not None else f"stored in {db}")
+    else:
+        parts.append("nothing stored (--no-db)")
+    err_console.print("; ".join(parts), highlight=False, soft_wrap=True)
+    sys.stderr.flush()

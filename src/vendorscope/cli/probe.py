@@ -1,0 +1,194 @@
+"""`probe`: actively probe the ranges a scope file allows, one row per device."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from vendorscope.cli.app import app
+from vendorscope.cli.common import (
+    DEVICE_COLUMNS,
+    OutputFormat,
+    device_row,
+    dumps,
+    err_console,
+    fail,
+    write_rows,
+)
+from vendorscope.collect.probe.audit import AuditLog
+from vendorscope.collect.probe.runner import HostResult, default_concurrency, plan, run_probe
+from vendorscope.collect.probe.scope import ScopeError, ScopeViolation, load_scope
+from vendorscope.model import Observation
+from vendorscope.pipeline import DEFAULT_DB
+
+AUDIT_NAME = "probe-audit.jsonl"
+PLAN_COLUMNS = ("target", "tcp_ports", "udp_ports", "probes")
+
+
+def default_audit_path(db: str | None) -> Path:
+    """probe-audit.jsonl next to a file database, else in the working directory."""
+    if db and "://" not in db:
+        return Path(db).expanduser().resolve().parent / AUDIT_NAME
+    if db and db.startswith("sqlite:///"):
+        return Path(db[len("sqlite:///") :]).expanduser().resolve().parent / AUDIT_NAME
+    return Path.cwd() / AUDIT_NAME
+
+
+def observation_record(obs: Observation) -> dict[str, Any]:
+    return {
+        "kind": obs.kind,
+        "value": obs.value,
+        "source": obs.source,
+        "seen_at": obs.seen_at.isoformat() if obs.seen_at else None,
+        "keys": obs.keys.as_dict(),
+        "context": dict(obs.context),
+    }
+
+
+@app.command(rich_help_panel="Collect")
+def probe(
+    targets: list[str] = typer.Argument(
+        None,
+        help="Addresses, CIDRs, ranges (a.b.c.d-e) or host names; default: everything the scope allows.",
+        show_default=False,
+    ),
+    scope_file: Path = typer.Option(
+        None, "--scope", "-s", help="Scope file (TOML) listing the ranges you may probe. Required.",
+        show_default=False,
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be probed and send nothing."),
+    audit_log: Path = typer.Option(
+        None, "--audit-log", help=f"Append one JSON line per probe here (default: {AUDIT_NAME} next to the db, "
+        "or in the working directory).", show_default=False,
+    ),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write the device rows to this file."),
+    observations_path: Path = typer.Option(
+        None, "--observations", help="Also write every observation as JSON lines to this file.",
+        show_default=False,
+    ),
+    db: str = typer.Option(DEFAULT_DB, "--db", help="Inventory database: a SQLite path or a database URL."),
+    no_db: bool = typer.Option(False, "--no-db", help="Do not store the results."),
+    concurrency: int = typer.Option(
+        None, "--concurrency", "-c", min=1, max=65536,
+        help="Connections in flight at once (default: from the open-file limit, at most 512).",
+        show_default=False,
+    ),
+) -> None:
+    """Probe authorised ranges and name every device's vendor, with the evidence.
+
+    Nothing is sent to an address the scope file does not allow; there is no default
+    scope. Every probe is written to the audit log.
+
+    Examples:
+
+      vendorscope probe --scope scope.toml --dry-run
+
+      vendorscope probe --scope scope.toml 192.0.2.0/28 --format jsonl -o devices.jsonl
+    """
+    if scope_file is None:
+        fail("no scope: probing needs --scope FILE naming the ranges you are allowed to examine "
+             "(there is no default scope)")
+    try:
+        scope = load_scope(scope_file)
+    except ScopeError as exc:
+        fail(str(exc))
+    try:
+        addresses = scope.expand(targets or ())
+    except ScopeViolation as exc:
+        fail(f"refused, nothing was sent: {exc}")
+    if not addresses:
+        fail(f"nothing to probe: no address of {', '.join(targets or ()) or 'the scope'} is allowed by {scope_file}")
+    out: IO[str] = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    try:
+        if dry_run:
+            _dry_run(scope, addresses, fmt, out)
+            return
+        _run(scope, addresses, fmt, out, audit_log, observations_path, None if no_db else db,
+             concurrency or default_concurrency())
+    finally:
+        if output:
+            out.close()
+
+
+def _dry_run(scope: Any, addresses: list[str], fmt: OutputFormat, out: IO[str]) -> None:
+    hosts = plan(scope, addresses)
+    rows = ({"target": h.target, "tcp_ports": list(h.tcp_ports), "udp_ports": list(h.udp_ports),
+             "probes": list(h.probes)} for h in hosts)
+    write_rows(rows, PLAN_COLUMNS, fmt, out=out, title="dry run: nothing was sent")
+    connections = len(hosts) * len(scope.ports)
+    err_console.print(
+        f"dry run: {len(hosts)} hosts, {len(scope.ports)} TCP ports each ({connections} connections at least), "
+        f"UDP {list(scope.udp_ports) if scope.snmp else 'none'}; at most {scope.rate:g} new connections/s, "
+        f"{scope.per_host} per host, {scope.timeout:g}s per probe. Nothing was sent.",
+        highlight=False,
+    )
+
+
+def _run(
+    scope: Any,
+    addresses: list[str],
+    fmt: OutputFormat,
+    out: IO[str],
+    audit_path: Path | None,
+    observations_path: Path | None,
+    db: str | None,
+    concurrency: int,
+) -> None:
+    from vendorscope.pipeline import ingest
+
+    audit_path = audit_path or default_audit_path(db)
+    try:
+        audit = AuditLog.open(audit_path)
+    except OSError as exc:
+        fail(f"{audit_path}: cannot open the audit log ({exc.strerror or exc})")
+    progress = Progress(
+        TextColumn("[bold]probe"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("hosts"),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=not err_console.is_terminal,
+        transient=True,
+    )
+    task = progress.add_task("probe", total=len(addresses))
+
+    def on_host(result: HostResult) -> None:
+        progress.advance(task)
+
+    with audit, progress:
+        report = run_probe(scope, addresses, audit, concurrency=concurrency, on_host=on_host)
+    if observations_path:
+        try:
+            with observations_path.open("w", encoding="utf-8") as f:
+                for obs in report.observations:
+                    f.write(dumps(observation_record(obs)) + "\n")
+        except OSError as exc:
+            fail(f"{observations_path}: {exc.strerror or exc}")
+    try:
+        result = ingest(report.observations, source="probe", db=db, started_at=report.started_at,
+                        stats=report.stats)
+    except Exception as exc:  # noqa: BLE001 - a storage failure must not lose the scan: say so in one line
+        if observations_path is None:
+            fallback = audit_path.with_name(f"probe-observations-{report.run_id}.jsonl")
+            with fallback.open("w", encoding="utf-8") as f:
+                for obs in report.observations:
+                    f.write(json.dumps(observation_record(obs), default=str) + "\n")
+            observations_path = fallback
+        fail(f"{db}: cannot store the results ({exc}); the observations are in {observations_path}")
+    assets = [a for a in result.assets if a.observations]
+    write_rows((device_row(a) for a in assets), DEVICE_COLUMNS, fmt, out=out,
+               title=f"{len(assets)} devices from {len(addresses)} addresses")
+    stats = report.stats
+    err_console.print(
+        f"probed {stats['hosts']} hosts in {stats['seconds']}s: {stats['hosts_answering']} answered, "
+        f"{stats['probes']} probes, {stats['observations']} observations; audit log: {audit_path}"
+        + (f"; snapshot {result.snapshot_id} in {db}" if result.snapshot_id is not None else ""),
+        highlight=False,
+    )

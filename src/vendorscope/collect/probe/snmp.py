@@ -1,0 +1,386 @@
+"""SNMP v2c and v3: sysDescr, sysObjectID, sysName, and the LLDP neighbours.
+
+Every credential of the scope is tried at once (a wrong v2c community is
+indistinguishable from silence, so trying them one after another would cost a
+timeout each); the first that answers, in the scope file's order, is used to
+walk the LLDP-MIB remote table (``lldpRemEntry``, 1.0.8802.1.1.2.1.4.1.1):
+the neighbours a switch or router sees, reported as observations keyed to
+the neighbour (its chassis MAC, management address and system name), not to
+the switch. pysnmp owns the UDP socket; :meth:`Gate.udp` checks, bounds,
+times out and audits each request. Malformed answers are dropped by pysnmp,
+so they end as timeouts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from vendorscope.collect.banners import clean_text
+from vendorscope.collect.probe.gate import Gate, ProbeFailed, Step
+from vendorscope.collect.probe.scope import ScopeViolation, SnmpV3User
+from vendorscope.model import AssetKeys, Observation
+
+SYS_DESCR = "1.3.6.1.2.1.1.1.0"
+SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
+SYS_NAME = "1.3.6.1.2.1.1.5.0"
+LLDP_REM_ENTRY = "1.0.8802.1.1.2.1.4.1.1"
+# lldpRemEntry columns
+CHASSIS_SUBTYPE, CHASSIS_ID, PORT_SUBTYPE, PORT_ID, PORT_DESC, SYS_NAME_COL, SYS_DESC_COL = (
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    10,
+)
+CHASSIS_MAC, CHASSIS_NETWORK_ADDRESS = 4, 5
+MAX_WALK_VARBINDS = 5000
+BULK_REPETITIONS = 25
+_MAC_TEXT = re.compile(r"^[0-9A-Fa-f]{2}([:.\- ]?)(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}$")
+
+SnmpValue = bytes | str | int
+# sysNames too common to tie two records to one device.
+GENERIC_NAMES = frozenset({"localhost", "localhost.localdomain", "switch", "router", "default", "unknown", "none"})
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    label: str  # what the audit log shows: never the secret
+    community: str | None = None
+    user: SnmpV3User | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LldpNeighbour:
+    local_port: int
+    index: int
+    chassis_subtype: int | None = None
+    chassis_id: bytes = b""
+    port_id: str | None = None
+    port_desc: str | None = None
+    sys_name: str | None = None
+    sys_desc: str | None = None
+
+    @property
+    def mac(self) -> str | None:
+        if self.chassis_subtype != CHASSIS_MAC:
+            return None
+        return mac_from_octets(self.chassis_id)
+
+    @property
+    def address(self) -> str | None:
+        """A management address given as the chassis id (subtype networkAddress)."""
+        if self.chassis_subtype != CHASSIS_NETWORK_ADDRESS or len(self.chassis_id) < 5:
+            return None
+        family, raw = self.chassis_id[0], self.chassis_id[1:]
+        try:
+            if family == 1 and len(raw) == 4:
+                return str(ipaddress.IPv4Address(raw))
+            if family == 2 and len(raw) == 16:
+                return str(ipaddress.IPv6Address(raw))
+        except ValueError:
+            return None
+        return None
+
+
+def mac_from_octets(raw: bytes) -> str | None:
+    if len(raw) == 6:
+        return ":".join(f"{b:02x}" for b in raw)
+    text = raw.decode("ascii", "replace").strip()
+    if _MAC_TEXT.match(text):  # some agents put the MAC in as text
+        digits = re.sub(r"[^0-9A-Fa-f]", "", text).lower()
+        return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
+    return None
+
+
+def text_of(value: SnmpValue) -> str:
+    if isinstance(value, bytes):
+        return clean_text(value)
+    return clean_text(str(value).encode("utf-8"))
+
+
+def parse_lldp_rows(varbinds: Iterable[tuple[str, SnmpValue]]) -> list[LldpNeighbour]:
+    """Neighbours from (oid, value) pairs of a walk of lldpRemEntry."""
+    prefix = LLDP_REM_ENTRY + "."
+    rows: dict[tuple[int, int], dict[int, SnmpValue]] = {}
+    for oid, value in varbinds:
+        oid = oid.lstrip(".")
+        if not oid.startswith(prefix):
+            continue
+        parts = oid[len(prefix) :].split(".")
+        if len(parts) != 4 or not all(p.isdigit() for p in parts):
+            continue
+        column, _time_mark, local_port, index = (int(p) for p in parts)
+        rows.setdefault((local_port, index), {})[column] = value
+    out = []
+    for (local_port, index), cols in sorted(rows.items()):
+        subtype = cols.get(CHASSIS_SUBTYPE)
+        chassis = cols.get(CHASSIS_ID, b"")
+        out.append(
+            LldpNeighbour(
+                local_port=local_port,
+                index=index,
+                chassis_subtype=subtype if isinstance(subtype, int) else None,
+                chassis_id=chassis if isinstance(chassis, bytes) else str(chassis).encode(),
+                port_id=_opt_text(cols.get(PORT_ID)),
+                port_desc=_opt_text(cols.get(PORT_DESC)),
+                sys_name=_opt_text(cols.get(SYS_NAME_COL)),
+                sys_desc=_opt_text(cols.get(SYS_DESC_COL)),
+            )
+        )
+    return out
+
+
+def _opt_text(value: SnmpValue | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes) and len(value) == 6 and not value.isascii():
+        return mac_from_octets(value)  # a port id that is a MAC
+    return text_of(value) or None
+
+
+def neighbour_observations(
+    gate: Gate, step: Step, reported_by: str, neighbours: list[LldpNeighbour]
+) -> list[Observation]:
+    out = []
+    for n in neighbours:
+        mac, address = n.mac, n.address
+        if not (mac or address or n.sys_name):
+            continue  # nothing ties it to a device
+        keys = AssetKeys(mac=mac, ip=address, hostname=n.sys_name)
+        context: dict[str, Any] = {
+            "reported_by": reported_by,
+            "local_port": n.local_port,
+            "remote_port": n.port_id,
+            "remote_port_desc": n.port_desc,
+        }
+        if mac:
+            out.append(gate.observe(step, "mac", mac, keys=keys, **context))
+        if n.sys_desc:
+            out.append(gate.observe(step, "lldp.sysdescr", n.sys_desc, keys=keys, **context))
+        if n.sys_name:
+            out.append(gate.observe(step, "lldp.sysname", n.sys_name, keys=keys, **context))
+    return out
+
+
+# -- pysnmp at the edge ------------------------------------------------------------
+
+
+def credentials_of(communities: Iterable[str], users: Iterable[SnmpV3User]) -> list[Credential]:
+    out = [Credential(f"v2c community#{i}", community=c) for i, c in enumerate(communities, 1)]
+    out.extend(Credential(f"v3 user#{i} ({u.level})", user=u) for i, u in enumerate(users, 1))
+    return out
+
+
+def _plain(value: Any) -> SnmpValue | None:
+    """pysnmp values as bytes, dotted OID text or int; None for the no-such/end markers."""
+    from pysnmp.proto import rfc1902, rfc1905
+
+    if isinstance(value, (rfc1905.NoSuchObject, rfc1905.NoSuchInstance, rfc1905.EndOfMibView)):
+        return None
+    if isinstance(value, rfc1902.ObjectIdentifier):
+        return ".".join(str(x) for x in value)
+    if hasattr(value, "asOctets"):
+        return bytes(value.asOctets())
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+class SnmpProber:
+    """One pysnmp engine for the whole run."""
+
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
+        scope = gate.scope
+        self.credentials = credentials_of(scope.snmp.communities, scope.snmp.v3)
+        self._engine: Any = None
+
+    @property
+    def engine(self) -> Any:
+        if self._engine is None:
+            from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
+
+            self._engine = SnmpEngine()
+        return self._engine
+
+    def prepare(self) -> None:
+        """Build the engine and load its MIB view now, before any probe's clock runs:
+        both take a CPU-bound half second that would otherwise stall every timer."""
+        from pysnmp.hlapi.v3arch.asyncio import ObjectIdentity, ObjectType
+        from pysnmp.hlapi.varbinds import CommandGeneratorVarBinds
+
+        CommandGeneratorVarBinds().make_varbinds(
+            self.engine.cache, [ObjectType(ObjectIdentity(oid)) for oid in (SYS_DESCR, LLDP_REM_ENTRY)]
+        )
+
+    def close(self) -> None:
+        if self._engine is not None:
+            with contextlib.suppress(Exception):  # closing must not hide the run's result
+                self._engine.close_dispatcher()
+            self._engine = None
+
+    def _auth(self, credential: Credential) -> Any:
+        from pysnmp.hlapi.v3arch.asyncio import CommunityData, UsmUserData
+
+        if credential.community is not None:
+            return CommunityData(credential.community, mpModel=1)
+        user = credential.user
+        assert user is not None
+        return UsmUserData(
+            user.user,
+            authKey=user.auth_key if user.auth_protocol else None,
+            privKey=user.priv_key if user.priv_protocol else None,
+            authProtocol=_protocols()[0][user.auth_protocol] if user.auth_protocol else None,
+            privProtocol=_protocols()[1][user.priv_protocol] if user.priv_protocol else None,
+        )
+
+    async def _transport(self, target: str, port: int) -> Any:
+        from pysnmp.hlapi.v3arch.asyncio import Udp6TransportTarget, UdpTransportTarget
+
+        kind = Udp6TransportTarget if ":" in target else UdpTransportTarget
+        scope = self.gate.scope
+        return await kind.create((target, port), timeout=scope.timeout, retries=scope.retries)
+
+    def _ceiling(self) -> float:
+        scope = self.gate.scope
+        return scope.timeout * (scope.retries + 1) + 1.0
+
+    async def probe(self, target: str, port: int) -> list[Observation]:
+        if not self.credentials:
+            return []
+        answers = await asyncio.gather(*(self._system(target, port, c) for c in self.credentials))
+        for credential, answer in zip(self.credentials, answers, strict=True):
+            if answer is None:
+                continue
+            step, values = answer
+            out = self._system_observations(step, values, credential)
+            out.extend(await self._lldp(target, port, credential))
+            return out
+        return []
+
+    async def _system(
+        self, target: str, port: int, credential: Credential
+    ) -> tuple[Step, dict[str, SnmpValue]] | None:
+        from pysnmp.hlapi.v3arch.asyncio import ContextData, ObjectIdentity, ObjectType, get_cmd
+
+        try:
+            async with self.gate.udp(target, port, f"snmp.get {credential.label}", self._ceiling()) as step:
+                transport = await self._transport(target, port)
+                error, status, _index, varbinds = await get_cmd(
+                    self.engine,
+                    self._auth(credential),
+                    transport,
+                    ContextData(),
+                    *(ObjectType(ObjectIdentity(oid)) for oid in (SYS_DESCR, SYS_OBJECT_ID, SYS_NAME)),
+                    lookupMib=False,
+                )
+                if error or status:
+                    step.outcome = "timeout" if "timeout" in str(error).lower() else "refused"
+                    step.detail = str(error or status)[:200]
+                    return None
+                values = {str(vb[0]): v for vb in varbinds if (v := _plain(vb[1])) is not None}
+                step.outcome = "answered" if values else "empty"
+                return (step, values) if values else None
+        except (ProbeFailed, ScopeViolation):
+            return None
+        except Exception:  # noqa: BLE001 - pysnmp raises its own errors on hostile answers
+            return None
+
+    def _system_observations(
+        self, step: Step, values: dict[str, SnmpValue], credential: Credential
+    ) -> list[Observation]:
+        out = []
+        version = "v2c" if credential.community is not None else "v3"
+        for oid, kind in (
+            (SYS_DESCR, "snmp.sysdescr"),
+            (SYS_OBJECT_ID, "snmp.sysobjectid"),
+            (SYS_NAME, "snmp.sysname"),
+        ):
+            value = values.get(oid)
+            if value is None:
+                continue
+            text = value if kind == "snmp.sysobjectid" and isinstance(value, str) else text_of(value)
+            if not text:
+                continue
+            keys = None
+            if kind == "snmp.sysname" and text.lower() not in GENERIC_NAMES:
+                # The name other switches' LLDP tables know this device by: it ties them together.
+                keys = AssetKeys(ip=step.target, hostname=text)
+            out.append(self.gate.observe(step, kind, text, keys=keys, transport="udp", snmp=version))
+        return out
+
+    async def _lldp(self, target: str, port: int, credential: Credential) -> list[Observation]:
+        from pysnmp.hlapi.v3arch.asyncio import ContextData, ObjectIdentity, ObjectType, bulk_walk_cmd
+
+        pairs: list[tuple[str, SnmpValue]] = []
+        step: Step | None = None
+        try:
+            # A walk is several requests: it gets a few timeouts' worth, then keeps what it has.
+            async with self.gate.udp(
+                target, port, f"snmp.walk lldpRemTable {credential.label}", self._ceiling() * 3
+            ) as step:
+                transport = await self._transport(target, port)
+                async for error, status, _index, varbinds in bulk_walk_cmd(
+                    self.engine,
+                    self._auth(credential),
+                    transport,
+                    ContextData(),
+                    0,
+                    BULK_REPETITIONS,
+                    ObjectType(ObjectIdentity(LLDP_REM_ENTRY)),
+                    lexicographicMode=False,
+                    lookupMib=False,
+                ):
+                    if error or status:
+                        step.outcome = "error"
+                        step.detail = str(error or status)[:200]
+                        break
+                    for vb in varbinds:
+                        value = _plain(vb[1])
+                        if value is not None:
+                            pairs.append((str(vb[0]), value))
+                    if len(pairs) >= MAX_WALK_VARBINDS:
+                        step.detail = "truncated"
+                        break
+                step.outcome = f"{len(pairs)} values" if step.outcome == "ok" else step.outcome
+        except (ProbeFailed, ScopeViolation):
+            pass
+        except Exception:  # noqa: BLE001 - hostile answers must not end the host's probe
+            pass
+        if step is None or not pairs:
+            return []
+        return neighbour_observations(self.gate, step, target, parse_lldp_rows(pairs))
+
+
+@cache
+def _protocols() -> tuple[dict[str, Any], dict[str, Any]]:
+    from pysnmp.hlapi.v3arch.asyncio import auth
+
+    return (
+        {
+            "MD5": auth.USM_AUTH_HMAC96_MD5,
+            "SHA": auth.USM_AUTH_HMAC96_SHA,
+            "SHA224": auth.USM_AUTH_HMAC128_SHA224,
+            "SHA256": auth.USM_AUTH_HMAC192_SHA256,
+            "SHA384": auth.USM_AUTH_HMAC256_SHA384,
+            "SHA512": auth.USM_AUTH_HMAC384_SHA512,
+        },
+        {
+            "DES": auth.USM_PRIV_CBC56_DES,
+            "3DES": auth.USM_PRIV_CBC168_3DES,
+            "AES": auth.USM_PRIV_CFB128_AES,
+            "AES128": auth.USM_PRIV_CFB128_AES,
+            "AES192": auth.USM_PRIV_CFB192_AES,
+            "AES256": auth.USM_PRIV_CFB256_AES,
+        },
+    )
