@@ -39,13 +39,13 @@ def observation(kind: str, value: str, mac: str, ip: str | None = None, at: date
 def inventory_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two snapshots through the real pipeline: a Huawei router stays, a camera goes, a Dahua camera comes."""
     db = tmp_path_factory.mktemp("cli") / "inventory.db"
-    router = [observation("mac", "00:e0:fc:12:34:56", "00:e0:fc:12:34:56", "10.0.0.1", file="lab.pcap", frame=i)
+    router = [observation("mac", "00:e0:fc:12:34:56", "00:e0:fc:12:34:56", "192.0.2.1", file="lab.pcap", frame=i)
               for i in range(1, 8)]
-    router.append(observation("ssh.banner", "SSH-2.0-HUAWEI-1.5", "00:e0:fc:12:34:56", "10.0.0.1",
+    router.append(observation("ssh.banner", "SSH-2.0-HUAWEI-1.5", "00:e0:fc:12:34:56", "192.0.2.1",
                               file="lab.pcap", frame=42, port=22))
-    camera = [observation("http.server", "App-webs/", "c0:56:e3:00:00:01", "10.0.0.2", file="lab.pcap", frame=9,
+    camera = [observation("http.server", "App-webs/", "c0:56:e3:00:00:01", "192.0.2.2", file="lab.pcap", frame=9,
                           port=80)]
-    dahua = [observation("rtsp.server", "Dahua Rtsp Server", "3c:ef:8c:00:00:09", "10.0.0.9",
+    dahua = [observation("rtsp.server", "Dahua Rtsp Server", "3c:ef:8c:00:00:09", "192.0.2.9",
                          at=T0 + timedelta(days=7), file="lab2.pcap", frame=3, port=554)]
     ingest(router + camera, source="pcap:lab.pcap", db=str(db), started_at=T0)
     ingest(router + dahua, source="pcap:lab.pcap", db=str(db), started_at=T0 + timedelta(days=7))
@@ -66,7 +66,7 @@ def test_assets_lists_the_inventory_as_it_stands(db: str) -> None:
     rows = {row["asset"]: row for row in jsonl(r.output)}
     assert set(rows) == {ROUTER, "mac:3c:ef:8c:00:00:09"}
     router = rows[ROUTER]
-    assert (router["vendor_id"], router["group"], router["ips"]) == ("huawei", "huawei", ["10.0.0.1"])
+    assert (router["vendor_id"], router["group"], router["ips"]) == ("huawei", "huawei", ["192.0.2.1"])
     assert router["confidence"] > 0.9 and router["evidence"] == 2 and router["kinds"] == ["mac", "ssh.banner"]
     assert router["conflicts"] == 0
 
@@ -104,7 +104,7 @@ def test_annotating_needs_a_known_asset(db: str) -> None:
 
 
 def test_asset_shows_the_whole_evidence_chain(db: str) -> None:
-    r = run("asset", "10.0.0.1", "--db", db)
+    r = run("asset", "192.0.2.1", "--db", db)
     assert r.exit_code == 0, r.output
     text = " ".join(r.output.split())
     assert ROUTER in text and "Huawei" in text

@@ -103,9 +103,9 @@ def test_hosts_with_only_closed_ports_give_nothing(lab_scan: tuple[list[Observat
 
 HOST_WITH_MAC_AND_OS = b"""<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE nmaprun>
-<nmaprun scanner="nmap" args="nmap -O -sV 10.0.0.0/24" start="1700000000" version="7.93" xmloutputversion="1.05">
+<nmaprun scanner="nmap" args="nmap -O -sV 192.0.2.0/24" start="1700000000" version="7.93" xmloutputversion="1.05">
 <host starttime="1700000100" endtime="1700000200"><status state="up" reason="arp-response" reason_ttl="0"/>
-<address addr="10.0.0.7" addrtype="ipv4"/>
+<address addr="192.0.2.7" addrtype="ipv4"/>
 <address addr="00:E0:FC:12:34:56" addrtype="mac" vendor="Huawei Technologies"/>
 <hostnames><hostname name="core-7.example.net" type="PTR"/></hostnames>
 <ports><port protocol="tcp" portid="22"><state state="open" reason="syn-ack" reason_ttl="64"/>
@@ -124,7 +124,7 @@ HOST_WITH_MAC_AND_OS = b"""<?xml version="1.0" encoding="UTF-8"?>
 </osmatch>
 </os>
 </host>
-<host><status state="down" reason="no-response" reason_ttl="0"/><address addr="10.0.0.8" addrtype="ipv4"/></host>
+<host><status state="down" reason="no-response" reason_ttl="0"/><address addr="192.0.2.8" addrtype="ipv4"/></host>
 <runstats><finished time="1700000300"/><hosts up="1" down="1" total="2"/></runstats>
 </nmaprun>
 """
@@ -142,7 +142,7 @@ def test_mac_vendor_os_matches_and_the_null_probe_greeting() -> None:
     assert ("cpe", "cpe:/o:linux:linux_kernel:4.15") not in got  # only the best OS match counts
     telnet = next(o for o in observations if o.kind == "telnet.banner")
     assert "Login authentication" in telnet.value and telnet.context["from"] == "servicefp"
-    assert all(o.keys.ip == "10.0.0.7" and o.keys.mac == "00:e0:fc:12:34:56" for o in observations)
+    assert all(o.keys.ip == "192.0.2.7" and o.keys.mac == "00:e0:fc:12:34:56" for o in observations)
     assert all(o.keys.hostname == "core-7.example.net" for o in observations)
     assert observations[0].seen_at == datetime.fromtimestamp(1700000200, UTC)
     assert not any(o.context.get("port") == 80 for o in observations)  # filtered port: no evidence
@@ -162,11 +162,11 @@ def _host(ip: str, banner: str = "SSH-2.0-HUAWEI-1.5") -> bytes:
 
 
 def test_a_broken_host_is_one_bad_record_and_its_neighbours_land() -> None:
-    unclosed = b'<host><status state="up"/><address addr="10.0.0.2" addrtype="ipv4"/><ports>'
-    mismatched = b'<host><status state="up"/><address addr="10.0.0.3" addrtype="ipv4"></host>'
-    data = _scan(_host("10.0.0.1"), unclosed, mismatched, _host("10.0.0.4"))
+    unclosed = b'<host><status state="up"/><address addr="192.0.2.2" addrtype="ipv4"/><ports>'
+    mismatched = b'<host><status state="up"/><address addr="192.0.2.3" addrtype="ipv4"></host>'
+    data = _scan(_host("192.0.2.1"), unclosed, mismatched, _host("192.0.2.4"))
     observations, collector = read(data)
-    assert {o.keys.ip for o in observations} == {"10.0.0.1", "10.0.0.4"}
+    assert {o.keys.ip for o in observations} == {"192.0.2.1", "192.0.2.4"}
     assert collector.bad_count == 2 and collector.records == 2
     messages = [str(b) for b in collector.bad_records]
     assert messages[0].startswith("scan.xml <host> at line 4:") and "not closed" in messages[0]
@@ -177,10 +177,10 @@ def test_entities_are_refused_never_expanded() -> None:
     bomb = (b'<!DOCTYPE nmaprun [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
             b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>\n')
     external = b'<!ENTITY xxe SYSTEM "file:///etc/passwd">'
-    data = _scan(_host("10.0.0.1"), _host("10.0.0.2", banner="&c;"), _host("10.0.0.3", banner="&xxe;"),
-                 _host("10.0.0.4"), prolog=bomb[:-3] + external + b"]>\n")
+    data = _scan(_host("192.0.2.1"), _host("192.0.2.2", banner="&c;"), _host("192.0.2.3", banner="&xxe;"),
+                 _host("192.0.2.4"), prolog=bomb[:-3] + external + b"]>\n")
     observations, collector = read(data)
-    assert {o.keys.ip for o in observations} == {"10.0.0.1", "10.0.0.4"}
+    assert {o.keys.ip for o in observations} == {"192.0.2.1", "192.0.2.4"}
     assert all("aaaa" not in o.value and "root:" not in o.value for o in observations)
     messages = [str(b) for b in collector.bad_records]
     assert "declares entities" in messages[0]
@@ -188,16 +188,16 @@ def test_entities_are_refused_never_expanded() -> None:
 
 
 def test_strict_stops_at_the_first_bad_host() -> None:
-    data = _scan(_host("10.0.0.1"), b"<host><oops></host>", _host("10.0.0.3"))
+    data = _scan(_host("192.0.2.1"), b"<host><oops></host>", _host("192.0.2.3"))
     with pytest.raises(StrictAbort) as info:
         read(data, strict=True)
     assert "line 4" in str(info.value)
 
 
 def test_interrupted_scan_keeps_the_finished_hosts() -> None:
-    data = _scan(_host("10.0.0.1"), _host("10.0.0.2")[:60], close=False)
+    data = _scan(_host("192.0.2.1"), _host("192.0.2.2")[:60], close=False)
     observations, collector = read(data)
-    assert {o.keys.ip for o in observations} == {"10.0.0.1"}
+    assert {o.keys.ip for o in observations} == {"192.0.2.1"}
     assert collector.bad_count == 1 and "file ends inside" in collector.bad_records[0].message
 
 
@@ -226,9 +226,9 @@ def test_hosts_split_across_read_chunks(monkeypatch: pytest.MonkeyPatch) -> None
 def test_an_oversized_host_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(N, "MAX_HOST_BYTES", 2000)
     monkeypatch.setattr(N, "CHUNK", 256)
-    huge = _host("10.0.0.2", banner="SSH-2.0-" + "x" * 5000)
-    observations, collector = read(_scan(_host("10.0.0.1"), huge, _host("10.0.0.3")))
-    assert {o.keys.ip for o in observations} == {"10.0.0.1", "10.0.0.3"}
+    huge = _host("192.0.2.2", banner="SSH-2.0-" + "x" * 5000)
+    observations, collector = read(_scan(_host("192.0.2.1"), huge, _host("192.0.2.3")))
+    assert {o.keys.ip for o in observations} == {"192.0.2.1", "192.0.2.3"}
     assert collector.bad_count == 1 and "larger than" in collector.bad_records[0].message
 
 
