@@ -6,7 +6,6 @@ import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -15,17 +14,28 @@ from rich.markup import escape
 
 from vendorscope.cli.app import app
 from vendorscope.cli.common import OutputFormat, console, dumps, fail, write_rows
+from vendorscope.cli.judging import (
+    AS_OF_OPTION,
+    AUDIENCE_OPTION,
+    JURISDICTION_OPTION,
+    MODE_OPTION,
+    PACKS_OPTION,
+    POLICY_OPTION,
+    JudgeMode,
+    check_audiences,
+    packs_or_fail,
+    parse_day,
+    select_packs,
+)
 from vendorscope.identify.registry import Registry, RegistryError, default_registry
 from vendorscope.judge.evaluate import effective_role, evaluate
 from vendorscope.judge.packs import (
     RELATION_WORDS,
     DatedFact,
-    PackError,
     PolicyPack,
     RelativeDeadline,
     Requirement,
     default_judge_defaults,
-    load_packs,
 )
 from vendorscope.model import Asset, Finding, Status
 
@@ -46,41 +56,11 @@ STATUS_WORDS = {
 }
 
 
-class JudgeMode(StrEnum):
-    statutory = "statutory"
-    strict = "strict"
-
-
-def _packs(extra: Iterable[Path] | None) -> list[PolicyPack]:
-    try:
-        return load_packs(extra or ())
-    except PackError as exc:
-        fail(str(exc))
-
-
 def _registry() -> Registry:
     try:
         return default_registry()
     except (RegistryError, OSError) as exc:
         fail(f"vendor registry: {exc}")
-
-
-def _select(
-    packs: Sequence[PolicyPack], ids: Sequence[str], jurisdictions: Sequence[str]
-) -> list[PolicyPack]:
-    known = {p.id for p in packs}
-    for pack_id in ids:
-        if pack_id not in known:
-            fail(f"no policy pack {pack_id!r}; known: {', '.join(sorted(known))}")
-    chosen = [
-        p for p in packs
-        if (not ids or p.id in ids)
-        and (not jurisdictions or any(p.matches_jurisdiction(j) for j in jurisdictions))
-    ]
-    if not chosen:
-        codes = sorted({p.jurisdiction for p in packs})
-        fail(f"no policy pack matches (jurisdictions with packs: {', '.join(codes)})")
-    return chosen
 
 
 def _when(fact: DatedFact | RelativeDeadline | None) -> str:
@@ -230,26 +210,17 @@ def policies(
 
       vendorscope policies --jurisdiction UK --format jsonl
     """
-    packs = _packs(extra)
+    packs = packs_or_fail(extra)
     if pack_id is None:
-        chosen = _select(packs, (), jurisdiction or ())
+        chosen = select_packs(packs, (), jurisdiction or ())
         today = date.today()
         write_rows((pack_row(p, today) for p in chosen), PACK_COLUMNS, fmt)
         return
-    pack = _select(packs, [pack_id], ())[0]
+    pack = select_packs(packs, [pack_id], ())[0]
     if fmt is OutputFormat.table:
         _show_pack(pack)
     else:
         print(dumps(pack_document(pack)))
-
-
-def _parse_day(text: str | None) -> date:
-    if text is None:
-        return date.today()
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        fail(f"--as-of: expected a date YYYY-MM-DD, got {text!r}")
 
 
 def _load_assets(db: str) -> list[Asset]:
@@ -286,30 +257,19 @@ def finding_row(finding: Finding, asset: Asset | None) -> dict[str, Any]:
 
 @app.command(rich_help_panel="Judge")
 def findings(
-    policy: list[str] = typer.Option(
-        None, "--policy", "-p", help="Only this pack (see `policies`). Repeatable."
-    ),
-    jurisdiction: list[str] = typer.Option(
-        None, "--jurisdiction", "-j", help="Only packs for this jurisdiction (US, GB/UK, DE, EU, ...)."
-    ),
-    as_of: str = typer.Option(None, "--as-of", help="Judge as of this date (YYYY-MM-DD); default today."),
+    policy: list[str] = POLICY_OPTION,
+    jurisdiction: list[str] = JURISDICTION_OPTION,
+    as_of: str = AS_OF_OPTION,
     status: list[Status] = typer.Option(
         None, "--status", "-s", help="Only findings with this status. Repeatable."
     ),
-    mode: JudgeMode = typer.Option(
-        JudgeMode.statutory, "--mode",
-        help="statutory: purpose-qualified coverage (Hikvision, Dahua, Hytera) is review unless a site "
-        "tag shows the purpose; strict: treat it as covered.",
-    ),
-    audience: list[str] = typer.Option(
-        None, "--audience",
-        help="Declare who you are for requirements that bind only some (e.g. usf-recipient). Repeatable.",
-    ),
+    mode: JudgeMode = MODE_OPTION,
+    audience: list[str] = AUDIENCE_OPTION,
     include_clear: bool = typer.Option(
         False, "--all", help="Also list clear findings (not covered, out of scope)."
     ),
     db: str = typer.Option("vendorscope.db", "--db", help="Inventory: SQLite file or PostgreSQL URL."),
-    extra: list[Path] = typer.Option(None, "--packs", help="Extra pack files or directories. Repeatable."),
+    extra: list[Path] = PACKS_OPTION,
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
 ) -> None:
     """What each applicable rule says about each asset: status, deadline, days left and why.
@@ -325,13 +285,9 @@ def findings(
 
       vendorscope findings --status overdue --status must_remove --format csv
     """
-    day = _parse_day(as_of)
-    chosen = _select(_packs(extra), policy or (), jurisdiction or ())
-    declared = {a for p in chosen for a in (p.audiences or {})}
-    for a in audience or ():
-        if a not in declared:
-            known = ", ".join(sorted(declared)) or "none"
-            fail(f"--audience {a!r}: not used by the chosen packs (known: {known})")
+    day = parse_day(as_of)
+    chosen = select_packs(packs_or_fail(extra), policy or (), jurisdiction or ())
+    check_audiences(chosen, audience or ())
     registry = _registry()
     assets = _load_assets(db)
     wanted = set(status or ())

@@ -6,8 +6,7 @@ import dataclasses
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
-from datetime import date
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
@@ -16,6 +15,19 @@ import typer
 
 from vendorscope.cli.app import app
 from vendorscope.cli.common import err_console, fail
+from vendorscope.cli.judging import (
+    AS_OF_OPTION,
+    AUDIENCE_OPTION,
+    JURISDICTION_OPTION,
+    MODE_OPTION,
+    PACKS_OPTION,
+    POLICY_OPTION,
+    JudgeMode,
+    check_audiences,
+    packs_or_fail,
+    parse_day,
+    select_packs,
+)
 from vendorscope.model import Asset, Finding
 from vendorscope.report.data import ReportData, build_report, history_points
 
@@ -27,11 +39,6 @@ class ReportFormat(StrEnum):
     json = "json"
     csv = "csv"
     cyclonedx = "cyclonedx"
-
-
-class Mode(StrEnum):
-    statutory = "statutory"
-    strict = "strict"
 
 
 def _writer(fmt: ReportFormat) -> Callable[[ReportData, IO[str]], Any]:
@@ -50,32 +57,6 @@ def _writer(fmt: ReportFormat) -> Callable[[ReportData, IO[str]], Any]:
     from vendorscope.report.cyclonedx_bom import write_bom
 
     return write_bom
-
-
-def _day(text: str | None) -> date:
-    if text is None:
-        return date.today()
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        fail(f"--as-of: expected a date YYYY-MM-DD, got {text!r}")
-
-
-def _choose_packs(packs: Sequence[Any], ids: Sequence[str], jurisdictions: Sequence[str]) -> list[Any]:
-    known = {p.id for p in packs}
-    for pack_id in ids:
-        if pack_id not in known:
-            fail(f"no policy pack {pack_id!r}; known: {', '.join(sorted(known))}")
-    chosen = [
-        p
-        for p in packs
-        if (not ids or p.id in ids)
-        and (not jurisdictions or any(p.matches_jurisdiction(j) for j in jurisdictions))
-    ]
-    if not chosen:
-        codes = sorted({p.jurisdiction for p in packs})
-        fail(f"no policy pack matches (jurisdictions with packs: {', '.join(codes)})")
-    return chosen
 
 
 def _write(path: str, render: Callable[[IO[str]], Any]) -> None:
@@ -132,26 +113,17 @@ def report(
     fmt: ReportFormat = typer.Option(ReportFormat.html, "--format", "-f", help="html, json, csv or cyclonedx."),
     output: str = typer.Option(..., "--output", "-o", help="File to write ('-' for standard output)."),
     db: str = typer.Option(DEFAULT_DB, "--db", help="Inventory: SQLite file or PostgreSQL URL."),
-    as_of: str = typer.Option(None, "--as-of", help="Judge as of this date (YYYY-MM-DD); default today."),
-    policy: list[str] = typer.Option(None, "--policy", "-p", help="Only this pack (see `policies`). Repeatable."),
-    jurisdiction: list[str] = typer.Option(
-        None, "--jurisdiction", "-j", help="Only packs for this jurisdiction (US, GB/UK, DE, EU, ...)."
-    ),
-    mode: Mode = typer.Option(
-        Mode.statutory, "--mode",
-        help="statutory: purpose-qualified coverage (Hikvision, Dahua, Hytera) is review unless a site "
-        "tag shows the purpose; strict: treat it as covered.",
-    ),
-    audience: list[str] = typer.Option(
-        None, "--audience",
-        help="Declare who you are for requirements that bind only some (e.g. usf-recipient). Repeatable.",
-    ),
+    as_of: str = AS_OF_OPTION,
+    policy: list[str] = POLICY_OPTION,
+    jurisdiction: list[str] = JURISDICTION_OPTION,
+    mode: JudgeMode = MODE_OPTION,
+    audience: list[str] = AUDIENCE_OPTION,
     include_clear: bool = typer.Option(False, "--all", help="Also list (and count) clear findings."),
     history: bool = typer.Option(
         True, "--history/--no-history",
         help="Judge every stored snapshot for the burn-down (slower on long histories).",
     ),
-    extra: list[Path] = typer.Option(None, "--packs", help="Extra pack files or directories. Repeatable."),
+    extra: list[Path] = PACKS_OPTION,
 ) -> None:
     """Write a report: a self-contained HTML page, JSON (docs/report-schema.json), CSV of the
     findings, or a CycloneDX 1.6 hardware BOM of the inventory.
@@ -166,22 +138,12 @@ def report(
 
       vendorscope report --format cyclonedx -o inventory.cdx.json
     """
-    day = _day(as_of)
-    try:
-        from vendorscope.judge.evaluate import evaluate
-        from vendorscope.judge.packs import PackError, load_packs
-        from vendorscope.store.inventory import InventoryError, open_inventory
-    except ImportError as exc:  # pragma: no cover - both stages ship with vendorscope
-        fail(f"the judge or the store is not available: {exc}")
-    try:
-        packs = load_packs(extra or ())
-    except PackError as exc:
-        fail(str(exc))
-    chosen = _choose_packs(packs, policy or (), jurisdiction or ())
-    declared = {a for p in chosen for a in (p.audiences or {})}
-    for a in audience or ():
-        if a not in declared:
-            fail(f"--audience {a!r}: not used by the chosen packs (known: {', '.join(sorted(declared)) or 'none'})")
+    day = parse_day(as_of)
+    from vendorscope.judge.evaluate import evaluate
+    from vendorscope.store.inventory import InventoryError, open_inventory
+
+    chosen = select_packs(packs_or_fail(extra), policy or (), jurisdiction or ())
+    check_audiences(chosen, audience or ())
     high_risk = _high_risk_vendors()
     wanted = {p.id for p in chosen}
     with err_console.status("reading the inventory…"):
