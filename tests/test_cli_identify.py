@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from vendorscope.cli import app
@@ -156,3 +157,35 @@ def test_installed_entry_point() -> None:
     r = subprocess.run([str(exe), "identify", "--kind", "ssh.banner", "SSH-2.0-HUAWEI-1.5", "-f", "jsonl"],
                        capture_output=True, text=True, check=True)
     assert json.loads(r.stdout.splitlines()[0])["group"] == "huawei"
+
+
+def test_every_command_is_mapped_to_its_module() -> None:
+    import importlib
+
+    from vendorscope.cli import COMMAND_MODULES, load_commands
+    from vendorscope.cli.application import app as the_app
+
+    load_commands()
+    registered = {c.name or c.callback.__name__ for c in the_app.registered_commands}
+    registered |= {g.name for g in the_app.registered_groups}
+    assert registered == set(COMMAND_MODULES)
+    for command in the_app.registered_commands:
+        module = importlib.import_module(command.callback.__module__)
+        assert module.__name__.rsplit(".", 1)[1] == COMMAND_MODULES[command.name or command.callback.__name__]
+
+
+def test_one_command_imports_only_its_module() -> None:
+    code = ("import sys; sys.argv = ['vendorscope', 'identify', '--list-kinds']\n"
+            "from vendorscope.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "assert 'vendorscope.store.inventory' not in sys.modules, 'store loaded for identify'\n"
+            "assert 'sqlalchemy' not in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("command", sorted(__import__("vendorscope.cli").cli.COMMAND_MODULES))
+def test_each_command_runs_alone_from_the_entry_point(command: str) -> None:
+    exe = Path(sys.executable).with_name("vendorscope")
+    r = subprocess.run([str(exe), command, "--help"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert f"vendorscope {command}" in r.stdout

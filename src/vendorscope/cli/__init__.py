@@ -1,7 +1,9 @@
 """The command line: one Typer app; each command module is thin glue over a stage.
 
-Command modules live in this package and register themselves on ``app`` when
-imported; every module here is imported, so a new command is a new file.
+Command modules live in this package and register themselves on the app when
+imported. ``vendorscope CMD`` imports only the module of CMD (start-up time
+matters on every run); ``from vendorscope.cli import app`` and ``--help``
+import them all.
 """
 
 from __future__ import annotations
@@ -9,20 +11,45 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+from typing import Any
 
-from vendorscope.cli.app import app
+# Which module holds each top-level command. tests/test_cli_identify.py checks
+# this against what the modules register, so a new command cannot be missed.
+COMMAND_MODULES: dict[str, str] = {
+    "identify": "identify",
+    "vendors": "identify",
+    "rules": "identify",
+    "data": "identify",
+    "pcap": "pcap",
+    "probe": "probe",
+    "import": "imports",
+    "assets": "inventory",
+    "asset": "inventory",
+    "snapshots": "inventory",
+    "history": "inventory",
+    "diff": "inventory",
+    "policies": "policies",
+    "findings": "policies",
+    "report": "report",
+    "lab": "lab",
+    "demo": "demo",
+}
+_NOT_COMMANDS = {"application", "common", "judging"}
 
-_SKIP = {"app", "common"}
 
-
-def _load_commands() -> None:
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        if info.name not in _SKIP:
-            importlib.import_module(f"{__name__}.{info.name}")
+def load_commands(names: list[str] | None = None) -> None:
+    """Import the command modules named (all when None), registering their commands."""
+    if names is None:
+        names = [i.name for i in pkgutil.iter_modules(__path__) if i.name not in _NOT_COMMANDS]
+    for name in sorted(set(names)):
+        importlib.import_module(f"{__name__}.{name}")
 
 
 def main() -> None:
-    _load_commands()
+    from vendorscope.cli.application import app
+
+    command = sys.argv[1] if len(sys.argv) > 1 else None
+    load_commands([COMMAND_MODULES[command]] if command in COMMAND_MODULES else None)
     try:
         app()
     except KeyboardInterrupt:  # pragma: no cover - interactive
@@ -30,4 +57,10 @@ def main() -> None:
         sys.exit(130)
 
 
-_load_commands()
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        from vendorscope.cli.application import app
+
+        load_commands()
+        return app
+    raise AttributeError(name)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from vendorscope.cli.app import app
+from vendorscope.cli.application import app
 from vendorscope.cli.common import fail
 
 

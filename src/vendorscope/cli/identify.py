@@ -12,7 +12,7 @@ from typing import IO, Any
 import msgspec
 import typer
 
-from vendorscope.cli.app import app
+from vendorscope.cli.application import app
 from vendorscope.cli.common import OutputFormat, byte_progress, console, err_console, fail, warn, write_rows
 from vendorscope.identify.check import check_rules
 from vendorscope.identify.engine import Engine, default_engine

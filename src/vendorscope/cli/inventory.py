@@ -15,7 +15,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from vendorscope.cli.app import app
+from vendorscope.cli.application import app
 from vendorscope.cli.common import OutputFormat, console, dumps, err_console, fail, write_rows
 from vendorscope.model import Asset, Attribution, Observation, Role
 from vendorscope.pipeline import DEFAULT_DB

@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from vendorscope.cli.app import app
+from vendorscope.cli.application import app
 from vendorscope.cli.common import OutputFormat, console, fail, write_rows
 from vendorscope.lab.model import (
     DEFAULT_BASE,

@@ -10,7 +10,7 @@ from typing import IO
 
 import typer
 
-from vendorscope.cli.app import app
+from vendorscope.cli.application import app
 from vendorscope.cli.common import (
     DEVICE_COLUMNS,
     OutputFormat,

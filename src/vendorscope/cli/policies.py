@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from vendorscope.cli.app import app
+from vendorscope.cli.application import app
 from vendorscope.cli.common import OutputFormat, console, dumps, fail, write_rows
 from vendorscope.cli.judging import (
     AS_OF_OPTION,

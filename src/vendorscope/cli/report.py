@@ -13,7 +13,7 @@ from typing import IO, Any
 
 import typer
 
-from vendorscope.cli.app import app
+from vendorscope.cli.application import app
 from vendorscope.cli.common import err_console, fail
 from vendorscope.cli.judging import (
     AS_OF_OPTION,

@@ -16,3 +16,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+@app.callback()
+def _root() -> None:
+    # A callback keeps the app a group of commands even when a run loads only one
+    # command module (Typer would otherwise run a lone command without its name).
+    pass
