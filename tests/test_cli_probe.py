@@ -117,7 +117,7 @@ def test_probe_prints_one_row_per_device(servers: ServerThread, scope_file: Path
     obs = [json.loads(line) for line in observations.read_text().splitlines()]
     assert {"kind": "ssh.banner", "value": "SSH-2.0-HUAWEI-1.5"}.items() <= next(
         o for o in obs if o["kind"] == "ssh.banner").items()
-    assert all(o["source"] == "probe" and o["context"]["probe_id"] for o in obs)
+    assert all(o["source"] == "probe" and o["probe_id"] for o in obs)
 
 
 def test_csv_output_to_a_file(servers: ServerThread, scope_file: Path, tmp_path: Path) -> None:

@@ -54,7 +54,7 @@ def test_table_import_with_several_files_and_observations_out(tmp_path: Path) ->
     assert len(table) == 9
     assert "import table: 2 files, 9 records" in r.output and "nothing stored (--no-db)" in r.output
     records = rows(obs.read_text())
-    assert {"kind", "value", "source", "seen_at", "keys", "context"} <= set(records[0])
+    assert {"kind", "value", "source", "seen_at", "file", "line"} <= set(records[0])
     assert any(x["kind"] == "asset.role" and x["value"] == "radio" for x in records)
     # the observations file is what `vendorscope identify FILE` reads
     r = run("identify", str(obs), "--format", "jsonl")

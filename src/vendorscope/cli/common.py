@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from enum import Enum, StrEnum
+from pathlib import Path
 from typing import IO, Any, NoReturn
 
 import typer
@@ -21,7 +22,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from vendorscope.model import Asset
+from vendorscope.model import Asset, Observation
 
 console = Console()
 err_console = Console(stderr=True)
@@ -153,3 +154,29 @@ def device_row(asset: Asset) -> dict[str, Any]:
         "conflicts": [c.detail for c in asset.conflicts],
         "observations": len(asset.observations),
     }
+
+
+def observation_record(obs: Observation) -> dict[str, Any]:
+    """An observation as one flat JSON object: what `--observations FILE` writes.
+
+    Context (frame, file, port, probe id, row) and asset keys sit beside kind and
+    value, so the file feeds `vendorscope identify FILE` and jq alike.
+    """
+    return {
+        **obs.context,
+        **obs.keys.as_dict(),
+        "kind": obs.kind,
+        "value": obs.value,
+        "source": obs.source,
+        "seen_at": obs.seen_at.isoformat() if obs.seen_at else None,
+    }
+
+
+def write_observations(path: Path, observations: Iterable[Observation]) -> None:
+    """Write observations as JSON lines; a path that cannot be written is a one-line error."""
+    try:
+        with path.open("w", encoding="utf-8") as out:
+            for obs in observations:
+                out.write(dumps(observation_record(obs)) + "\n")
+    except OSError as exc:
+        fail(f"{path}: cannot write observations: {exc.strerror or exc}")

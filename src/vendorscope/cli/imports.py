@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import typer
 
@@ -26,10 +26,10 @@ from vendorscope.cli.common import (
     OutputFormat,
     byte_progress,
     device_row,
-    dumps,
     err_console,
     fail,
     warn,
+    write_observations,
     write_rows,
 )
 from vendorscope.collect.imports.common import (
@@ -54,18 +54,6 @@ class ImportKind(StrEnum):
     sbom = "sbom"
     scandata = "scandata"
     netbox = "netbox"
-
-
-def observation_record(obs: Observation) -> dict[str, Any]:
-    """An observation as one JSON object (the shape `vendorscope identify FILE` reads)."""
-    return {
-        "kind": obs.kind,
-        "value": obs.value,
-        "source": obs.source,
-        "seen_at": obs.seen_at.isoformat() if obs.seen_at else None,
-        "keys": obs.keys.as_dict(),
-        "context": dict(obs.context),
-    }
 
 
 class _Warnings:
@@ -138,15 +126,6 @@ def _collect_files(kind: ImportKind, paths: list[Path], collector: Collector, no
             except Exception as exc:  # a parser bug must not become a traceback; the file is reported
                 collector.bad(str(path), "", f"unexpected {type(exc).__name__}: {exc}")
     return observations
-
-
-def _write_observations(path: Path, observations: list[Observation]) -> None:
-    try:
-        with path.open("w", encoding="utf-8") as out:
-            for obs in observations:
-                out.write(dumps(observation_record(obs)) + "\n")
-    except OSError as exc:
-        fail(f"{path}: cannot write observations: {exc.strerror or exc}")
 
 
 @app.command("import", rich_help_panel="Collect")
@@ -226,7 +205,7 @@ def import_(
     except ImportFailure as exc:
         fail(str(exc))
     if observations_file is not None:
-        _write_observations(observations_file, observations)
+        write_observations(observations_file, observations)
     stats: dict[str, object] = {"kind": kind.value, "inputs": len(inputs), "records": collector.records,
              "bad_records": collector.bad_count}
     try:

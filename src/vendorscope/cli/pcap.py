@@ -19,6 +19,7 @@ from vendorscope.cli.common import (
     dumps,
     err_console,
     fail,
+    observation_record,
     warn,
     write_rows,
 )
@@ -27,17 +28,6 @@ from vendorscope.model import Observation
 from vendorscope.pipeline import DEFAULT_DB, ingest
 
 _MAX_REPORT_LINES = 10
-
-
-def _observation_record(obs: Observation) -> dict[str, object]:
-    return {
-        "kind": obs.kind,
-        "value": obs.value,
-        "source": obs.source,
-        "seen_at": obs.seen_at.isoformat() if obs.seen_at else None,
-        **obs.keys.as_dict(),
-        **obs.context,
-    }
 
 
 def _check_files(files: list[Path]) -> None:
@@ -101,7 +91,7 @@ def pcap(
                     for obs in stream(path):
                         collected.append(obs)
                         if obs_out is not None:
-                            obs_out.write(dumps(_observation_record(obs)) + "\n")
+                            obs_out.write(dumps(observation_record(obs)) + "\n")
                 except NotACaptureError as exc:
                     unreadable.append(str(exc))
                 except OSError as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import IO, Any
@@ -15,15 +14,14 @@ from vendorscope.cli.common import (
     DEVICE_COLUMNS,
     OutputFormat,
     device_row,
-    dumps,
     err_console,
     fail,
+    write_observations,
     write_rows,
 )
 from vendorscope.collect.probe.audit import AuditLog
 from vendorscope.collect.probe.runner import HostResult, default_concurrency, plan, run_probe
 from vendorscope.collect.probe.scope import ScopeError, ScopeViolation, load_scope
-from vendorscope.model import Observation
 from vendorscope.pipeline import DEFAULT_DB
 
 AUDIT_NAME = "probe-audit.jsonl"
@@ -37,17 +35,6 @@ def default_audit_path(db: str | None) -> Path:
     if db and db.startswith("sqlite:///"):
         return Path(db[len("sqlite:///") :]).expanduser().resolve().parent / AUDIT_NAME
     return Path.cwd() / AUDIT_NAME
-
-
-def observation_record(obs: Observation) -> dict[str, Any]:
-    return {
-        "kind": obs.kind,
-        "value": obs.value,
-        "source": obs.source,
-        "seen_at": obs.seen_at.isoformat() if obs.seen_at else None,
-        "keys": obs.keys.as_dict(),
-        "context": dict(obs.context),
-    }
 
 
 @app.command(rich_help_panel="Collect")
@@ -165,21 +152,14 @@ def _run(
     with audit, progress:
         report = run_probe(scope, addresses, audit, concurrency=concurrency, on_host=on_host)
     if observations_path:
-        try:
-            with observations_path.open("w", encoding="utf-8") as f:
-                for obs in report.observations:
-                    f.write(dumps(observation_record(obs)) + "\n")
-        except OSError as exc:
-            fail(f"{observations_path}: {exc.strerror or exc}")
+        write_observations(observations_path, report.observations)
     try:
         result = ingest(report.observations, source="probe", db=db, started_at=report.started_at,
                         stats=report.stats)
     except Exception as exc:  # noqa: BLE001 - a storage failure must not lose the scan: say so in one line
         if observations_path is None:
             fallback = audit_path.with_name(f"probe-observations-{report.run_id}.jsonl")
-            with fallback.open("w", encoding="utf-8") as f:
-                for obs in report.observations:
-                    f.write(json.dumps(observation_record(obs), default=str) + "\n")
+            write_observations(fallback, report.observations)
             observations_path = fallback
         fail(f"{db}: cannot store the results ({exc}); the observations are in {observations_path}")
     assets = [a for a in result.assets if a.observations]
