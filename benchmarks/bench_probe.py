@@ -38,7 +38,7 @@ from typing import Any
 
 import defusedxml.ElementTree as SafeET
 
-from vendorscope.collect.probe import banners
+from vendorscope.collect import banners
 from vendorscope.collect.probe import http as probe_http
 from vendorscope.identify.registry import default_registry
 from vendorscope.lab.runner import Lab, LabError
