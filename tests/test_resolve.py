@@ -110,3 +110,28 @@ def test_assets_of_different_sources_merge_by_shared_keys(engine: Engine) -> Non
     camera = next(a for a in merged if "127.77.0.9" in a.keys["ip"])
     assert camera.id == "serial:HW-1" and camera.site == "Lobby"
     assert camera.verdict.group == "hikvision" and camera.conflicts
+
+
+def test_inventory_shows_one_device_across_sources_with_different_ids(tmp_path, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    from vendorscope.pipeline import ingest
+    from vendorscope.store.inventory import open_inventory
+
+    db = str(tmp_path / "inv.db")
+    ingest([obs("http.server", "App-webs/", ip="127.77.0.9")], source="probe", db=db, engine=engine)
+    ingest(
+        [
+            obs("inventory.manufacturer", "Honeywell", ip="127.77.0.9", serial="HW-1"),
+            obs("asset.site", "Lobby", ip="127.77.0.9", serial="HW-1"),
+        ],
+        source="import:table:cmdb",
+        db=db,
+        engine=engine,
+    )
+    with open_inventory(db, create=False) as inv:
+        (listed,) = inv.assets()
+        shown = inv.asset("serial:HW-1")
+        seen_in = inv.asset_snapshots("serial:HW-1")
+    assert listed.id == "serial:HW-1" and listed.site == "Lobby" and listed.verdict.group == "hikvision"
+    assert shown is not None and shown.site == "Lobby" and shown.conflicts
+    assert {o.kind for o in shown.observations} >= {"http.server", "inventory.manufacturer"}
+    assert [s.source for s in seen_in] == ["probe", "import:table:cmdb"]

@@ -37,6 +37,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from vendorscope import __version__
 from vendorscope.model import Asset, Attribution, Conflict, Observation, Role
+from vendorscope.resolve import asset_id as merged_asset_id
+from vendorscope.resolve import group_assets
 from vendorscope.store import rows as R
 from vendorscope.store.models import (
     annotation_table,
@@ -446,9 +448,11 @@ class Inventory:
         return None
 
     def asset_snapshots(self, asset_id: str) -> list[SnapshotInfo]:
-        """The complete snapshots in which an asset was seen, oldest first."""
+        """The complete snapshots in which an asset (or a part merged into it) was seen, oldest first."""
         with self.engine.connect() as conn:
-            return self._snapshots_with(conn, asset_id)
+            current = latest_per_source(self._complete_snapshots(conn))
+            ids = self._merged_part_ids(conn, current, {asset_id})
+            return self._snapshots_with(conn, *sorted(ids))
 
     def annotations(self) -> dict[str, Annotation]:
         with self.engine.connect() as conn:
@@ -510,11 +514,11 @@ class Inventory:
         found = conn.execute(sa.select(snapshot_table).where(s.complete.is_(True)).order_by(s.started_at, s.id))
         return [_snapshot_info(row) for row in found]
 
-    def _snapshots_with(self, conn: Connection, asset_id: str) -> list[SnapshotInfo]:
+    def _snapshots_with(self, conn: Connection, *asset_ids: str) -> list[SnapshotInfo]:
         s, a = snapshot_table.c, asset_table.c
         found = conn.execute(
             sa.select(snapshot_table)
-            .where(s.complete.is_(True), s.id.in_(sa.select(a.snapshot_id).where(a.asset_id == asset_id)))
+            .where(s.complete.is_(True), s.id.in_(sa.select(a.snapshot_id).where(a.asset_id.in_(asset_ids))))
             .order_by(s.started_at, s.id)
         )
         return [_snapshot_info(row) for row in found]
@@ -528,7 +532,25 @@ class Inventory:
                 raise InventoryError(f"no snapshot {snapshot_id} in {self.name}")
             return sorted(self._load_snapshot(conn, snapshot_id, asset_ids, all_observations), key=lambda x: x.id)
         current = latest_per_source(snapshots)
+        if asset_ids is not None:
+            # Parts of one device may carry other ids in other sources (a probe's
+            # ip:…, an inventory row's serial:…): find every part that merges with
+            # the ids asked for, then load just those parts in full.
+            asset_ids = self._merged_part_ids(conn, current, set(asset_ids))
         return merge_by_id(self._load_snapshot(conn, s.id, asset_ids, all_observations) for s in current)
+
+    def _merged_part_ids(self, conn: Connection, current: Sequence[SnapshotInfo], wanted: set[str]) -> set[str]:
+        parts = [a for s in current for a in self._load_snapshot(conn, s.id, None, False)]
+        found = set(wanted)
+        for group in group_assets(parts):
+            members = [parts[i] for i in group]
+            keys: dict[str, set[str]] = {}
+            for member in members:
+                for name, values in member.keys.items():
+                    keys.setdefault(name, set()).update(values)
+            if merged_asset_id(keys) in wanted or any(m.id in wanted for m in members):
+                found.update(m.id for m in members)
+        return found
 
     def _load_snapshot(
         self,
