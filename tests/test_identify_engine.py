@@ -138,3 +138,44 @@ def test_hostile_values_never_raise(engine: Engine, value: str) -> None:
 def test_huge_banner_still_identified(engine: Engine) -> None:
     found = engine.identify_value("ssh.banner", "SSH-2.0-HUAWEI-1.5" + " " * 1_000_000)
     assert found and found[0].group == "huawei"
+
+
+def test_cached_reference_data_is_rebuilt_when_damaged(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from vendorscope.identify.cache import cached_pickle
+
+    calls: list[int] = []
+
+    def build() -> dict[str, int]:
+        calls.append(1)
+        return {"rules": 860}
+
+    assert cached_pickle("x", "k1", build, tmp_path) == {"rules": 860}
+    assert cached_pickle("x", "k1", build, tmp_path) == {"rules": 860} and len(calls) == 1
+    (tmp_path / "x-k1.pickle").write_bytes(b"\x80\x05damaged")
+    assert cached_pickle("x", "k1", build, tmp_path) == {"rules": 860} and len(calls) == 2
+    assert cached_pickle("x", "k2", build, tmp_path) == {"rules": 860} and len(calls) == 3  # new inputs, new key
+
+
+def test_data_update_adds_ma_s_blocks(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from vendorscope.cli import app
+    from vendorscope.identify.oui import load_oui_table
+
+    csv_file = tmp_path / "oui36.csv"
+    csv_file.write_text(
+        "Registry,Assignment,Organization Name,Organization Address\n"
+        'MA-S,70B3D5F2A,"Hangzhou Hikvision Digital Technology Co.,Ltd.","Hangzhou CN"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("VENDORSCOPE_DATA_DIR", str(tmp_path / "data"))
+    r = CliRunner().invoke(app, ["data", "update", str(csv_file)])
+    assert r.exit_code == 0 and "1 assignments" in r.output
+    table = load_oui_table()
+    info = table.lookup("70:b3:d5:f2:a1:23")
+    assert info.block == "MA-S" and info.registrant and "Hikvision" in info.registrant
+    assert table.lookup("70:b3:d5:00:00:01").block != "MA-S"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("not,an,ieee,file\n", encoding="utf-8")
+    r = CliRunner().invoke(app, ["data", "update", str(bad)])
+    assert r.exit_code == 2 and "not an IEEE registry CSV" in r.output

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import os
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from vendorscope.identify.cache import default_cache_dir, write_atomically
 from vendorscope.identify.rules import Rule
 
 
@@ -96,25 +96,34 @@ class ReMatcher:
 class _CaptureExtractor:
     """Captures from one rule known to match: RE2 when present (linear time)."""
 
-    __slots__ = ("_search", "_fallback", "_has_groups")
+    __slots__ = ("_rule", "_search", "_fallback", "_has_groups")
 
     def __init__(self, rule: Rule) -> None:
+        self._rule = rule
         self._has_groups = "(?P<" in rule.pattern
-        self._fallback = re.compile(rule.pattern, rule.re_flags).search
-        self._search: Callable[[str], Any] = self._fallback
-        if re2 is not None:
-            options = re2.Options()
-            options.case_sensitive = rule.case_sensitive
-            self._search = re2.compile(rule.pattern, options).search
+        self._fallback: Callable[[str], Any] | None = None
+        self._search: Callable[[str], Any] | None = None
+        if self._has_groups:
+            if re2 is not None:
+                options = re2.Options()
+                options.case_sensitive = rule.case_sensitive
+                self._search = re2.compile(rule.pattern, options).search
+            else:  # pragma: no cover
+                self._search = self._python_search()
+
+    def _python_search(self) -> Callable[[str], Any]:
+        if self._fallback is None:  # compiled on first need: start-up time matters
+            self._fallback = re.compile(self._rule.pattern, self._rule.re_flags).search
+        return self._fallback
 
     def __call__(self, value: str) -> dict[str, str | None]:
-        if not self._has_groups:
+        if self._search is None:
             return {}
         m = self._search(value)
         if m is None:
             # RE2's "$" is the very end; Hyperscan's and Python's also match before a
             # final newline. Hyperscan said the rule matches, so ask Python's re.
-            m = self._fallback(value)
+            m = self._python_search()(value)
         return dict(m.groupdict()) if m is not None else {}
 
 
@@ -137,11 +146,6 @@ def compile_database(group: Sequence[Rule]) -> Any:
     return db
 
 
-def default_cache_dir() -> Path:
-    env = os.environ.get("VENDORSCOPE_CACHE_DIR")
-    return Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vendorscope"
-
-
 def _load_or_compile(group: Sequence[Rule], cache_dir: Path) -> Any:
     """Compiling hundreds of patterns takes seconds; a serialised database loads in
     milliseconds. The cache key is every pattern and flag, so any rule change misses."""
@@ -155,13 +159,7 @@ def _load_or_compile(group: Sequence[Rule], cache_dir: Path) -> Any:
     except (OSError, hyperscan.error, TypeError, ValueError):
         pass
     db = compile_database(group)
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(hyperscan.dumpb(db))
-        tmp.replace(path)  # atomic: concurrent processes never read half a file
-    except OSError:
-        pass  # a read-only home only costs the compile time
+    write_atomically(path, hyperscan.dumpb(db))
     return db
 
 

@@ -17,6 +17,8 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from vendorscope.identify.cache import cache_key, cached_pickle
+
 # "10-E9-92   (hex)		INGRAM MICRO SERVICES" (MA-L), and the IAB block lines:
 # "40-D8-55   (hex)   Avant Technologies" followed by "0D7000-0D7FFF  (base 16) ...".
 _HEX_LINE = re.compile(r"^([0-9A-F]{2}(?:-[0-9A-F]{2}){2})\s+\(hex\)\s+(.*?)\s*$")
@@ -139,14 +141,22 @@ class OuiTable:
 
 
 def load_oui_table(extra_dir: Path | None = None) -> OuiTable:
-    eui = resources.files("netaddr") / "eui"
-    entries = parse_ieee_txt((eui / "oui.txt").read_bytes().decode("utf-8", "replace"), 24)
-    entries.update(parse_ieee_txt((eui / "iab.txt").read_bytes().decode("utf-8", "replace"), 36))
+    eui = Path(str(resources.files("netaddr") / "eui"))
     folder = (extra_dir or data_dir()) / "ieee"
-    if folder.is_dir():
-        for path in sorted(folder.glob("*.csv")):
-            entries.update(parse_ieee_csv(path.read_text("utf-8", errors="replace")))
-    return OuiTable(entries)
+    extra = sorted(folder.glob("*.csv")) if folder.is_dir() else []
+    sources = [eui / "oui.txt", eui / "iab.txt", *extra]
+    # Parsing the registry text takes a quarter of a second on every start-up;
+    # the parsed table is cached, keyed by the files it came from.
+    key = cache_key(f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sources)
+    return OuiTable(cached_pickle("oui", key, lambda: _parse_registry(sources[0], sources[1], extra)))
+
+
+def _parse_registry(oui_txt: Path, iab_txt: Path, extra: list[Path]) -> dict[tuple[int, int], str]:
+    entries = parse_ieee_txt(oui_txt.read_bytes().decode("utf-8", "replace"), 24)
+    entries.update(parse_ieee_txt(iab_txt.read_bytes().decode("utf-8", "replace"), 36))
+    for path in extra:
+        entries.update(parse_ieee_csv(path.read_text("utf-8", errors="replace")))
+    return entries
 
 
 @cache

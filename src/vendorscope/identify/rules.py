@@ -15,6 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from vendorscope.identify.cache import cache_key, cached_pickle
+
 # Rules reference captures as {name} in product/version/device_type templates.
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # Constructs that RE2 and Hyperscan refuse or that backtrack: keep them out.
@@ -84,15 +86,21 @@ def render_template(template: str | None, groups: dict[str, str | None]) -> str 
 
 def check_pattern(pattern: str) -> str | None:
     """Why a pattern is unsafe for hostile input, or None when it is fine."""
+    problem = _unsafe_construct(pattern)
+    if problem is None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            return f"does not compile: {exc}"
+    return problem
+
+
+def _unsafe_construct(pattern: str) -> str | None:
     for rx, what in _FORBIDDEN:
         if rx.search(pattern):
             return f"{what} not allowed (RE2/Hyperscan syntax only)"
     if _NESTED_QUANTIFIER.search(pattern):
         return "nested quantifier (catastrophic backtracking in the re fallback)"
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        return f"does not compile: {exc}"
     return None
 
 
@@ -115,13 +123,17 @@ def parse_rule(entry: dict[str, Any], file: str) -> Rule:
     for key in ("pattern", "vendor"):
         if not isinstance(entry.get(key), str) or not entry[key]:
             raise RuleError(f"{where}: missing {key}")
-    problem = check_pattern(entry["pattern"])
+    problem = _unsafe_construct(entry["pattern"])
     if problem:
         raise RuleError(f"{where}: pattern {problem}")
+    try:
+        compiled = re.compile(entry["pattern"])
+    except re.error as exc:
+        raise RuleError(f"{where}: pattern does not compile: {exc}") from None
     confidence = entry.get("confidence", 0.8)
     if not isinstance(confidence, (int, float)) or not 0 < confidence <= 1:
         raise RuleError(f"{where}: confidence must be in (0, 1]")
-    known = set(re.compile(entry["pattern"]).groupindex)
+    known = set(compiled.groupindex)
     for key in ("product", "version", "device_type"):
         for name in _PLACEHOLDER.findall(entry.get(key) or ""):
             if name not in known:
@@ -166,9 +178,18 @@ def rule_files(extra: Iterable[Path] = ()) -> list[tuple[str, str]]:
 
 
 def load_rules(extra: Iterable[Path] = (), known_vendors: set[str] | None = None) -> list[Rule]:
+    files = rule_files(extra)
+    vendors = sorted(known_vendors) if known_vendors is not None else ["*"]
+    key = cache_key([repr(files), *vendors, "rules-v1"])
+    # Parsing and validating hundreds of rules costs a noticeable part of every
+    # command's start-up; the result depends only on the files' text.
+    return cached_pickle("rules", key, lambda: _parse_all(files, known_vendors))
+
+
+def _parse_all(files: list[tuple[str, str]], known_vendors: set[str] | None) -> list[Rule]:
     rules: list[Rule] = []
     seen: set[str] = set()
-    for name, text in rule_files(extra):
+    for name, text in files:
         for rule in parse_rules_file(text, name):
             if rule.id in seen:
                 raise RuleError(f"{name}: duplicate rule id {rule.id!r}")

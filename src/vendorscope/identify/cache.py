@@ -1,0 +1,56 @@
+"""A cache of derived reference data (compiled databases, parsed tables).
+
+Everything here can be rebuilt from the bundled data, so a missing, stale or
+damaged entry only costs time: entries are keyed by a hash of their inputs and
+written atomically. The cache lives in $VENDORSCOPE_CACHE_DIR, else
+$XDG_CACHE_HOME/vendorscope, else ~/.cache/vendorscope.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("VENDORSCOPE_CACHE_DIR")
+    return Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vendorscope"
+
+
+def cache_key(parts: Iterable[bytes | str]) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.hexdigest()[:32]
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write, then rename: a concurrent reader never sees half a file. Errors are ignored."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only home only costs the rebuild
+
+
+def cached_pickle(name: str, key: str, build: Callable[[], T], cache_dir: Path | None = None) -> T:
+    """``build()``, or its pickled result from an earlier run with the same key."""
+    path = (cache_dir or default_cache_dir()) / f"{name}-{key}.pickle"
+    try:
+        with path.open("rb") as f:
+            return pickle.load(f)  # noqa: S301 - our own cache, written below
+    except Exception:  # noqa: BLE001 - a missing or damaged entry is rebuilt
+        pass
+    value = build()
+    write_atomically(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    return value
