@@ -351,8 +351,8 @@ def test_html_with_lone_surrogates_writes_as_utf8(tmp_path: Path) -> None:
     assets[0] = replace(assets[0], site="bad\udcff site")
     html = render_html(build_report(assets, findings, AS_OF))
     path = tmp_path / "r.html"
-    path.write_text(html, encoding="utf-8", errors="replace")
-    path.read_bytes().decode("utf-8")
+    path.write_text(html, encoding="utf-8")  # strict: a lone surrogate left in the page would raise here
+    assert "bad" in path.read_bytes().decode("utf-8")
 
 
 def test_safe_url() -> None:
