@@ -24,6 +24,7 @@ from vendorscope.cli.common import (
     write_rows,
 )
 from vendorscope.collect.pcap import NotACaptureError, SkipReport, read_observations
+from vendorscope.collect.pcap.parallel import default_jobs
 from vendorscope.model import Observation
 from vendorscope.pipeline import DEFAULT_DB, ingest
 
@@ -48,6 +49,10 @@ def pcap(
     ),
     db: str = typer.Option(DEFAULT_DB, "--db", help="Inventory to store the snapshot in."),
     no_db: bool = typer.Option(False, "--no-db", help="Do not store anything; just print."),
+    jobs: int = typer.Option(
+        None, "--jobs", "-j", min=1,
+        help="Processes per large uncompressed pcapng file (default: one per core, at most 4).",
+    ),
 ) -> None:
     """Find every device in packet captures, passively: its vendor and the frames that prove it.
 
@@ -81,7 +86,8 @@ def pcap(
         progress.update(task, advance=n)
 
     def stream(path: Path) -> Iterator[Observation]:
-        yield from read_observations(path, progress=advance, report=report, name=path.name)
+        yield from read_observations(path, progress=advance, report=report, name=path.name,
+                                     jobs=jobs or default_jobs())
 
     try:
         with progress:

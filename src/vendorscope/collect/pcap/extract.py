@@ -191,7 +191,8 @@ class Extractor:
 
     # -- frames -------------------------------------------------------------
 
-    def frames(self, path: str, progress: ProgressCallback | None = None) -> Iterator[Observation]:
+    def frames(self, path: str, progress: ProgressCallback | None = None,
+               part: tuple[int, int, int] | None = None) -> Iterator[Observation]:
         """Read one file; yields observations when the table fills up and at the end."""
         report, name = self.report, self.name
         macs = self.macs
@@ -203,7 +204,7 @@ class Extractor:
         l2src: bytes | None
         mac_key: bytes | None
         try:
-            for frame, ts, link_type, data, orig in read_frames(path, report, name, progress):
+            for frame, ts, link_type, data, orig in read_frames(path, report, name, progress, part):
                 # The common case first, in as few steps as possible: a TCP segment in
                 # an untagged Ethernet/IPv4 frame without options, of a direction whose
                 # first message was already read (or a bare ACK).
@@ -384,15 +385,26 @@ def read_observations(
     report: SkipReport | None = None,
     name: str | None = None,
     max_distinct: int = MAX_DISTINCT,
+    jobs: int = 1,
+    parallel_min_bytes: int | None = None,
 ) -> Iterator[Observation]:
     """Every observation in one capture file, deduplicated, with frame numbers.
 
     Damage is counted in ``report`` (pass one to read it afterwards); a file
     that is not a capture raises :class:`~vendorscope.collect.pcap.errors.NotACaptureError`
-    before anything is yielded.
+    before anything is yielded. With ``jobs`` > 1 a large uncompressed pcapng
+    file is read by that many processes (see :mod:`.parallel`).
     """
+    from vendorscope.collect.pcap import parallel
+
     path = str(path)
     report = report if report is not None else SkipReport()
     report.files += 1
-    extractor = Extractor(name or Path(path).name, report, max_distinct)
+    name = name or Path(path).name
+    minimum = parallel.PARALLEL_MIN_BYTES if parallel_min_bytes is None else parallel_min_bytes
+    plan = parallel.plan_parts(path, jobs, minimum) if jobs > 1 else None
+    if plan is not None:
+        yield from parallel.read_parallel(path, name, plan, progress, report, max_distinct)
+        return
+    extractor = Extractor(name, report, max_distinct)
     yield from extractor.frames(path, progress)

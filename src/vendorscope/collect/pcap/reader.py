@@ -141,19 +141,62 @@ def open_capture(path: str) -> tuple[BinaryIO, BinaryIO]:
     return raw, raw
 
 
+class PartFile:
+    """The head of a capture file (up to ``head_end``) followed by the bytes from
+    ``start`` to ``end``: what one worker of a parallel read sees, a well-formed
+    capture of its own when the part begins and ends at block boundaries."""
+
+    def __init__(self, path: str, head_end: int, start: int, end: int) -> None:
+        self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._pieces = [(0, head_end), (start, end)] if start > head_end else [(0, end)]
+        self._piece = 0
+        self._pos = 0
+        self._done = 0
+
+    def read(self, size: int = -1) -> bytes:
+        out: list[bytes] = []
+        while self._piece < len(self._pieces) and size != 0:
+            lo, hi = self._pieces[self._piece]
+            left = hi - lo - self._pos
+            if left <= 0:
+                self._piece, self._pos = self._piece + 1, 0
+                continue
+            self._file.seek(lo + self._pos)
+            chunk = self._file.read(left if size < 0 else min(size, left))
+            if not chunk:
+                break
+            self._pos += len(chunk)
+            self._done += len(chunk)
+            out.append(chunk)
+            if size > 0:
+                size -= len(chunk)
+        return b"".join(out)
+
+    def tell(self) -> int:
+        return self._done
+
+    def close(self) -> None:
+        self._file.close()
+
+
 def read_frames(
     path: str,
     report: SkipReport,
     name: str | None = None,
     progress: ProgressCallback | None = None,
+    part: tuple[int, int, int] | None = None,
 ) -> Iterator[Frame]:
     """Every frame of a pcap or pcapng file (gzip too); damage goes to ``report``.
 
     Raises :class:`NotACaptureError` at once, before any frame, for a file that
     is not a capture. The file is closed when the iterator ends or is closed.
+    ``part`` (head end, start, end) reads only that part of the file, behind its head.
     """
     name = name or path
-    raw, stream = open_capture(path)
+    if part is None:
+        raw, stream = open_capture(path)
+    else:
+        raw = stream = PartFile(path, *part)  # type: ignore[assignment]
     src = _Source(raw, stream, progress)
     try:
         if not src.fill(4):
