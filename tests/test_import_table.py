@@ -45,7 +45,7 @@ def test_servicenow_export_utf8_with_bom() -> None:
     core = assets["fra-core-r1"]
     assert core.verdict.group == "huawei" and core.role is Role.core and core.site == "Frankfurt DC1"
     assert core.site_tags == {"critical", "5g"}
-    assert core.keys["serial"] == {"2102351931P0K9000411"} and core.keys["ip"] == {"10.1.0.1"}
+    assert core.keys["serial"] == {"2102351931P0K9000411"} and core.keys["ip"] == {"198.51.100.1"}
     assert assets["fra-olt-07"].keys["mac"] == {"00:19:c6:ab:cd:ef"}  # 00-19-C6-AB-CD-EF
     assert assets["muc-cam-014"].keys["mac"] == {"4c:bd:8f:01:02:03"}  # 4cbd.8f01.0203
     assert assets["muc-cam-014"].role is Role.cctv and assets["muc-cam-014"].verdict.group == "hikvision"
@@ -201,12 +201,12 @@ def _workbook(path: Path) -> None:
     sheet.append([])
     sheet.append(["Gerätename", "Hersteller", "Modell", "Seriennummer", "IP-Adresse", "Standort", "Funktion",
                   "Schlagworte"])
-    sheet.append(["sued-olt-1", "HUAWEI TECHNOLOGIES CO.,LTD.", "MA5800-X7", 2102312345678, "10.9.0.1",
+    sheet.append(["sued-olt-1", "HUAWEI TECHNOLOGIES CO.,LTD.", "MA5800-X7", 2102312345678, "203.0.113.1",
                   "Ulm", "OLT", "fttx;kritisch"])
     sheet.append(["sued-cam-1", "Hangzhou Hikvision Digital Technology", "DS-2CD2143G2-I", "J0001",
-                  "10.9.1.1", "Ulm Kaserne", "Kamera", "Bundeswehr"])
+                  "203.0.113.11", "Ulm Kaserne", "Kamera", "Bundeswehr"])
     sheet.append([None, None, None, None, None, None, None, None])
-    sheet.append(["sued-fw-1", "Fortinet", "FG-100F", "FG100F0000", "10.9.0.254", "Ulm", "Firewall", None])
+    sheet.append(["sued-fw-1", "Fortinet", "FG-100F", "FG100F0000", "203.0.113.254", "Ulm", "Firewall", None])
     custom = wb.create_sheet("Lieferungen")
     custom.append(["Lieferfirma", "Bezeichnung", "Hostname"])
     custom.append(["ZTE", "ZXA10 C600", "liefer-olt-1"])
