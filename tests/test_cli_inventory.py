@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from vendorscope import assess as assess_module
 from vendorscope.cli import app
 from vendorscope.model import AssetKeys, Finding, Observation, Status
 from vendorscope.pipeline import ingest
-from vendorscope.store import inventory as inventory_module
 
 runner = CliRunner()
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -142,11 +142,11 @@ def test_snapshots_history_and_diff(db: str, monkeypatch: pytest.MonkeyPatch) ->
     r = run("diff", "1", "7", "--db", db)
     assert r.exit_code == 2 and "no snapshot 7" in r.output
 
-    def fake_judge(assets: Any, packs: Any, as_of: date) -> list[Finding]:
+    def fake_judge(assets: Any, packs: Any, as_of: date, **criteria: Any) -> list[Finding]:
         return [Finding(a.id, "pack", "remove", Status.must_remove, as_of, date(2027, 1, 1), "high", "covered")
                 for a in assets if a.verdict.group in ("huawei", "hikvision")]
 
-    monkeypatch.setattr(inventory_module, "load_judge", lambda: ([], fake_judge))
+    monkeypatch.setattr(assess_module, "evaluate", fake_judge)
     r = run("history", "--db", db, "--format", "jsonl")
     assert r.exit_code == 0, r.output
     assert [[(c["requirement"], c["covered"]) for c in row["coverage"]] for row in jsonl(r.output)] == [

@@ -365,7 +365,7 @@ def _fake_inventory(monkeypatch: pytest.MonkeyPatch, assets: list[Asset]) -> lis
     opened: list[tuple[str, bool]] = []
 
     class FakeInventory:
-        def assets(self) -> list[Asset]:
+        def assets(self, **_options: Any) -> list[Asset]:
             return list(assets)
 
     @contextmanager

@@ -520,7 +520,7 @@ def test_report_to_stdout(inventory: Path) -> None:
 
 
 def test_report_roles_as_the_judge_sees_them() -> None:
-    from vendorscope.cli.report import _with_effective_roles
+    from vendorscope.assess import with_effective_roles as _with_effective_roles
 
     cam = replace(bare("cam", "hikvision"), verdict=replace(bare("cam", "hikvision").verdict, device_type="camera"))
     core = replace(bare("core", "huawei"), role=Role.core)

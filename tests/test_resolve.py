@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from vendorscope.identify.engine import Engine
 from vendorscope.model import AssetKeys, Observation, Role
-from vendorscope.resolve import group_assets, resolve
-from vendorscope.store.queries import merge_by_id
+from vendorscope.resolve import group_assets, merge_by_id, resolve
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

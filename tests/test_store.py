@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from pg import PostgresServer, postgres_server
 
 from vendorscope.model import Asset, AssetKeys, Attribution, Finding, Observation, Role, Status
-from vendorscope.resolve import resolve
+from vendorscope.resolve import apply_annotation, resolve
 from vendorscope.store import inventory as inventory_module
 from vendorscope.store.inventory import (
     VERSION_TABLE,
@@ -39,7 +39,6 @@ from vendorscope.store.queries import (
     Coverage,
     SnapshotInfo,
     SnapshotRefError,
-    apply_annotation,
     coverage,
     coverage_progress,
     find_snapshot,
@@ -361,15 +360,18 @@ def _fake_judge(assets: Sequence[Asset], packs: Any, as_of: date) -> list[Findin
     return out
 
 
-def test_history_counts_covered_assets_after_each_snapshot(inv: Inventory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(inventory_module, "load_judge", lambda: ([], _fake_judge))
+def test_history_counts_covered_assets_after_each_snapshot(inv: Inventory) -> None:
+    def judge(assets: Sequence[Asset], day: date) -> list[Finding]:  # the store judges only with what it is given
+        return _fake_judge(assets, [], day)
+
     two_routers = huawei_router() + huawei_router(mac="00:e0:fc:00:00:02", ip="10.0.0.3")
     s1, _ = write(inv, two_routers, source="pcap:a.pcap")
     s2, _ = write(inv, [obs("rtsp.server", "Dahua Rtsp Server", mac="0b:00:00:00:00:01", source="probe")],
                   source="probe", at=T0 + timedelta(days=1))
     s3, _ = write(inv, huawei_router(), source="pcap:a.pcap", at=T0 + timedelta(days=2))  # one router removed
 
-    entries = inv.history()
+    assert all(e.coverage is None for e in inv.history())
+    entries = inv.history(judge=judge)
     assert [e.snapshot.id for e in entries] == [s1, s2, s3]
     assert [e.assets for e in entries] == [2, 3, 2]
     assert [e.by_group for e in entries] == [{"huawei": 2}, {"dahua": 1, "huawei": 2}, {"dahua": 1, "huawei": 1}]
@@ -380,18 +382,20 @@ def test_history_counts_covered_assets_after_each_snapshot(inv: Inventory, monke
         [("other-pack", "anything", None, 0, 0), ("test-pack", "remove-huawei", date(2026, 12, 31), 2, 1)],
         [("other-pack", "anything", None, 0, 0), ("test-pack", "remove-huawei", date(2026, 12, 31), 1, 1)],
     ]
-    only = inv.history(policy="test-pack")
+    only = inv.history(policy="test-pack", judge=judge)
     assert [[c.policy for c in e.coverage or []] for e in only] == [["test-pack"]] * 3
-    changes = inv.diff(s1, s3)
+    changes = inv.diff(s1, s3, judge=judge)
     assert [(p.requirement, p.before, p.after) for p in changes.progress] == [("remove-huawei", 2, 1)]
 
 
 def test_history_with_the_real_judge(inv: Inventory) -> None:
-    if inventory_module.load_judge() is None:
-        pytest.skip("the judge stage is not installed")
+    from vendorscope.assess import Criteria
+    from vendorscope.assess import history as judged_history
+    from vendorscope.judge.packs import load_packs
+
     write(inv, huawei_router())
     inv.annotate("mac:00:e0:fc:00:00:01", role="core")
-    [entry] = inv.history()
+    [entry] = judged_history(inv, Criteria.of(load_packs()))
     assert entry.coverage is not None and any(c.covered == 1 for c in entry.coverage)
 
 

@@ -184,6 +184,17 @@ class Asset:
     last_seen: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    """What a person said about an asset (role, site, tags): it overrides what the collectors saw."""
+
+    asset_id: str
+    role: Role | None = None
+    site: str | None = None
+    tags: frozenset[str] = frozenset()
+    removed_tags: frozenset[str] = frozenset()
+
+
 class Status(StrEnum):
     prohibited = "prohibited"  # covered and present where the rule already bites
     must_remove = "must_remove"  # covered, a removal deadline lies ahead
@@ -192,6 +203,13 @@ class Status(StrEnum):
     advisory = "advisory"  # a recommendation, not binding
     review = "review"  # may be covered; needs a person to decide
     clear = "clear"  # not covered
+
+
+# Statuses under which a requirement applies to an asset: what "covered" means in the
+# headline, the burn-down history and the diff alike.
+COVERED_STATUSES: frozenset[Status] = frozenset(
+    {Status.prohibited, Status.must_remove, Status.overdue, Status.restricted, Status.advisory}
+)
 
 
 @dataclass(frozen=True, slots=True)

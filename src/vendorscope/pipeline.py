@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from vendorscope.identify.engine import Engine, default_engine
 from vendorscope.model import Asset, Observation
 from vendorscope.resolve import resolve
+from vendorscope.store import DEFAULT_DB
 
-DEFAULT_DB = "vendorscope.db"
+__all__ = ["DEFAULT_DB", "IngestResult", "ingest", "to_assets"]
 
 
 @dataclass(frozen=True, slots=True)

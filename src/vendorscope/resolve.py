@@ -11,6 +11,7 @@ disagreement is kept as a ``Conflict``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ from datetime import datetime, timedelta
 from vendorscope.model import (
     KEY_NAMES,
     LABEL_KINDS,
+    Annotation,
     Asset,
     Attribution,
     Conflict,
@@ -264,3 +266,60 @@ def resolve(
         )
     assets.sort(key=lambda a: a.id)
     return assets
+
+
+# ---------------------------------------------------------------- stored parts and annotations
+# The store keeps each source's assets apart; these merge them into the inventory as it
+# stands, by the same rules as observations above. One owner for "what is one asset".
+
+
+def merge_parts(parts: Sequence[Asset]) -> Asset:
+    """One asset seen by several sources (oldest first) → one asset, verdict reconciled again."""
+    if len(parts) == 1:
+        return parts[0]
+    keys: dict[str, set[str]] = defaultdict(set)
+    for part in parts:
+        for name, values in part.keys.items():
+            keys[name] |= values
+    attributions = sorted((a for p in parts for a in p.attributions), key=lambda a: -a.confidence)
+    verdict, conflicts = reconcile(attributions)
+    roles = [p.role for p in parts if p.role is not Role.unknown]
+    sites = [p.site for p in parts if p.site]
+    firsts = [p.first_seen for p in parts if p.first_seen is not None]
+    lasts = [p.last_seen for p in parts if p.last_seen is not None]
+    return Asset(
+        id=asset_id(keys),
+        keys=dict(keys),
+        observations=[o for p in parts for o in p.observations],
+        attributions=attributions,
+        verdict=verdict,
+        conflicts=conflicts,
+        role=roles[-1] if roles else Role.unknown,
+        site=sites[-1] if sites else None,
+        site_tags=frozenset().union(*(p.site_tags for p in parts)),
+        first_seen=min(firsts) if firsts else None,
+        last_seen=max(lasts) if lasts else None,
+    )
+
+
+def merge_by_id(per_snapshot: Iterable[Sequence[Asset]]) -> list[Asset]:
+    """Assets of several snapshots (oldest first) merged, sorted by id.
+
+    Parts merge when they share a key (a probe's IP and an inventory row's IP
+    and serial are one device), by the same rules as observations in resolve.
+    """
+    assets = [asset for assets in per_snapshot for asset in assets]
+    merged = [merge_parts([assets[i] for i in group]) for group in group_assets(assets)]
+    return sorted(merged, key=lambda a: a.id)
+
+
+def apply_annotation(asset: Asset, note: Annotation | None) -> Asset:
+    """The asset with what a person said about it: their role and site win, their tags add or remove."""
+    if note is None:
+        return asset
+    return dataclasses.replace(
+        asset,
+        role=note.role if note.role is not None else asset.role,
+        site=note.site if note.site is not None else asset.site,
+        site_tags=(asset.site_tags | note.tags) - note.removed_tags,
+    )

@@ -23,9 +23,17 @@ from rich.progress import (
 from rich.table import Table
 
 from vendorscope.model import Asset, Observation
+from vendorscope.store import DEFAULT_DB
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+# --db and --no-db, declared once for every command that reads or writes the inventory.
+DB_OPTION = typer.Option(
+    DEFAULT_DB, "--db", help="Inventory: a SQLite file or a postgresql:// URL (collecting commands create it)."
+)
+NO_DB_OPTION = typer.Option(False, "--no-db", help="Do not store anything; just print the devices.")
 
 
 class OutputFormat(StrEnum):

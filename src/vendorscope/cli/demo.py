@@ -19,6 +19,9 @@ def demo(
 
     Everything it probes is an emulated device on 127.77.0.0/24 (loopback).
     """
+    from vendorscope.cli.lab import require_lab_extra
+
+    require_lab_extra()
     from vendorscope.lab.demo import DemoPaths, run_demo
 
     try:

@@ -16,21 +16,19 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import IO
 
 import typer
 
 from vendorscope.cli.application import app
+from vendorscope.cli.collecting import store_and_show
 from vendorscope.cli.common import (
-    DEVICE_COLUMNS,
+    DB_OPTION,
+    NO_DB_OPTION,
     OutputFormat,
     byte_progress,
-    device_row,
     err_console,
     fail,
     warn,
-    write_observations,
-    write_rows,
 )
 from vendorscope.collect.imports.common import (
     BadRecord,
@@ -41,7 +39,6 @@ from vendorscope.collect.imports.common import (
     source_name,
 )
 from vendorscope.model import Observation
-from vendorscope.pipeline import DEFAULT_DB, ingest
 
 MAX_SHOWN = 20
 TOKEN_ENV = "VENDORSCOPE_NETBOX_TOKEN"
@@ -134,8 +131,8 @@ def import_(
     inputs: list[str] = typer.Argument(
         ..., help="Files to import (gzip is read too); for netbox the server URL.", show_default=False
     ),
-    db: str = typer.Option(DEFAULT_DB, "--db", help="Inventory to store the snapshot in (SQLite file or URL)."),
-    no_db: bool = typer.Option(False, "--no-db", help="Do not store anything; just print the devices."),
+    db: str = DB_OPTION,
+    no_db: bool = NO_DB_OPTION,
     strict: bool = typer.Option(False, "--strict", help="Any bad record fails the whole import; nothing is written."),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
     output: Path = typer.Option(None, "--output", "-o", help="Write the device table to this file."),
@@ -204,26 +201,12 @@ def import_(
         fail(f"{exc.record} (--strict: nothing was written)", code=1)
     except ImportFailure as exc:
         fail(str(exc))
-    if observations_file is not None:
-        write_observations(observations_file, observations)
     stats: dict[str, object] = {"kind": kind.value, "inputs": len(inputs), "records": collector.records,
              "bad_records": collector.bad_count}
-    try:
-        result = ingest(observations, source=source, db=None if no_db else db, started_at=now, stats=stats)
-    except Exception as exc:  # the store's errors reach the user as one line
-        detail = (str(exc).splitlines() or [""])[0][:300]
-        fail(f"cannot store the import in {db}: {type(exc).__name__}: {detail}")
-    out: IO[str] | None = None
-    try:
-        out = output.open("w", encoding="utf-8", newline="") if output else None
-    except OSError as exc:
-        fail(f"{output}: cannot write: {exc.strerror or exc}")
-    try:
-        write_rows((device_row(a) for a in result.assets), DEVICE_COLUMNS, fmt, out=out,
-                   title=f"{kind.value} import: {len(result.assets)} devices")
-    finally:
-        if out is not None:
-            out.close()
+    result = store_and_show(
+        observations, source=source, db=None if no_db else db, started_at=now, stats=stats, fmt=fmt,
+        output=output, title=lambda n: f"{kind.value} import: {n} devices", observations_path=observations_file,
+    )
     _summary(kind, inputs, collector, warnings, result.observations, len(result.assets),
              sum(1 for a in result.assets if a.verdict.vendor), result.snapshot_id, None if no_db else db)
     if collector.bad_count:

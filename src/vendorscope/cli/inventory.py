@@ -10,20 +10,22 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import typer
 from rich.table import Table
 
+from vendorscope.assess import diff as judged_diff
+from vendorscope.assess import history as judged_history
 from vendorscope.cli.application import app
-from vendorscope.cli.common import OutputFormat, console, dumps, err_console, fail, write_rows
+from vendorscope.cli.common import DB_OPTION, OutputFormat, console, dumps, err_console, fail, write_rows
+from vendorscope.cli.judging import AUDIENCE_OPTION, MODE_OPTION, PACKS_OPTION, JudgeMode, criteria_or_fail
 from vendorscope.model import Asset, Attribution, Observation, Role
-from vendorscope.pipeline import DEFAULT_DB
 from vendorscope.store.inventory import Inventory, InventoryError, display_url, open_inventory
 from vendorscope.store.queries import Annotation, Diff, HistoryEntry, SnapshotInfo, SnapshotRefError
 
 PANEL = "Inventory"
-DB_HELP = "Inventory: a SQLite file or a postgresql:// URL."
 ASSET_COLUMNS = ("asset", "mac", "ips", "vendor", "group", "product", "device_type", "confidence", "role",
                  "site", "tags", "evidence", "kinds", "conflicts", "first_seen", "last_seen")
 ASSET_TABLE_COLUMNS = ("asset", "ips", "vendor", "product", "confidence", "role", "site", "tags", "evidence",
@@ -93,7 +95,7 @@ def assets(
     set_site: str = typer.Option(None, "--set-site", help="Say where the named assets stand ('' clears)."),
     tag: list[str] = typer.Option(None, "--tag", help="Add a site tag (e.g. military, government); repeatable."),
     untag: list[str] = typer.Option(None, "--untag", help="Remove a site tag; repeatable."),
-    db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+    db: str = DB_OPTION,
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
 ) -> None:
     """List the assets with verdict, confidence, conflicts and evidence count; or annotate some.
@@ -203,7 +205,7 @@ def asset(
                                    show_default=False),
     snapshot: str = typer.Option(None, "--snapshot", help="As one snapshot saw it (id, 'latest', 'previous')."),
     every: bool = typer.Option(False, "--all", help="List every sighting, not the first few of each observation."),
-    db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+    db: str = DB_OPTION,
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table, or jsonl for everything."),
 ) -> None:
     """Show one asset's whole evidence chain: each observation, which rule fired, and where it was seen."""
@@ -292,7 +294,7 @@ def snapshot_row(s: SnapshotInfo) -> dict[str, Any]:
 
 @app.command(rich_help_panel=PANEL)
 def snapshots(
-    db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+    db: str = DB_OPTION,
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
 ) -> None:
     """List the snapshots: one per collecting run, with its source, time and counts."""
@@ -319,8 +321,11 @@ def history_record(entry: HistoryEntry) -> dict[str, Any]:
 @app.command(rich_help_panel=PANEL)
 def history(
     policy: str = typer.Option(None, "--policy", help="Only this policy pack's requirements (its id)."),
-    db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+    db: str = DB_OPTION,
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
+    mode: JudgeMode = MODE_OPTION,
+    audience: list[str] = AUDIENCE_OPTION,
+    extra: list[Path] = PACKS_OPTION,
 ) -> None:
     """The inventory after each snapshot, and progress toward each deadline.
 
@@ -328,8 +333,9 @@ def history(
     then), how many are identified, per vendor group; and for each policy
     requirement, how many covered assets were still present.
     """
+    criteria = criteria_or_fail(extra, [policy] if policy else None, None, mode, audience)
     with _inventory(db) as inventory:
-        entries = inventory.history(policy)
+        entries = judged_history(inventory, criteria, policy)
     records = [history_record(e) for e in entries]
     if fmt is OutputFormat.jsonl:
         write_rows(records, (), fmt)
@@ -340,9 +346,6 @@ def history(
         return
     write_rows(records, ("snapshot", "source", "started", "assets", "identified", "conflicts", "vendors"), fmt,
                title="history")
-    if entries and entries[-1].coverage is None:
-        err_console.print("policy coverage not shown: the judge stage is not installed", highlight=False)
-        return
     _print_deadlines(entries)
 
 
@@ -400,16 +403,20 @@ def diff(
     a: str = typer.Argument("previous", help="The earlier snapshot: id, 'latest' or 'previous'."),
     b: str = typer.Argument("latest", help="The later snapshot: id, 'latest' or 'previous'."),
     policy: str = typer.Option(None, "--policy", help="Only this policy pack's requirements (its id)."),
-    db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
+    db: str = DB_OPTION,
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
+    mode: JudgeMode = MODE_OPTION,
+    audience: list[str] = AUDIENCE_OPTION,
+    extra: list[Path] = PACKS_OPTION,
 ) -> None:
     """What appeared, disappeared or was re-identified between two snapshots, and deadline progress.
 
     'previous' is the snapshot before the latest one from the same source.
     """
+    criteria = criteria_or_fail(extra, [policy] if policy else None, None, mode, audience)
     with _inventory(db) as inventory:
         first, second = inventory.snapshot(a), inventory.snapshot(b)
-        changes = inventory.diff(first.id, second.id, policy)
+        changes = judged_diff(inventory, first.id, second.id, criteria, policy)
     rows = list(diff_rows(changes))
     if fmt is OutputFormat.jsonl:
         write_rows(rows, (), fmt)

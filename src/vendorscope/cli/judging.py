@@ -1,4 +1,4 @@
-"""What `findings` and `report` share: choosing packs, the date, the mode, the audience."""
+"""What every judging command (`findings`, `report`, `history`, `diff`) shares: packs, date, mode, audience."""
 
 from __future__ import annotations
 
@@ -6,11 +6,15 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from vendorscope.cli.common import fail
 from vendorscope.judge.packs import PackError, PolicyPack, load_packs
+
+if TYPE_CHECKING:  # the store behind assess is imported only by the commands that judge an inventory
+    from vendorscope.assess import Criteria
 
 
 class JudgeMode(StrEnum):
@@ -18,7 +22,7 @@ class JudgeMode(StrEnum):
     strict = "strict"
 
 
-# Options both commands take, declared once so they read the same everywhere.
+# Options the judging commands take, declared once so they read the same everywhere.
 POLICY_OPTION = typer.Option(None, "--policy", "-p", help="Only this pack (see `policies`). Repeatable.")
 JURISDICTION_OPTION = typer.Option(
     None, "--jurisdiction", "-j", help="Only packs for this jurisdiction (US, GB/UK, DE, EU, ...)."
@@ -74,3 +78,19 @@ def check_audiences(chosen: Sequence[PolicyPack], audiences: Sequence[str]) -> N
     for a in audiences:
         if a not in declared:
             fail(f"--audience {a!r}: not used by the chosen packs (known: {', '.join(sorted(declared)) or 'none'})")
+
+
+def criteria_or_fail(
+    extra: Iterable[Path] | None,
+    policies: Sequence[str] | None,
+    jurisdictions: Sequence[str] | None,
+    mode: JudgeMode,
+    audiences: Sequence[str] | None,
+    include_clear: bool = False,
+) -> Criteria:
+    """The judging criteria every judging command builds the same way: packs chosen, audiences checked."""
+    from vendorscope.assess import Criteria
+
+    chosen = select_packs(packs_or_fail(extra), policies or (), jurisdictions or ())
+    check_audiences(chosen, audiences or ())
+    return Criteria.of(chosen, mode.value, audiences, include_clear)

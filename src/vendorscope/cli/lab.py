@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -35,6 +36,8 @@ DEVICE_COLUMNS = ("name", "ip", "vendor", "role", "product", "services", "note")
 READY_POLL = 0.1
 STOP_WAIT = 30.0
 LOG_FILE = "lab.log"
+# Packages of the `lab` extra that the emulated devices import.
+LAB_PACKAGES = ("aiohttp", "asyncssh")
 
 # Labs this process started; kept so their exit status is collected (no zombies,
 # no "subprocess still running" warnings when `up` and `down` run in one process).
@@ -94,6 +97,13 @@ def device_rows(devices: list[LabDevice]) -> list[dict[str, Any]]:
     return rows
 
 
+def require_lab_extra() -> None:
+    """The lab's servers need the `lab` extra; without it, say so in one line."""
+    missing = [name for name in LAB_PACKAGES if importlib.util.find_spec(name) is None]
+    if missing:
+        fail(f"the lab needs {' and '.join(missing)}: pip install 'vendorscope[lab]'")
+
+
 def _last_log_line(state_dir: Path) -> str:
     try:
         lines = [ln for ln in (state_dir / LOG_FILE).read_text(errors="replace").splitlines() if ln.strip()]
@@ -114,6 +124,7 @@ def up(
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Device list format."),
 ) -> None:
     """Start the lab in the background and write a scope file for it."""
+    require_lab_extra()
     if ports not in PORT_MODES:
         fail(f"--ports must be one of {', '.join(PORT_MODES)}")
     try:

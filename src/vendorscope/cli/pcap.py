@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,22 +10,21 @@ from typing import IO
 import typer
 
 from vendorscope.cli.application import app
+from vendorscope.cli.collecting import store_and_show
 from vendorscope.cli.common import (
-    DEVICE_COLUMNS,
+    DB_OPTION,
+    NO_DB_OPTION,
     OutputFormat,
     byte_progress,
-    device_row,
     dumps,
     err_console,
     fail,
     observation_record,
     warn,
-    write_rows,
 )
 from vendorscope.collect.pcap import NotACaptureError, SkipReport, read_observations
 from vendorscope.collect.pcap.parallel import default_jobs
 from vendorscope.model import Observation
-from vendorscope.pipeline import DEFAULT_DB, ingest
 
 _MAX_REPORT_LINES = 10
 
@@ -47,8 +45,8 @@ def pcap(
     observations: Path = typer.Option(
         None, "--observations", help="Write every observation (JSON lines, with frame numbers) to this file."
     ),
-    db: str = typer.Option(DEFAULT_DB, "--db", help="Inventory to store the snapshot in."),
-    no_db: bool = typer.Option(False, "--no-db", help="Do not store anything; just print."),
+    db: str = DB_OPTION,
+    no_db: bool = NO_DB_OPTION,
     jobs: int = typer.Option(
         None, "--jobs", "-j", min=1,
         help="Processes per large uncompressed pcapng file (default: one per core, at most 4).",
@@ -111,24 +109,12 @@ def pcap(
         raise typer.Exit(2)
     stats = {"files": [p.name for p in files], "frames": report.frames, "bytes": report.bytes,
              "skipped": report.total}
-    try:
-        result = ingest(collected, source="pcap:" + ",".join(p.name for p in files),
-                        db=None if no_db else db, started_at=started, stats=stats)
-    except Exception as exc:  # noqa: BLE001 - the store reports its own problems; keep them to one line
-        fail(f"could not store the results in {db}: {exc}")
-    assets = sorted(result.assets, key=lambda a: (a.verdict.vendor is None, -a.verdict.confidence, a.id))
-    out: IO[str] = sys.stdout
-    if output is not None:
-        try:
-            out = output.open("w", encoding="utf-8", newline="")
-        except OSError as exc:
-            fail(f"{output}: {exc.strerror}")
-    try:
-        title = f"{len(assets)} devices in {', '.join(p.name for p in files)}"
-        write_rows((device_row(a) for a in assets), DEVICE_COLUMNS, fmt, out=out, title=title)
-    finally:
-        if output is not None:
-            out.close()
+    result = store_and_show(
+        collected, source="pcap:" + ",".join(p.name for p in files), db=None if no_db else db,
+        started_at=started, stats=stats, fmt=fmt, output=output,
+        title=lambda n: f"{n} devices in {', '.join(p.name for p in files)}",
+        shown=lambda assets: sorted(assets, key=lambda a: (a.verdict.vendor is None, -a.verdict.confidence, a.id)),
+    )
     _print_report(report, result.snapshot_id)
     if unreadable:
         raise typer.Exit(2)

@@ -7,13 +7,13 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
 
 from vendorscope.cli.application import app
-from vendorscope.cli.common import OutputFormat, console, dumps, fail, write_rows
+from vendorscope.cli.common import DB_OPTION, OutputFormat, console, dumps, fail, write_rows
 from vendorscope.cli.judging import (
     AS_OF_OPTION,
     AUDIENCE_OPTION,
@@ -22,22 +22,23 @@ from vendorscope.cli.judging import (
     PACKS_OPTION,
     POLICY_OPTION,
     JudgeMode,
-    check_audiences,
+    criteria_or_fail,
     packs_or_fail,
     parse_day,
     select_packs,
 )
 from vendorscope.identify.registry import Registry, RegistryError, default_registry
-from vendorscope.judge.evaluate import effective_role, evaluate
 from vendorscope.judge.packs import (
     RELATION_WORDS,
     DatedFact,
     PolicyPack,
     RelativeDeadline,
     Requirement,
-    default_judge_defaults,
 )
 from vendorscope.model import Asset, Finding, Status
+
+if TYPE_CHECKING:  # the store behind assess is imported only when `findings` runs
+    from vendorscope.assess import Assessment, Criteria
 
 FINDING_COLUMNS = (
     "asset", "vendor", "role", "policy", "requirement", "status", "deadline", "days_left", "severity",
@@ -223,24 +224,24 @@ def policies(
         print(dumps(pack_document(pack)))
 
 
-def _load_assets(db: str) -> list[Asset]:
-    try:
-        from vendorscope.store.inventory import InventoryError, open_inventory
-    except ImportError as exc:  # pragma: no cover - the store ships with vendorscope
-        fail(f"the inventory store is not available: {exc}")
+def _assess(db: str, criteria: Criteria, day: date) -> Assessment:
+    """The inventory in ``db`` assessed with ``criteria``, or a one-line error."""
+    from vendorscope.assess import assess_inventory
+    from vendorscope.store.inventory import InventoryError, open_inventory
+
     try:
         with open_inventory(db, create=False) as inv:
-            return list(inv.assets())
+            return assess_inventory(inv, criteria, day)
     except InventoryError as exc:
         fail(str(exc))
 
 
 def finding_row(finding: Finding, asset: Asset | None) -> dict[str, Any]:
-    role = effective_role(asset, default_judge_defaults())[0].value if asset else None
+    """One finding as a row; ``asset`` as assessed (its role the one the judge gave it)."""
     return {
         "asset": finding.asset_id,
         "vendor": asset.verdict.vendor if asset else None,
-        "role": role,
+        "role": asset.role.value if asset else None,
         "site": asset.site if asset else None,
         "site_tags": sorted(asset.site_tags) if asset else [],
         "policy": finding.policy,
@@ -268,7 +269,7 @@ def findings(
     include_clear: bool = typer.Option(
         False, "--all", help="Also list clear findings (not covered, out of scope)."
     ),
-    db: str = typer.Option("vendorscope.db", "--db", help="Inventory: SQLite file or PostgreSQL URL."),
+    db: str = DB_OPTION,
     extra: list[Path] = PACKS_OPTION,
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
 ) -> None:
@@ -286,16 +287,12 @@ def findings(
       vendorscope findings --status overdue --status must_remove --format csv
     """
     day = parse_day(as_of)
-    chosen = select_packs(packs_or_fail(extra), policy or (), jurisdiction or ())
-    check_audiences(chosen, audience or ())
-    registry = _registry()
-    assets = _load_assets(db)
     wanted = set(status or ())
-    result = evaluate(
-        assets, chosen, day, registry, mode=mode.value,
-        include_clear=include_clear or Status.clear in wanted,
-        audiences=audience or None,
-    )
+    criteria = criteria_or_fail(extra, policy, jurisdiction, mode, audience,
+                                include_clear or Status.clear in wanted)
+    _registry()  # a broken registry is a one-line error before the inventory is read
+    assessment = _assess(db, criteria, day)
+    assets, result = assessment.assets, list(assessment.findings)
     if wanted:
         result = [f for f in result if f.status in wanted]
     by_id = {a.id: a for a in assets}

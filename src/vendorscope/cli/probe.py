@@ -10,10 +10,11 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from vendorscope.cli.application import app
+from vendorscope.cli.collecting import store_and_show
 from vendorscope.cli.common import (
-    DEVICE_COLUMNS,
+    DB_OPTION,
+    NO_DB_OPTION,
     OutputFormat,
-    device_row,
     err_console,
     fail,
     write_observations,
@@ -22,7 +23,6 @@ from vendorscope.cli.common import (
 from vendorscope.collect.probe.audit import AuditLog
 from vendorscope.collect.probe.runner import HostResult, default_concurrency, plan, run_probe
 from vendorscope.collect.probe.scope import ScopeError, ScopeViolation, load_scope
-from vendorscope.pipeline import DEFAULT_DB
 
 AUDIT_NAME = "probe-audit.jsonl"
 PLAN_COLUMNS = ("target", "tcp_ports", "udp_ports", "probes")
@@ -59,8 +59,8 @@ def probe(
         None, "--observations", help="Also write every observation as JSON lines to this file.",
         show_default=False,
     ),
-    db: str = typer.Option(DEFAULT_DB, "--db", help="Inventory database: a SQLite path or a database URL."),
-    no_db: bool = typer.Option(False, "--no-db", help="Do not store the results."),
+    db: str = DB_OPTION,
+    no_db: bool = NO_DB_OPTION,
     concurrency: int = typer.Option(
         None, "--concurrency", "-c", min=1, max=65536,
         help="Connections in flight at once (default: from the open-file limit, at most 512).",
@@ -127,8 +127,6 @@ def _run(
     db: str | None,
     concurrency: int,
 ) -> None:
-    from vendorscope.pipeline import ingest
-
     audit_path = audit_path or default_audit_path(db)
     try:
         audit = AuditLog.open(audit_path)
@@ -151,20 +149,18 @@ def _run(
 
     with audit, progress:
         report = run_probe(scope, addresses, audit, concurrency=concurrency, on_host=on_host)
-    if observations_path:
-        write_observations(observations_path, report.observations)
-    try:
-        result = ingest(report.observations, source="probe", db=db, started_at=report.started_at,
-                        stats=report.stats)
-    except Exception as exc:  # noqa: BLE001 - a storage failure must not lose the scan: say so in one line
-        if observations_path is None:
-            fallback = audit_path.with_name(f"probe-observations-{report.run_id}.jsonl")
-            write_observations(fallback, report.observations)
-            observations_path = fallback
-        fail(f"{db}: cannot store the results ({exc}); the observations are in {observations_path}")
-    assets = [a for a in result.assets if a.observations]
-    write_rows((device_row(a) for a in assets), DEVICE_COLUMNS, fmt, out=out,
-               title=f"{len(assets)} devices from {len(addresses)} addresses")
+
+    def rescue() -> Path:
+        fallback = audit_path.with_name(f"probe-observations-{report.run_id}.jsonl")
+        write_observations(fallback, report.observations)
+        return fallback
+
+    result = store_and_show(
+        report.observations, source="probe", db=db, started_at=report.started_at, stats=report.stats,
+        fmt=fmt, output=out, title=lambda n: f"{n} devices from {len(addresses)} addresses",
+        observations_path=observations_path, rescue=rescue,
+        shown=lambda assets: [a for a in assets if a.observations],
+    )
     stats = report.stats
     err_console.print(
         f"probed {stats['hosts']} hosts in {stats['seconds']}s: {stats['hosts_answering']} answered, "

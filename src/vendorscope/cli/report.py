@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
@@ -14,7 +13,7 @@ from typing import IO, Any
 import typer
 
 from vendorscope.cli.application import app
-from vendorscope.cli.common import err_console, fail
+from vendorscope.cli.common import DB_OPTION, err_console, fail
 from vendorscope.cli.judging import (
     AS_OF_OPTION,
     AUDIENCE_OPTION,
@@ -23,15 +22,10 @@ from vendorscope.cli.judging import (
     PACKS_OPTION,
     POLICY_OPTION,
     JudgeMode,
-    check_audiences,
-    packs_or_fail,
+    criteria_or_fail,
     parse_day,
-    select_packs,
 )
-from vendorscope.model import Asset, Finding
 from vendorscope.report.data import ReportData, build_report, history_points
-
-DEFAULT_DB = "vendorscope.db"
 
 
 class ReportFormat(StrEnum):
@@ -85,19 +79,6 @@ def _write(path: str, render: Callable[[IO[str]], Any]) -> None:
         raise
 
 
-def _with_effective_roles(assets: Iterable[Asset]) -> list[Asset]:
-    """Roles as the judge sees them: an unknown role inferred from an unambiguous device type."""
-    from vendorscope.judge.evaluate import effective_role
-    from vendorscope.judge.packs import default_judge_defaults
-
-    defaults = default_judge_defaults()
-    out = []
-    for a in assets:
-        role = effective_role(a, defaults)[0]
-        out.append(a if role is a.role else dataclasses.replace(a, role=role))
-    return out
-
-
 def _high_risk_vendors() -> frozenset[str]:
     from vendorscope.identify.registry import RegistryError, default_registry
 
@@ -112,7 +93,7 @@ def _high_risk_vendors() -> frozenset[str]:
 def report(
     fmt: ReportFormat = typer.Option(ReportFormat.html, "--format", "-f", help="html, json, csv or cyclonedx."),
     output: str = typer.Option(..., "--output", "-o", help="File to write ('-' for standard output)."),
-    db: str = typer.Option(DEFAULT_DB, "--db", help="Inventory: SQLite file or PostgreSQL URL."),
+    db: str = DB_OPTION,
     as_of: str = AS_OF_OPTION,
     policy: list[str] = POLICY_OPTION,
     jurisdiction: list[str] = JURISDICTION_OPTION,
@@ -139,31 +120,27 @@ def report(
       vendorscope report --format cyclonedx -o inventory.cdx.json
     """
     day = parse_day(as_of)
-    from vendorscope.judge.evaluate import evaluate
+    from vendorscope.assess import assess_inventory
+    from vendorscope.assess import history as judged_history
     from vendorscope.store.inventory import InventoryError, open_inventory
 
-    chosen = select_packs(packs_or_fail(extra), policy or (), jurisdiction or ())
-    check_audiences(chosen, audience or ())
+    criteria = criteria_or_fail(extra, policy, jurisdiction, mode, audience, include_clear)
     high_risk = _high_risk_vendors()
-    wanted = {p.id for p in chosen}
-    with err_console.status("reading the inventory…"):
+    with err_console.status("reading and judging the inventory…"):
         try:
             with open_inventory(db, create=False) as inv:
-                assets = inv.assets(all_observations=False)
+                assessment = assess_inventory(inv, criteria, day)
                 snapshots = inv.snapshots()
-                entries = inv.history() if history and snapshots else []
+                entries = judged_history(inv, criteria) if history and snapshots else []
         except InventoryError as exc:
             fail(str(exc))
-    with err_console.status("judging…"):
-        findings: list[Finding] = evaluate(
-            assets, chosen, day, mode=mode.value, include_clear=include_clear, audiences=audience or None
-        )
+    with err_console.status("building the report…"):
         data = build_report(
-            _with_effective_roles(assets),
-            findings,
+            assessment.assets,
+            assessment.findings,
             day,
-            packs=chosen,
-            history=history_points(entries, wanted),
+            packs=criteria.packs,
+            history=history_points(entries),
             snapshots=snapshots,
             high_risk_vendors=high_risk,
             include_clear=include_clear,

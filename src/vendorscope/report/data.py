@@ -24,13 +24,8 @@ from enum import Enum, StrEnum
 from typing import Any
 
 from vendorscope import __version__
-from vendorscope.model import Asset, Finding, Status
+from vendorscope.model import COVERED_STATUSES, Asset, Finding, Status
 
-# Statuses under which a requirement applies to an asset (the store's
-# ``COVERED_STATUSES``: the same definition drives the burn-down history).
-COVERED_STATUSES: frozenset[Status] = frozenset(
-    {Status.prohibited, Status.must_remove, Status.overdue, Status.restricted, Status.advisory}
-)
 # Order in which statuses are listed: most urgent first.
 STATUS_ORDER: tuple[Status, ...] = (
     Status.overdue,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import importlib
 import json
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -36,9 +35,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from vendorscope import __version__
-from vendorscope.model import Asset, Attribution, Conflict, Observation, Role
+from vendorscope.model import Annotation, Asset, Attribution, Conflict, Finding, Observation, Role
+from vendorscope.resolve import apply_annotation, group_assets, merge_by_id
 from vendorscope.resolve import asset_id as merged_asset_id
-from vendorscope.resolve import group_assets
 from vendorscope.store import rows as R
 from vendorscope.store.models import (
     annotation_table,
@@ -49,11 +48,9 @@ from vendorscope.store.models import (
     snapshot_table,
 )
 from vendorscope.store.queries import (
-    Annotation,
     Diff,
     HistoryEntry,
     SnapshotInfo,
-    apply_annotation,
     coverage,
     coverage_progress,
     diff_assets,
@@ -61,7 +58,6 @@ from vendorscope.store.queries import (
     history_entry,
     latest_per_source,
     matches,
-    merge_by_id,
     updated_annotation,
 )
 
@@ -80,6 +76,8 @@ PG_MIGRATION_LOCK = 0x76656E646F72  # "vendor"
 BULK_CHUNK = 50_000
 
 Progress = Callable[[str, int], None]
+# How the caller judges a list of assets on a date; the store only calls it (it imports no judge).
+Judge = Callable[[Sequence[Asset], date], Iterable[Finding]]
 
 
 class InventoryError(Exception):
@@ -458,9 +456,9 @@ class Inventory:
         with self.engine.connect() as conn:
             return self._annotations(conn)
 
-    def diff(self, a: int, b: int, policy: str | None = None) -> Diff:
-        """What appeared, disappeared or was re-identified from snapshot ``a`` to ``b``,
-        and covered assets per policy requirement in each (as of each snapshot's date)."""
+    def diff(self, a: int, b: int, policy: str | None = None, judge: Judge | None = None) -> Diff:
+        """What appeared, disappeared or was re-identified from snapshot ``a`` to ``b``; with ``judge``,
+        also the assets each policy requirement covered in each (as of each snapshot's date)."""
         with _gc_paused(), self.engine.connect() as conn:
             known = {s.id: s for s in self._complete_snapshots(conn)}
             for ref in (a, b):
@@ -472,22 +470,20 @@ class Inventory:
                 for ref in (a, b)
             )
         changes = diff_assets(a, before, b, after)
-        judge = load_judge()
         if judge is None:
             return changes
-        packs, evaluate = judge
-        cover_a = coverage(evaluate(before, packs, known[a].started_at.date()), policy)
-        cover_b = coverage(evaluate(after, packs, known[b].started_at.date()), policy)
+        cover_a = coverage(judge(before, known[a].started_at.date()), policy)
+        cover_b = coverage(judge(after, known[b].started_at.date()), policy)
         return dataclasses.replace(changes, progress=coverage_progress(cover_a, cover_b))
 
-    def history(self, policy: str | None = None) -> list[HistoryEntry]:
-        """The inventory after each snapshot, oldest first, with coverage per policy requirement.
+    def history(self, policy: str | None = None, judge: Judge | None = None) -> list[HistoryEntry]:
+        """The inventory after each snapshot, oldest first; with ``judge``, coverage per policy requirement.
 
         After snapshot *k* the inventory is the latest snapshot of each source up
         to *k*, merged; coverage counts the assets each requirement covers as of
-        the snapshot's date (None when no judge is installed).
+        the snapshot's date (None without ``judge``). The store does not judge:
+        :func:`vendorscope.assess.history` passes the judge the report uses.
         """
-        judge = load_judge()
         entries: list[HistoryEntry] = []
         with _gc_paused(), self.engine.connect() as conn:
             snapshots = self._complete_snapshots(conn)
@@ -500,10 +496,7 @@ class Inventory:
                         loaded[s.source] = (s.id, self._load_snapshot(conn, s.id, all_observations=False))
                 merged = merge_by_id(loaded[s.source][1] for s in state)
                 assets = [apply_annotation(x, notes.get(x.id)) for x in merged]
-                cover = None
-                if judge is not None:
-                    packs, evaluate = judge
-                    cover = coverage(evaluate(assets, packs, snapshot.started_at.date()), policy)
+                cover = None if judge is None else coverage(judge(assets, snapshot.started_at.date()), policy)
                 entries.append(history_entry(snapshot, assets, cover))
         return entries
 
@@ -738,16 +731,3 @@ class _BulkWriter:
             if self.progress:
                 self.progress(table, self.written[table])
         self.buffered = 0
-
-
-Judge = tuple[Any, Callable[[Sequence[Asset], Any, date], Iterable[Any]]]
-
-
-def load_judge() -> Judge | None:
-    """The judge stage's packs and ``evaluate``, if that stage is installed."""
-    try:
-        packs_module = importlib.import_module("vendorscope.judge.packs")
-        evaluate_module = importlib.import_module("vendorscope.judge.evaluate")
-    except ImportError:
-        return None
-    return packs_module.load_packs(), evaluate_module.evaluate

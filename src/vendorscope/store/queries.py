@@ -1,19 +1,20 @@
-"""Pure functions over loaded inventory data: merge, annotate, filter, diff, history.
+"""Pure functions over loaded inventory data: filter, diff, history.
 
 Nothing here touches a database; ``inventory.py`` loads rows and calls these.
+Merging parts and applying annotations belong to :mod:`vendorscope.resolve`;
+judging belongs to :mod:`vendorscope.assess`, which hands the store a function
+to judge with.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from vendorscope.model import Asset, Finding, Role, Status
-from vendorscope.resolve import asset_id, group_assets, reconcile
+from vendorscope.model import COVERED_STATUSES, Annotation, Asset, Finding, Role, Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,17 +32,6 @@ class SnapshotInfo:
     conflicts: int
     stats: dict[str, Any] = field(default_factory=dict)
     tool_version: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Annotation:
-    """What a person said about an asset: it overrides what the collectors saw."""
-
-    asset_id: str
-    role: Role | None = None
-    site: str | None = None
-    tags: frozenset[str] = frozenset()
-    removed_tags: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,64 +92,9 @@ class HistoryEntry:
     coverage: list[Coverage] | None
 
 
-# Statuses under which a requirement applies to an asset.
-COVERED_STATUSES = frozenset(
-    {Status.prohibited, Status.must_remove, Status.overdue, Status.restricted, Status.advisory}
-)
 
 
-# ---------------------------------------------------------------- merging and annotations
-
-
-def merge_parts(parts: Sequence[Asset]) -> Asset:
-    """One asset seen by several sources (oldest first) → one asset, verdict reconciled again."""
-    if len(parts) == 1:
-        return parts[0]
-    keys: dict[str, set[str]] = defaultdict(set)
-    for part in parts:
-        for name, values in part.keys.items():
-            keys[name] |= values
-    attributions = sorted((a for p in parts for a in p.attributions), key=lambda a: -a.confidence)
-    verdict, conflicts = reconcile(attributions)
-    roles = [p.role for p in parts if p.role is not Role.unknown]
-    sites = [p.site for p in parts if p.site]
-    firsts = [p.first_seen for p in parts if p.first_seen is not None]
-    lasts = [p.last_seen for p in parts if p.last_seen is not None]
-    return Asset(
-        id=asset_id(keys),
-        keys=dict(keys),
-        observations=[o for p in parts for o in p.observations],
-        attributions=attributions,
-        verdict=verdict,
-        conflicts=conflicts,
-        role=roles[-1] if roles else Role.unknown,
-        site=sites[-1] if sites else None,
-        site_tags=frozenset().union(*(p.site_tags for p in parts)),
-        first_seen=min(firsts) if firsts else None,
-        last_seen=max(lasts) if lasts else None,
-    )
-
-
-def merge_by_id(per_snapshot: Iterable[Sequence[Asset]]) -> list[Asset]:
-    """Assets of several snapshots (oldest first) merged, sorted by id.
-
-    Parts merge when they share a key (a probe's IP and an inventory row's IP
-    and serial are one device), by the same rules as observations in resolve.
-    """
-    assets = [asset for assets in per_snapshot for asset in assets]
-    merged = [merge_parts([assets[i] for i in group]) for group in group_assets(assets)]
-    return sorted(merged, key=lambda a: a.id)
-
-
-def apply_annotation(asset: Asset, note: Annotation | None) -> Asset:
-    if note is None:
-        return asset
-    return dataclasses.replace(
-        asset,
-        role=note.role if note.role is not None else asset.role,
-        site=note.site if note.site is not None else asset.site,
-        site_tags=(asset.site_tags | note.tags) - note.removed_tags,
-    )
+# ---------------------------------------------------------------- annotations
 
 
 def updated_annotation(

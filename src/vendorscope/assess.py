@@ -1,0 +1,106 @@
+"""Assessment: stored snapshots → assets with their effective role, and their findings.
+
+The one place where the inventory meets the judge. The headline, the
+burn-down history, the diff, `findings` and every report format call these
+functions with one :class:`Criteria` (packs, mode, audiences), so none of them
+can judge with other packs or another mode than the rest.
+
+Who owns what: :mod:`vendorscope.resolve` decides what one asset is (merging
+parts, applying a person's annotation); the store only stores and reads;
+here the judge gives each asset its effective role and its findings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+from vendorscope.judge.evaluate import effective_role, evaluate
+from vendorscope.judge.packs import JudgeDefaults, PolicyPack, default_judge_defaults
+from vendorscope.model import Asset, Finding
+
+if TYPE_CHECKING:
+    from vendorscope.store.inventory import Inventory, Judge
+    from vendorscope.store.queries import Diff, HistoryEntry
+
+__all__ = ["Assessment", "Criteria", "assess", "assess_inventory", "diff", "history", "with_effective_roles"]
+
+
+@dataclass(frozen=True, slots=True)
+class Criteria:
+    """What to judge against: the same for the headline, the history, the diff and every format."""
+
+    packs: tuple[PolicyPack, ...]
+    mode: str = "statutory"
+    audiences: frozenset[str] | None = None  # None: undeclared (audience-bound requirements → review)
+    include_clear: bool = False
+
+    @classmethod
+    def of(
+        cls, packs: Iterable[PolicyPack], mode: str = "statutory", audiences: Iterable[str] | None = None,
+        include_clear: bool = False,
+    ) -> Criteria:
+        """Criteria from CLI-shaped arguments: an empty audience list means none declared."""
+        declared = frozenset(audiences) if audiences else None
+        return cls(tuple(packs), mode, declared, include_clear)
+
+    def judge(self) -> Judge:
+        """A function the store calls to judge the assets of one snapshot on that snapshot's date."""
+
+        def judge(assets: Sequence[Asset], day: date) -> list[Finding]:
+            return self.findings(assets, day)
+
+        return judge
+
+    def findings(self, assets: Iterable[Asset], as_of: date) -> list[Finding]:
+        return evaluate(
+            assets, self.packs, as_of, mode=self.mode, include_clear=self.include_clear, audiences=self.audiences
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """Assets (with the role the judge gave them) and their findings, as of one date."""
+
+    as_of: date
+    assets: tuple[Asset, ...]
+    findings: tuple[Finding, ...]
+
+
+def with_effective_roles(assets: Iterable[Asset], defaults: JudgeDefaults | None = None) -> list[Asset]:
+    """Roles as the judge sees them: an unknown role inferred from an unambiguous device type."""
+    defaults = defaults if defaults is not None else default_judge_defaults()
+    out = []
+    for a in assets:
+        role = effective_role(a, defaults)[0]
+        out.append(a if role is a.role else dataclasses.replace(a, role=role))
+    return out
+
+
+def assess(assets: Iterable[Asset], criteria: Criteria, as_of: date) -> Assessment:
+    """Judge merged, annotated assets: their findings, and the assets with their effective role.
+
+    The judge sees the assets as stored (it infers the role itself and says so
+    in the reason); the assets returned carry the inferred role for display.
+    """
+    listed = sorted(assets, key=lambda a: a.id)
+    findings = criteria.findings(listed, as_of)
+    return Assessment(as_of, tuple(with_effective_roles(listed)), tuple(findings))
+
+
+def assess_inventory(inventory: Inventory, criteria: Criteria, as_of: date) -> Assessment:
+    """The inventory as it stands (latest snapshot of each source, merged), assessed as of ``as_of``."""
+    return assess(inventory.assets(all_observations=False), criteria, as_of)
+
+
+def history(inventory: Inventory, criteria: Criteria, policy: str | None = None) -> list[HistoryEntry]:
+    """The inventory after each snapshot, judged with ``criteria`` as of each snapshot's date."""
+    return inventory.history(policy, judge=criteria.judge())
+
+
+def diff(inventory: Inventory, a: int, b: int, criteria: Criteria, policy: str | None = None) -> Diff:
+    """What changed from snapshot ``a`` to ``b``, with covered assets judged with ``criteria``."""
+    return inventory.diff(a, b, policy, judge=criteria.judge())

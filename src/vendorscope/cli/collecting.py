@@ -1,0 +1,64 @@
+"""What every collecting command (`pcap`, `probe`, `import`) does once it has its observations.
+
+Write them as JSON lines if asked, resolve and store them as one snapshot,
+print the devices: one function, so the three commands say the same thing
+the same way when the inventory cannot be written.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+from vendorscope.cli.common import DEVICE_COLUMNS, OutputFormat, device_row, fail, write_observations, write_rows
+from vendorscope.model import Asset, Observation
+from vendorscope.pipeline import IngestResult, ingest
+
+
+def store_and_show(
+    observations: Sequence[Observation],
+    *,
+    source: str,
+    db: str | None,
+    started_at: datetime,
+    stats: Mapping[str, object],
+    fmt: OutputFormat,
+    output: Path | IO[str] | None,
+    title: Callable[[int], str],
+    observations_path: Path | None = None,
+    rescue: Callable[[], Path] | None = None,
+    shown: Callable[[list[Asset]], list[Asset]] = list,
+) -> IngestResult:
+    """Observations → (JSON lines) → snapshot in ``db`` (None: store nothing) → device table.
+
+    ``rescue`` writes the observations somewhere safe when the store fails and
+    no ``observations_path`` holds them already (a scan is not lost). ``shown``
+    picks and orders the devices printed; ``title`` gets their number.
+    """
+    if observations_path is not None:
+        write_observations(observations_path, observations)
+    try:
+        result = ingest(observations, source=source, db=db, started_at=started_at, stats=dict(stats))
+    except Exception as exc:  # noqa: BLE001 - any storage failure reaches the user as one line
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        kept = observations_path or (rescue() if rescue is not None else None)
+        saved = f"; the observations are in {kept}" if kept is not None else ""
+        fail(f"cannot store the results in {db}: {detail}{saved}")
+    assets = shown(result.assets)
+    out: IO[str]
+    if isinstance(output, Path):
+        try:
+            out = output.open("w", encoding="utf-8", newline="")
+        except OSError as exc:
+            fail(f"{output}: cannot write: {exc.strerror or exc}")
+    else:
+        out = output or sys.stdout
+    try:
+        write_rows((device_row(a) for a in assets), DEVICE_COLUMNS, fmt, out=out, title=title(len(assets)))
+    finally:
+        if isinstance(output, Path):
+            out.close()
+    return result
