@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from vendorscope.model import Asset, Attribution, Conflict, Finding, Observation, Role, Status, Verdict
+from vendorscope.model import Asset, Attribution, Conflict, EvidenceLink, Finding, Observation, Role, Status, Verdict
 from vendorscope.report.data import HistoryPoint
 
 AS_OF = date(2026, 3, 1)
@@ -87,7 +87,7 @@ def asset(i: int, *, hostile: bool = False) -> Asset:
 def findings_for(a: Asset, as_of: date = AS_OF) -> list[Finding]:
     v = a.verdict
     out = []
-    ev = tuple(f"{o.kind} {o.value!r} ({o.source})" for o in a.observations)
+    ev = tuple(EvidenceLink.of(att) for att in a.attributions)
     if v.group in HIGH_RISK:
         status = Status.prohibited if v.group in ("huawei", "zte") or a.site == "Base Alpha" else Status.review
         out.append(Finding(a.id, "us-ndaa-889", "part-b-use", status, as_of, None, "high",

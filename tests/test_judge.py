@@ -330,17 +330,23 @@ def test_raise_severity_caps() -> None:
 # ----------------------------------------------------------------- evidence and purity
 
 
-def test_evidence_names_the_observation_and_rule() -> None:
+def test_evidence_names_the_observation_and_rule(packs: dict[str, PolicyPack], registry: Registry) -> None:
     asset = make_asset("huawei", Role.core)
     asset.conflicts.append(Conflict("acme", "inventory.manufacturer", "huawei", "ssh.banner", "label says Acme"))
-    evidence = evidence_of(asset)
+    [link] = evidence_of(asset)  # typed: the observation, where it was seen, the rule, what it said
+    assert (link.kind, link.value, link.rule, link.vendor) == ("ssh.banner", "SSH-2.0-HUAWEI-1.5", "ssh.huawei.test",
+                                                               "huawei")
+    assert link.observation_id is not None and link.observation_id.startswith("obs:")
+    finding = judge(asset, packs["de-5g-2024"], date(2026, 1, 1), registry)["core-2026"]
+    evidence = finding.evidence_lines
     assert evidence[0] == "ssh.banner 'SSH-2.0-HUAWEI-1.5' → ssh.huawei.test (0.9)"
     assert evidence[-1] == "conflict: label says Acme"
 
 
 def test_findings_carry_evidence(packs: dict[str, PolicyPack], registry: Registry) -> None:
     finding = judge(make_asset("huawei", Role.core), packs["de-5g-2024"], date(2026, 1, 1), registry)["core-2026"]
-    assert finding.evidence == ("ssh.banner 'SSH-2.0-HUAWEI-1.5' → ssh.huawei.test (0.9)",)
+    assert finding.evidence_lines == ("ssh.banner 'SSH-2.0-HUAWEI-1.5' → ssh.huawei.test (0.9)",)
+    assert finding.evidence == evidence_of(make_asset("huawei", Role.core))
 
 
 def test_evaluate_is_pure_and_sorted(packs: dict[str, PolicyPack], registry: Registry) -> None:

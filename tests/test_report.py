@@ -43,8 +43,9 @@ from vendorscope.report.data import (
     Category,
     ReportData,
     build_report,
-    evidence_of,
+    evidence_dict,
     history_points,
+    strongest_evidence,
 )
 from vendorscope.report.html import content_security_policy, environment, render_html, safe_url, script_json
 from vendorscope.report.json_report import render_json, report_dict
@@ -176,7 +177,7 @@ def test_evidence_is_bounded() -> None:
     a = asset(0)
     long_obs = replace(a.observations[0], value="x" * (MAX_VALUE_CHARS * 3))
     attrs = [replace(a.attributions[0], observation=long_obs, confidence=i / 100) for i in range(40)]
-    ev = evidence_of(replace(a, attributions=attrs))
+    ev = [evidence_dict(link) for link in strongest_evidence(replace(a, attributions=attrs))]
     assert len(ev) == MAX_EVIDENCE_PER_ASSET
     assert ev[0]["confidence"] == 0.39  # strongest first
     assert len(ev[0]["value"]) < MAX_VALUE_CHARS + 40 and "more characters" in ev[0]["value"]

@@ -6,6 +6,7 @@ serialise with :func:`dataclasses.asdict` or the helpers below.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -212,9 +213,73 @@ COVERED_STATUSES: frozenset[Status] = frozenset(
 )
 
 
+def observation_id(obs: Observation) -> str:
+    """A stable id for an observation, from what it is and where it was seen: the same in every output."""
+    where = "\x1f".join(f"{k}={obs.context[k]}" for k in sorted(obs.context, key=str))
+    text = "\x1e".join((obs.source, obs.kind, obs.value, where, *obs.keys.as_dict().values()))
+    return "obs:" + hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceLink:
+    """One link of a finding's evidence chain: a datum, where it was seen, the rule that read it, what it said.
+
+    Made from an attribution; every output (CLI, JSON, HTML, CycloneDX) writes
+    these fields and nothing else about the evidence.
+    """
+
+    observation_id: str | None  # None when a rule fired without a stored observation
+    kind: str | None
+    value: str | None  # verbatim: hostile input, escaped by whoever displays it
+    source: str | None  # pcap:lab.pcap, probe, import:nmap:scan.xml
+    context: Mapping[str, Any]  # what finds it again: file, frame, port, probe id, row
+    seen_at: datetime | None
+    rule: str
+    confidence: float
+    vendor: str
+    vendor_name: str
+    group: str
+    product: str | None = None
+    version: str | None = None
+    device_type: str | None = None
+
+    @classmethod
+    def of(cls, attribution: Attribution) -> EvidenceLink:
+        obs = attribution.observation
+        return cls(
+            observation_id=observation_id(obs) if obs is not None else None,
+            kind=obs.kind if obs is not None else None,
+            value=obs.value if obs is not None else None,
+            source=(obs.source or None) if obs is not None else None,
+            context=dict(obs.context) if obs is not None else {},
+            seen_at=obs.seen_at if obs is not None else None,
+            rule=attribution.rule,
+            confidence=attribution.confidence,
+            vendor=attribution.vendor,
+            vendor_name=attribution.vendor_name,
+            group=attribution.group,
+            product=attribution.product,
+            version=attribution.version,
+            device_type=attribution.device_type,
+        )
+
+    def text(self, limit: int = 80) -> str:
+        """One line: ``ssh.banner 'SSH-2.0-HUAWEI-1.5' → ssh.huawei.vrp (0.95)``."""
+        if self.kind is None or self.value is None:
+            return f"{self.rule} ({self.confidence:.2g})"
+        value = self.value if len(self.value) <= limit else self.value[: limit - 3] + "..."
+        return f"{self.kind} {value!r} → {self.rule} ({self.confidence:.2g})"
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """What one policy requirement says about one asset, as of a date."""
+    """What one policy requirement says about one asset, as of a date.
+
+    ``reasons`` are the judge's sentences, in order (who, the requirement, the
+    deadline, the source, the notes); ``evidence`` is the chain of observations
+    that named the maker, and ``conflicts`` what a label and a fingerprint
+    disagree on.
+    """
 
     asset_id: str
     policy: str
@@ -223,8 +288,23 @@ class Finding:
     as_of: date
     deadline: date | None
     severity: str
-    reason: str
-    evidence: tuple[str, ...] = ()
+    reasons: tuple[str, ...]
+    evidence: tuple[EvidenceLink, ...] = ()
+    conflicts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.reasons, str):  # one sentence given as a plain string
+            object.__setattr__(self, "reasons", (self.reasons,))
+
+    @property
+    def reason(self) -> str:
+        """The reasons as one line."""
+        return "; ".join(self.reasons)
+
+    @property
+    def evidence_lines(self) -> tuple[str, ...]:
+        """The evidence chain, one line per link, then the conflicts."""
+        return (*(link.text() for link in self.evidence), *(f"conflict: {c}" for c in self.conflicts))
 
     @property
     def days_left(self) -> int | None:

@@ -36,6 +36,7 @@ from vendorscope.judge.packs import (
     Requirement,
 )
 from vendorscope.model import Asset, Finding, Status
+from vendorscope.report.data import evidence_dict
 
 if TYPE_CHECKING:  # the store behind assess is imported only when `findings` runs
     from vendorscope.assess import Assessment, Criteria
@@ -252,7 +253,8 @@ def finding_row(finding: Finding, asset: Asset | None) -> dict[str, Any]:
         "severity": finding.severity,
         "reason": finding.reason,
         "as_of": finding.as_of,
-        "evidence": list(finding.evidence),
+        "evidence": list(finding.evidence_lines),
+        "evidence_chain": [evidence_dict(link) for link in finding.evidence],
     }
 
 

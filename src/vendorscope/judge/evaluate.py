@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from itertools import islice
 from typing import Literal
 
 from vendorscope.identify.registry import Registry, RegistryError, default_registry
@@ -34,7 +35,7 @@ from vendorscope.judge.packs import (
     Requirement,
     default_judge_defaults,
 )
-from vendorscope.model import Asset, Finding, Role, Status
+from vendorscope.model import Asset, EvidenceLink, Finding, Role, Status
 
 Mode = Literal["statutory", "strict"]
 MODES: tuple[str, ...] = ("statutory", "strict")
@@ -290,23 +291,11 @@ def _days(count: int) -> str:
 # ----------------------------------------------------------------- evidence
 
 
-def evidence_of(asset: Asset) -> tuple[str, ...]:
-    """What names the maker: the attributions behind the verdict, then conflicts."""
-    lines: list[str] = []
+def evidence_of(asset: Asset) -> tuple[EvidenceLink, ...]:
+    """What names the maker: the attributions behind the verdict, as typed links (conflicts go beside)."""
     vendor = asset.verdict.vendor
-    for a in asset.attributions:
-        if vendor is not None and a.vendor != vendor:
-            continue
-        if a.observation is not None:
-            value = a.observation.value
-            value = value if len(value) <= 80 else value[:77] + "..."
-            lines.append(f"{a.observation.kind} {value!r} → {a.rule} ({a.confidence:.2g})")
-        else:
-            lines.append(f"{a.rule} ({a.confidence:.2g})")
-        if len(lines) >= _MAX_EVIDENCE:
-            break
-    lines.extend(f"conflict: {c.detail}" for c in asset.conflicts)
-    return tuple(lines)
+    behind = (a for a in asset.attributions if vendor is None or a.vendor == vendor)
+    return tuple(EvidenceLink.of(a) for a in islice(behind, _MAX_EVIDENCE))
 
 
 # ----------------------------------------------------------------- judging
@@ -320,7 +309,8 @@ class _Context:
     mode: str
     include_clear: bool
     audiences: frozenset[str] | None
-    evidence: tuple[str, ...] = field(default=())
+    evidence: tuple[EvidenceLink, ...] = field(default=())
+    conflicts: tuple[str, ...] = field(default=())
 
 
 def _who(asset: Asset, role: Role, role_note: str | None, ctx: _Context) -> str:
@@ -349,8 +339,9 @@ def _finding(
         as_of=ctx.as_of,
         deadline=deadline,
         severity=severity,
-        reason="; ".join(r for r in reason if r),
+        reasons=tuple(r for r in reason if r),
         evidence=ctx.evidence,
+        conflicts=ctx.conflicts,
     )
 
 
@@ -458,7 +449,7 @@ def judge_asset(asset: Asset, pack: PolicyPack, ctx: _Context) -> list[Finding]:
     """Every finding one pack yields for one asset on ``ctx.as_of``."""
     if ctx.as_of < pack.effective.date:
         return []
-    ctx = replace(ctx, evidence=evidence_of(asset))
+    ctx = replace(ctx, evidence=evidence_of(asset), conflicts=tuple(c.detail for c in asset.conflicts))
     coverage = coverage_of(asset.verdict.vendor, pack, ctx.as_of, ctx.registry, ctx.defaults)
     role, role_note = effective_role(asset, ctx.defaults)
     who = _who(asset, role, role_note, ctx)

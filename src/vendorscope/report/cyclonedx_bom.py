@@ -24,7 +24,7 @@ from collections import defaultdict
 from typing import IO, Any
 
 from vendorscope.model import Asset, Finding
-from vendorscope.report.data import STATUS_ORDER, ReportData, clip, evidence_of
+from vendorscope.report.data import STATUS_ORDER, ReportData, clip, evidence_dict, strongest_evidence
 
 SPEC_VERSION = "1.6"
 SCHEMA_URI = "http://cyclonedx.org/schema/bom-1.6.schema.json"
@@ -82,13 +82,15 @@ def _properties(asset: Asset, category: str | None, findings: list[Finding]) -> 
 
 def _evidence(asset: Asset, name: str) -> dict[str, Any] | None:
     methods = []
-    for e in evidence_of(asset):
+    for link in strongest_evidence(asset):
+        e = evidence_dict(link)  # the same fields, bounded the same way, as the JSON and HTML reports
         what = f"{e['kind']}: {clip(e['value'] or '', 500)}" if e["kind"] else "no stored observation"
+        seen = f", {e['observation_id']}" if e["observation_id"] else ""
         methods.append(
             {
                 "technique": "attestation" if (e["kind"] or "").startswith("inventory.") else "other",
                 "confidence": e["confidence"],
-                "value": f"{what} (rule {e['rule']}, vendor {e['vendor']})",
+                "value": f"{what} (rule {e['rule']}, vendor {e['vendor']}{seen})",
             }
         )
     if not methods:

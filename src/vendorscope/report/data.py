@@ -24,7 +24,7 @@ from enum import Enum, StrEnum
 from typing import Any
 
 from vendorscope import __version__
-from vendorscope.model import COVERED_STATUSES, Asset, Finding, Status
+from vendorscope.model import COVERED_STATUSES, Asset, EvidenceLink, Finding, Status
 
 # Order in which statuses are listed: most urgent first.
 STATUS_ORDER: tuple[Status, ...] = (
@@ -391,45 +391,45 @@ def plain(value: Any) -> Any:
     return clip(str(value), 500)
 
 
-def evidence_of(asset: Asset) -> list[dict[str, Any]]:
-    """What proves an asset's verdict: each attribution with the observation it came from."""
-    out = []
+def strongest_evidence(asset: Asset) -> tuple[EvidenceLink, ...]:
+    """What proves an asset's verdict: its strongest attributions (at most 12), as evidence links."""
     ranked = sorted(asset.attributions, key=lambda a: -a.confidence)
-    for attr in ranked[:MAX_EVIDENCE_PER_ASSET]:
-        obs = attr.observation
-        context = dict(list((obs.context or {}).items())[:MAX_CONTEXT_ITEMS]) if obs is not None else {}
-        out.append(
-            {
-                "kind": obs.kind if obs is not None else None,
-                "value": clip(obs.value) if obs is not None else None,
-                "source": (obs.source or None) if obs is not None else None,
-                "seen_at": obs.seen_at.isoformat() if obs is not None and obs.seen_at is not None else None,
-                "context": {str(k): plain(v) for k, v in context.items()},
-                "rule": attr.rule,
-                "vendor": attr.vendor,
-                "vendor_name": attr.vendor_name,
-                "group": attr.group,
-                "product": attr.product,
-                "version": attr.version,
-                "device_type": attr.device_type,
-                "confidence": round(float(attr.confidence), 4),
-            }
-        )
-    return out
+    return tuple(EvidenceLink.of(a) for a in ranked[:MAX_EVIDENCE_PER_ASSET])
+
+
+def evidence_dict(link: EvidenceLink) -> dict[str, Any]:
+    """One evidence link as JSON-ready data, bounded: the shape every format writes (report-schema.json)."""
+    context = list(link.context.items())[:MAX_CONTEXT_ITEMS]
+    return {
+        "observation_id": link.observation_id,
+        "kind": link.kind,
+        "value": clip(link.value) if link.value is not None else None,
+        "source": link.source,
+        "seen_at": link.seen_at.isoformat() if link.seen_at is not None else None,
+        "context": {str(k): plain(v) for k, v in context},
+        "rule": link.rule,
+        "vendor": link.vendor,
+        "vendor_name": link.vendor_name,
+        "group": link.group,
+        "product": link.product,
+        "version": link.version,
+        "device_type": link.device_type,
+        "confidence": round(float(link.confidence), 4),
+    }
 
 
 def evidence_summary(asset: Asset | None, finding: Finding | None = None, limit: int = 3) -> str:
     """One line: the finding's own evidence, else the strongest observations."""
-    if finding is not None and finding.evidence:
-        return "; ".join(clip(e, 300) for e in finding.evidence[:limit])
+    if finding is not None and finding.evidence_lines:
+        return "; ".join(clip(e, 300) for e in finding.evidence_lines[:limit])
     if asset is None:
         return ""
     parts = []
-    for e in evidence_of(asset)[:limit]:
-        if e["kind"] is None:
-            parts.append(f"rule {e['rule']}")
+    for e in strongest_evidence(asset)[:limit]:
+        if e.kind is None:
+            parts.append(f"rule {e.rule}")
         else:
-            parts.append(f"{e['kind']}={clip(e['value'] or '', 120)!r} ({e['rule']}, {e['confidence']:.2f})")
+            parts.append(f"{e.kind}={clip(e.value or '', 120)!r} ({e.rule}, {e.confidence:.2f})")
     return "; ".join(parts)
 
 

@@ -16,7 +16,8 @@ from vendorscope.report.data import (
     BreakdownRow,
     ReportData,
     asset_keys,
-    evidence_of,
+    evidence_dict,
+    strongest_evidence,
 )
 
 FORMAT = "vendorscope-report"
@@ -67,7 +68,7 @@ def asset_dict(asset: Asset, category: str | None) -> dict[str, Any]:
             }
             for c in asset.conflicts
         ],
-        "evidence": evidence_of(asset),
+        "evidence": [evidence_dict(link) for link in strongest_evidence(asset)],
     }
 
 
@@ -82,7 +83,10 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "deadline": _iso(f.deadline),
         "days_left": f.days_left,
         "reason": f.reason,
-        "evidence": list(f.evidence),
+        "reasons": list(f.reasons),
+        "evidence": list(f.evidence_lines),
+        "evidence_chain": [evidence_dict(link) for link in f.evidence],
+        "conflicts": list(f.conflicts),
     }
 
 
