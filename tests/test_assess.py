@@ -9,6 +9,7 @@ SQLite inventory and check that every view counts the same covered assets.
 from __future__ import annotations
 
 import ast
+import re
 import json
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
@@ -206,3 +207,39 @@ def test_store_imports_nothing_from_the_judge() -> None:
                 reached[target] = name
                 todo.append(target)
     assert SRC / "resolve.py" in reached  # the walk did follow the store's own imports
+
+
+# ---------------------------------------------------------------- the evidence chain, one record in every output
+
+
+def test_the_evidence_chain_is_serialised_identically_everywhere(inventory: Path) -> None:
+    db = str(inventory / "inv.db")
+    judging = ["--policy", "us-fcc-covered-list", "--mode", "strict", "--as-of", LATEST_DAY.isoformat()]
+    cli = [json.loads(line) for line in _run("findings", "--db", db, "--format", "jsonl", *judging).splitlines()]
+    report = json.loads(_run("report", "--db", db, "--format", "json", "-o", "-", *judging))
+    html = _run("report", "--db", db, "--format", "html", "-o", "-", *judging)
+    embedded = json.loads(re.search(r'<script type="application/json" id="vs-data">(.*?)</script>', html, re.S)
+                          .group(1))  # type: ignore[union-attr]
+    bom = json.loads(_run("report", "--db", db, "--format", "cyclonedx", "-o", "-", *judging))
+
+    def chains(rows: list[dict[str, Any]], asset_key: str) -> dict[tuple[str, str], tuple[Any, Any]]:
+        return {(r[asset_key], r["requirement"]): (r["evidence_chain"], r["evidence"]) for r in rows}
+
+    from_cli = chains(cli, "asset")
+    assert from_cli == chains(report["findings"], "asset_id") == chains(embedded["findings"], "asset_id")
+    camera_chain, camera_lines = from_cli[(CAMERA, "no-fcc-subsidies")]
+    [link] = camera_chain
+    assert (link["kind"], link["value"], link["source"]) == ("http.server", "App-webs/", "pcap:site.pcap")
+    assert link["context"] == {"file": "site.pcap", "frame": 20} and link["rule"] and link["vendor"] == "hikvision"
+    assert link["observation_id"].startswith("obs:")
+    assert camera_lines == [f"http.server 'App-webs/' → {link['rule']} ({link['confidence']:.2g})"]
+
+    # the asset's evidence (JSON, HTML) and its CycloneDX identity name the same observation
+    asset_evidence = next(a["evidence"] for a in report["assets"] if a["id"] == CAMERA)
+    assert link in asset_evidence
+    assert asset_evidence == next(a["evidence"] for a in embedded["assets"] if a["id"] == CAMERA)
+    methods = next(c for c in bom["components"] if c["bom-ref"] == CAMERA)["evidence"]["identity"][0]["methods"]
+    assert [m["value"] for m in methods] == [
+        f"{e['kind']}: {e['value']} (rule {e['rule']}, vendor {e['vendor']}, {e['observation_id']})"
+        for e in asset_evidence
+    ]

@@ -7,7 +7,7 @@ serialise with :func:`dataclasses.asdict` or the helpers below.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -214,9 +214,12 @@ COVERED_STATUSES: frozenset[Status] = frozenset(
 
 
 def observation_id(obs: Observation) -> str:
-    """A stable id for an observation, from what it is and where it was seen: the same in every output."""
-    where = "\x1f".join(f"{k}={obs.context[k]}" for k in sorted(obs.context, key=str))
-    text = "\x1e".join((obs.source, obs.kind, obs.value, where, *obs.keys.as_dict().values()))
+    """A stable id for a piece of evidence: what was seen, by which source, on which device.
+
+    Every sighting of it (frame 7, frame 9, ...) shares the id, so a full and a
+    condensed read of the inventory name it alike in every output.
+    """
+    text = "\x1e".join((obs.source, obs.kind, obs.value, *(f"{k}={v}" for k, v in obs.keys.as_dict().items())))
     return "obs:" + hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
@@ -269,6 +272,17 @@ class EvidenceLink:
             return f"{self.rule} ({self.confidence:.2g})"
         value = self.value if len(self.value) <= limit else self.value[: limit - 3] + "..."
         return f"{self.kind} {value!r} → {self.rule} ({self.confidence:.2g})"
+
+
+def distinct_links(attributions: Iterable[Attribution]) -> Iterator[EvidenceLink]:
+    """Evidence links in the attributions' order, one per piece of evidence and rule (first sighting kept)."""
+    seen: set[tuple[str | None, str, float]] = set()
+    for a in attributions:
+        link = EvidenceLink.of(a)
+        key = (link.observation_id, link.rule, link.confidence)
+        if link.observation_id is None or key not in seen:
+            seen.add(key)
+            yield link
 
 
 @dataclass(frozen=True, slots=True)

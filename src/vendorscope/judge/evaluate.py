@@ -35,7 +35,7 @@ from vendorscope.judge.packs import (
     Requirement,
     default_judge_defaults,
 )
-from vendorscope.model import Asset, EvidenceLink, Finding, Role, Status
+from vendorscope.model import Asset, EvidenceLink, Finding, Role, Status, distinct_links
 
 Mode = Literal["statutory", "strict"]
 MODES: tuple[str, ...] = ("statutory", "strict")
@@ -292,10 +292,13 @@ def _days(count: int) -> str:
 
 
 def evidence_of(asset: Asset) -> tuple[EvidenceLink, ...]:
-    """What names the maker: the attributions behind the verdict, as typed links (conflicts go beside)."""
+    """What names the maker: the attributions behind the verdict, as typed links (conflicts go beside).
+
+    One link per piece of evidence and rule: its first sighting stands for the others.
+    """
     vendor = asset.verdict.vendor
     behind = (a for a in asset.attributions if vendor is None or a.vendor == vendor)
-    return tuple(EvidenceLink.of(a) for a in islice(behind, _MAX_EVIDENCE))
+    return tuple(islice(distinct_links(behind), _MAX_EVIDENCE))
 
 
 # ----------------------------------------------------------------- judging

@@ -21,10 +21,11 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import Enum, StrEnum
+from itertools import islice
 from typing import Any
 
 from vendorscope import __version__
-from vendorscope.model import COVERED_STATUSES, Asset, EvidenceLink, Finding, Status
+from vendorscope.model import COVERED_STATUSES, Asset, EvidenceLink, Finding, Status, distinct_links
 
 # Order in which statuses are listed: most urgent first.
 STATUS_ORDER: tuple[Status, ...] = (
@@ -394,7 +395,7 @@ def plain(value: Any) -> Any:
 def strongest_evidence(asset: Asset) -> tuple[EvidenceLink, ...]:
     """What proves an asset's verdict: its strongest attributions (at most 12), as evidence links."""
     ranked = sorted(asset.attributions, key=lambda a: -a.confidence)
-    return tuple(EvidenceLink.of(a) for a in ranked[:MAX_EVIDENCE_PER_ASSET])
+    return tuple(islice(distinct_links(ranked), MAX_EVIDENCE_PER_ASSET))
 
 
 def evidence_dict(link: EvidenceLink) -> dict[str, Any]:

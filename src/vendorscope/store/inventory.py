@@ -380,18 +380,20 @@ class Inventory:
         role: Role | str | None = None,
         *,
         all_observations: bool = True,
+        ids: Collection[str] | None = None,
     ) -> list[Asset]:
         """Assets, annotations applied, sorted by id.
 
         By default the inventory as it stands: the latest snapshot of each source,
         merged by asset id (the verdict reconciled again over all sources). With
         ``snapshot_id``, one snapshot's assets. ``vendor`` matches vendor or group.
-        ``all_observations=False`` loads only the observations a rule fired on
-        (enough to judge; much less to read).
+        ``all_observations=False`` loads each piece of evidence once, without its
+        sightings (frame numbers, rows): enough to judge, much less to read.
+        ``ids`` loads only those assets (and the parts that merge into them).
         """
         wanted_role = Role(role) if isinstance(role, str) else role
         with _gc_paused(), self.engine.connect() as conn:
-            assets = self._current_assets(conn, snapshot_id, None, all_observations)
+            assets = self._current_assets(conn, snapshot_id, ids, all_observations)
             notes = self._annotations(conn)
             annotated = (apply_annotation(a, notes.get(a.id)) for a in assets)
             return [a for a in annotated if matches(a, vendor, site, wanted_role)]
