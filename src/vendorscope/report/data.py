@@ -17,15 +17,16 @@ Definitions used throughout (docs/report.md repeats them):
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import Enum, StrEnum
 from itertools import islice
-from typing import Any
+from typing import Any, Protocol
 
 from vendorscope import __version__
 from vendorscope.model import COVERED_STATUSES, Asset, EvidenceLink, Finding, Status, distinct_links
+from vendorscope.store.queries import HistoryEntry, SnapshotInfo
 
 # Order in which statuses are listed: most urgent first.
 STATUS_ORDER: tuple[Status, ...] = (
@@ -44,6 +45,25 @@ NO_SITE = "(no site)"
 MAX_EVIDENCE_PER_ASSET = 12
 MAX_VALUE_CHARS = 2000
 MAX_CONTEXT_ITEMS = 12
+
+
+class PackFacts(Protocol):
+    """What a report says about a policy pack (the judge's ``PolicyPack`` has it all)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def jurisdiction(self) -> str | None: ...
+    @property
+    def authority(self) -> str | None: ...
+    @property
+    def instrument(self) -> str | None: ...
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def binding(self) -> bool | None: ...
 
 
 class Category(StrEnum):
@@ -165,9 +185,9 @@ def build_report(
     findings: Iterable[Finding],
     as_of: date,
     *,
-    packs: Iterable[Any] = (),
+    packs: Iterable[PackFacts] = (),
     history: Iterable[HistoryPoint] = (),
-    snapshots: Iterable[Any] = (),
+    snapshots: Iterable[SnapshotInfo] = (),
     high_risk_vendors: Collection[str] = (),
     include_clear: bool = False,
     generated_at: datetime | None = None,
@@ -175,10 +195,8 @@ def build_report(
 ) -> ReportData:
     """Everything a report shows.
 
-    ``packs`` are the judge's policy packs (read by attribute: id, title,
-    jurisdiction, authority, instrument, url, binding); ``snapshots`` the
-    store's snapshot infos (id, source, started_at, assets, attributed,
-    conflicts); ``history`` one point per snapshot, oldest first (see
+    ``packs`` are the judge's policy packs; ``snapshots`` the store's
+    snapshot infos; ``history`` one point per snapshot, oldest first (see
     :func:`history_points`). Findings with status ``clear`` are counted but
     only listed when ``include_clear``.
     """
@@ -247,7 +265,7 @@ def categorise(asset: Asset, statuses: Collection[Status], high_risk_vendors: Co
 
 
 def breakdown(
-    assets: Sequence[Asset], categories: Mapping[str, Category], key: Any
+    assets: Sequence[Asset], categories: Mapping[str, Category], key: Callable[[Asset], object]
 ) -> tuple[BreakdownRow, ...]:
     """Assets per key, split by category; the most concerning keys first."""
     counts: dict[str, Counter[Category]] = defaultdict(Counter)
@@ -316,21 +334,20 @@ def burndowns(points: Sequence[HistoryPoint], findings: Sequence[Finding], as_of
     return tuple(series)
 
 
-def history_points(entries: Iterable[Any], policies: Collection[str] | None = None) -> list[HistoryPoint]:
-    """The store's history entries (``inventory.history()``) as burn-down points.
+def history_points(entries: Iterable[HistoryEntry], policies: Collection[str] | None = None) -> list[HistoryPoint]:
+    """The assessed history (``assess.history``) as burn-down points.
 
-    Entries without coverage (no judge installed) are skipped. ``policies``
-    keeps only those policy ids.
+    Entries without coverage (history read without judging) are skipped.
+    ``policies`` keeps only those policy ids.
     """
     out = []
     for e in entries:
-        cover = getattr(e, "coverage", None)
-        if cover is None:
+        if e.coverage is None:
             continue
         snap = e.snapshot
         covered: dict[tuple[str, str], int] = {}
         deadlines: dict[tuple[str, str], date | None] = {}
-        for c in cover:
+        for c in e.coverage:
             if policies is not None and c.policy not in policies:
                 continue
             covered[(c.policy, c.requirement)] = int(c.covered)
@@ -339,35 +356,29 @@ def history_points(entries: Iterable[Any], policies: Collection[str] | None = No
     return out
 
 
-def policy_info(pack: Any) -> PolicyInfo:
-    def text(name: str) -> str | None:
-        value = getattr(pack, name, None)
+def policy_info(pack: PackFacts) -> PolicyInfo:
+    def text(value: str | None) -> str | None:
         return None if value is None else str(value).strip()
 
-    binding = getattr(pack, "binding", None)
     return PolicyInfo(
         id=str(pack.id),
-        title=text("title") or str(pack.id),
-        jurisdiction=text("jurisdiction"),
-        authority=text("authority"),
-        instrument=text("instrument"),
-        url=text("url"),
-        binding=None if binding is None else bool(binding),
+        title=text(pack.title) or str(pack.id),
+        jurisdiction=text(pack.jurisdiction),
+        authority=text(pack.authority),
+        instrument=text(pack.instrument),
+        url=text(pack.url),
+        binding=None if pack.binding is None else bool(pack.binding),
     )
 
 
-def snapshot_row(s: Any) -> SnapshotRow:
-    def count(name: str) -> int | None:
-        value = getattr(s, name, None)
-        return None if value is None else int(value)
-
+def snapshot_row(s: SnapshotInfo) -> SnapshotRow:
     return SnapshotRow(
         id=int(s.id),
         source=str(s.source),
         started_at=s.started_at,
-        assets=count("assets"),
-        attributed=count("attributed"),
-        conflicts=count("conflicts"),
+        assets=s.assets,
+        attributed=s.attributed,
+        conflicts=s.conflicts,
     )
 
 
