@@ -46,7 +46,7 @@ class Diff:
     """What changed from snapshot ``a`` to snapshot ``b``.
 
     ``progress`` compares, per policy requirement, the assets covered in ``a``
-    and in ``b`` (empty when no judge is installed).
+    and in ``b`` (empty when the diff was read without a judge).
     """
 
     a: int
@@ -88,7 +88,7 @@ class HistoryEntry:
     attributed: int
     conflicts: int
     by_group: dict[str, int]
-    # None when no judge is installed to evaluate policy packs.
+    # None when the history was read without a judge (see vendorscope.assess.history).
     coverage: list[Coverage] | None
 
 
