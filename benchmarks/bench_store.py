@@ -34,9 +34,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from vendorscope.assess import Criteria, assess_inventory  # noqa: E402
+from vendorscope.judge.packs import load_packs  # noqa: E402
 from vendorscope.model import AssetKeys, Observation  # noqa: E402
 from vendorscope.pipeline import to_assets  # noqa: E402
-from vendorscope.store.inventory import load_judge, open_inventory  # noqa: E402
+from vendorscope.store.inventory import open_inventory  # noqa: E402
 
 # (OUI, device families) for each maker; the families pick banners below.
 MAKERS: list[tuple[str, str, tuple[str, ...]]] = [
@@ -164,16 +166,18 @@ def bench_database(name: str, url: str, observations: list[Observation], assets:
         loaded, seconds = timed("load assets for judging")(lambda: inventory.assets(all_observations=False))
         results["load_assets_per_s"] = len(loaded) / seconds
         print(f"  load: {len(loaded) / seconds:,.0f} assets/s ({len(loaded):,} assets)", flush=True)
-        judge = load_judge()
-        if judge is None:
-            print("  judge: skipped (vendorscope.judge.packs / .evaluate not installed yet)")
-            return results
-        packs, evaluate = judge
+        criteria = Criteria.of(load_packs())
+        packs = criteria.packs
         findings, seconds = timed("judge all assets against all packs")(
-            lambda: list(evaluate(loaded, packs, date.today()))
+            lambda: criteria.findings(loaded, date.today())
         )
         results["judge_assets_per_s"] = len(loaded) / seconds
         print(f"  judge: {len(loaded) / seconds:,.0f} assets/s ({len(findings):,} findings)", flush=True)
+        assessment, seconds = timed("assess (read, judge, read the named assets in full)")(
+            lambda: assess_inventory(inventory, criteria, date.today())
+        )
+        results["assess_assets_per_s"] = len(assessment.assets) / seconds
+        print(f"  assess: {len(assessment.assets) / seconds:,.0f} assets/s (what `report` does)", flush=True)
         # ---- REPORT TIMING ------------------------------------------------------------------------
         # The report stage: build the report data from the judged assets and render the HTML.
         # If the report's entry points change, this is the one place to adapt.

@@ -9,8 +9,8 @@ SQLite inventory and check that every view counts the same covered assets.
 from __future__ import annotations
 
 import ast
-import re
 import json
+import re
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
