@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from test_packs import minimal_pack
 from typer.testing import CliRunner
 
 from vendorscope.assess import Criteria, assess_inventory, history
@@ -46,21 +47,13 @@ def network() -> list[Observation]:
     ]
 
 
-EXTRA_PACK: dict[str, Any] = {
-    "id": "test-extra",
-    "title": "A pack only --packs brings",
-    "jurisdiction": "DE",
-    "authority": "Somebody",
-    "instrument": "An instrument",
-    "url": "https://example.org/instrument",
-    "binding": True,
-    "applies_to": "operators",
-    "effective": {"date": date(2024, 1, 1), "source": "src"},
-    "sources": {"src": {"title": "A source", "url": "https://example.org/src"}},
-    "covers": [{"company": "hikvision", "name": "Hikvision", "scope": "everything", "source": "src"}],
-    "requirements": [{"id": "remove-cameras", "text": "remove them", "source": "src",
-                      "deadline": {"date": date(2027, 6, 30), "source": "src"}}],
-}
+# A pack only --packs brings: it covers Hikvision outright (no purpose qualification).
+EXTRA_PACK = minimal_pack(
+    id="test-extra",
+    covers=[{"company": "hikvision", "name": "Hikvision", "scope": "everything", "source": "src"}],
+    requirements=[{"id": "remove-cameras", "text": "remove them", "source": "src",
+                   "deadline": {"date": date(2027, 6, 30), "source": "src"}}],
+)
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,6 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from vendorscope.assess import diff as judged_diff
-from vendorscope.assess import history as judged_history
 from vendorscope.cli.application import app
 from vendorscope.cli.common import DB_OPTION, OutputFormat, console, dumps, err_console, fail, write_rows
 from vendorscope.cli.judging import AUDIENCE_OPTION, MODE_OPTION, PACKS_OPTION, JudgeMode, criteria_or_fail
@@ -333,6 +331,8 @@ def history(
     then), how many are identified, per vendor group; and for each policy
     requirement, how many covered assets were still present.
     """
+    from vendorscope.assess import history as judged_history
+
     criteria = criteria_or_fail(extra, [policy] if policy else None, None, mode, audience)
     with _inventory(db) as inventory:
         entries = judged_history(inventory, criteria, policy)
@@ -413,6 +413,8 @@ def diff(
 
     'previous' is the snapshot before the latest one from the same source.
     """
+    from vendorscope.assess import diff as judged_diff
+
     criteria = criteria_or_fail(extra, [policy] if policy else None, None, mode, audience)
     with _inventory(db) as inventory:
         first, second = inventory.snapshot(a), inventory.snapshot(b)
