@@ -29,7 +29,7 @@ def store_and_show(
     output: Path | IO[str] | None,
     title: Callable[[int], str],
     observations_path: Path | None = None,
-    rescue: Callable[[], Path] | None = None,
+    rescue: Callable[[], Path] | None = None,  # where the observations are safe if the store fails
     shown: Callable[[list[Asset]], list[Asset]] = list,
 ) -> IngestResult:
     """Observations → (JSON lines) → snapshot in ``db`` (None: store nothing) → device table.
@@ -43,10 +43,12 @@ def store_and_show(
     try:
         result = ingest(observations, source=source, db=db, started_at=started_at, stats=dict(stats))
     except Exception as exc:  # noqa: BLE001 - any storage failure reaches the user as one line
+        from vendorscope.store.inventory import database_url, display_url
+
         detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         kept = observations_path or (rescue() if rescue is not None else None)
         saved = f"; the observations are in {kept}" if kept is not None else ""
-        fail(f"cannot store the results in {db}: {detail}{saved}")
+        fail(f"cannot store the results in {display_url(database_url(db or ''))}: {detail}{saved}")
     assets = shown(result.assets)
     out: IO[str]
     if isinstance(output, Path):

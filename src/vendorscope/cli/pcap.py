@@ -113,6 +113,7 @@ def pcap(
         collected, source="pcap:" + ",".join(p.name for p in files), db=None if no_db else db,
         started_at=started, stats=stats, fmt=fmt, output=output,
         title=lambda n: f"{n} devices in {', '.join(p.name for p in files)}",
+        rescue=(lambda: observations) if observations is not None else None,  # written while reading
         shown=lambda assets: sorted(assets, key=lambda a: (a.verdict.vendor is None, -a.verdict.confidence, a.id)),
     )
     _print_report(report, result.snapshot_id)
