@@ -209,6 +209,16 @@ def test_repeated_evidence_is_one_row_that_keeps_every_sighting(inv: Inventory) 
     assert len(condensed.observations) == 2 and condensed.verdict == router.verdict
 
 
+def test_a_condensed_read_keeps_where_each_piece_of_evidence_was_first_seen(inv: Inventory) -> None:
+    write(inv, huawei_router(n_mac_sightings=50) + relabelled_camera())
+    condensed = {(o.kind, o.value): o.context for a in inv.assets(all_observations=False) for o in a.observations}
+    assert condensed[("mac", "00:e0:fc:00:00:01")] == {"file": "a.pcap", "frame": 0}  # the first of 50 sightings
+    assert condensed[("ssh.banner", "SSH-2.0-HUAWEI-1.5")] == {"file": "a.pcap", "frame": 99, "port": 22}
+    assert condensed[("inventory.manufacturer", "Acme")] == {"file": "a.pcap", "frame": 1, "row": 3}
+    router = next(a for a in inv.assets(all_observations=False) if a.id == "mac:00:e0:fc:00:00:01")
+    assert len(router.observations) == 2  # one per piece of evidence, not one per sighting
+
+
 def test_hostile_text_is_stored_visibly_escaped(inv: Inventory) -> None:
     nasty = "SSH-2.0-\x00evil\udcff\u202e"
     observations = [obs("ssh.banner", nasty, mac="00:11:22:33:44:55", note="ctx\x00\udcfe", n=[1, "\x00"])]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from vendorscope.judge.evaluate import effective_role, evaluate
 from vendorscope.judge.packs import JudgeDefaults, PolicyPack, default_judge_defaults
-from vendorscope.model import Asset, Finding, Status
+from vendorscope.model import Asset, Finding
 
 if TYPE_CHECKING:
     from vendorscope.store.inventory import Inventory, Judge
@@ -94,21 +94,10 @@ def assess(assets: Iterable[Asset], criteria: Criteria, as_of: date) -> Assessme
 def assess_inventory(inventory: Inventory, criteria: Criteria, as_of: date) -> Assessment:
     """The inventory as it stands (latest snapshot of each source, merged), assessed as of ``as_of``.
 
-    Everything is judged from a condensed read; the assets a finding names are
-    then read in full and judged again, so that their evidence chains keep
-    where each datum was seen (file and frame, port, row).
+    A condensed read (each piece of evidence once, with where it was first
+    seen: file and frame, port, row) is all judging and the evidence chains need.
     """
-    condensed = assess(inventory.assets(all_observations=False), criteria, as_of)
-    named = {f.asset_id for f in condensed.findings if f.status is not Status.clear}
-    if not named:
-        return condensed
-    full = assess(inventory.assets(ids=named), criteria, as_of)
-    if {a.id for a in full.assets} != named:  # parts merged otherwise meanwhile: keep the consistent read
-        return condensed
-    assets = {a.id: a for a in condensed.assets} | {a.id: a for a in full.assets}
-    findings = [f for f in condensed.findings if f.asset_id not in named] + list(full.findings)
-    findings.sort(key=lambda f: (f.asset_id, f.policy, f.requirement))
-    return Assessment(as_of, tuple(assets[i] for i in sorted(assets)), tuple(findings))
+    return assess(inventory.assets(all_observations=False), criteria, as_of)
 
 
 def history(inventory: Inventory, criteria: Criteria, policy: str | None = None) -> list[HistoryEntry]:

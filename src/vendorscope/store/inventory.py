@@ -380,20 +380,19 @@ class Inventory:
         role: Role | str | None = None,
         *,
         all_observations: bool = True,
-        ids: Collection[str] | None = None,
     ) -> list[Asset]:
         """Assets, annotations applied, sorted by id.
 
         By default the inventory as it stands: the latest snapshot of each source,
         merged by asset id (the verdict reconciled again over all sources). With
         ``snapshot_id``, one snapshot's assets. ``vendor`` matches vendor or group.
-        ``all_observations=False`` loads each piece of evidence once, without its
-        sightings (frame numbers, rows): enough to judge, much less to read.
-        ``ids`` loads only those assets (and the parts that merge into them).
+        ``all_observations=False`` loads each piece of evidence once, with the
+        context of its first sighting only (file and frame, port, row): enough to
+        judge and to prove, much less to read.
         """
         wanted_role = Role(role) if isinstance(role, str) else role
         with _gc_paused(), self.engine.connect() as conn:
-            assets = self._current_assets(conn, snapshot_id, ids, all_observations)
+            assets = self._current_assets(conn, snapshot_id, None, all_observations)
             notes = self._annotations(conn)
             annotated = (apply_annotation(a, notes.get(a.id)) for a in assets)
             return [a for a in annotated if matches(a, vendor, site, wanted_role)]
@@ -578,12 +577,14 @@ class Inventory:
             select = sa.select(*columns).where(table.c.snapshot_id == snapshot_id, table.c.asset_no >= 0)
             return select if numbers is None else select.where(table.c.asset_no.in_(numbers))
 
-        with_sightings = [sa.cast(o.sightings, sa.Text)] if all_observations else []
+        # Condensed: only the first sighting's context (file, frame, port, row), extracted by the database.
+        with_sightings = [sa.cast(o.sightings, sa.Text) if all_observations else o.sightings[(0, 2)]]
         evidence: dict[int, dict[int, R.LoadedEvidence]] = defaultdict(dict)
         width = len(R.OBSERVATION_READ)
         obs_query = of_these_assets([*(o[n] for n in R.OBSERVATION_READ), *with_sightings], observation_table)
         for row in conn.execute(obs_query.order_by(o.asset_no, o.observation_no)):
-            evidence[row[0]][row[1]] = R.decode_observation(row[:width], row[width] if all_observations else None)
+            evidence[row[0]][row[1]] = (R.decode_observation(row[:width], row[width]) if all_observations
+                                        else R.decode_observation(row[:width], None, row[width]))
         observations = {row.asset_no: _observations(evidence.get(row.asset_no, {}), row.observation_count,
                                                     all_observations) for row in asset_rows}
 

@@ -419,17 +419,21 @@ class LoadedEvidence:
     sightings: list[tuple[int, Observation]]
 
 
-def decode_observation(row: Sequence[Any], sightings_json: str | bytes | None) -> LoadedEvidence:
+def decode_observation(
+    row: Sequence[Any], sightings_json: str | bytes | None, first_context: Any = None
+) -> LoadedEvidence:
     """An observation row (``OBSERVATION_READ`` columns) and its sightings → Observations.
 
     Without ``sightings_json`` (a condensed load), one Observation stands for all
-    sightings, at position -1, seen at the first sighting's time.
+    sightings, at position -1, seen at the first sighting's time and with its
+    context (``first_context``, when the database extracted it).
     """
     _, _, kind, value, source, mac, ip, hostname, serial, asset_tag, first_seen = row
     keys = AssetKeys(mac, ip, hostname, serial, asset_tag)
     source = source or ""
     if sightings_json is None:
-        return LoadedEvidence([(-1, Observation(kind, value, source, first_seen, keys, {}))])
+        context = first_context if isinstance(first_context, dict) else {}
+        return LoadedEvidence([(-1, Observation(kind, value, source, first_seen, keys, context))])
     return LoadedEvidence([
         (position, Observation(kind, value, source, seen_at, keys, context or {}))
         for position, seen_at, context in _decode_sightings(sightings_json)
