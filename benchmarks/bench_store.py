@@ -173,7 +173,7 @@ def bench_database(name: str, url: str, observations: list[Observation], assets:
         )
         results["judge_assets_per_s"] = len(loaded) / seconds
         print(f"  judge: {len(loaded) / seconds:,.0f} assets/s ({len(findings):,} findings)", flush=True)
-        assessment, seconds = timed("assess (read, judge, read the named assets in full)")(
+        assessment, seconds = timed("assess (condensed read + judge)")(
             lambda: assess_inventory(inventory, criteria, date.today())
         )
         results["assess_assets_per_s"] = len(assessment.assets) / seconds
