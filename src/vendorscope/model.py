@@ -207,6 +207,7 @@ class Finding:
     severity: str
     reason: str
     evidence: tuple[str, ...] = ()
+    force: str | None = None  # the requirement's legal force: law, regulation, order, ..., proposal
 
     @property
     def days_left(self) -> int | None:

@@ -84,6 +84,8 @@ def _listed(cover: CoveredCompany, on: date) -> bool:
 def _match_cover(
     cover: CoveredCompany, vendor: str, chain: list[Link], registry: Registry
 ) -> Coverage | None:
+    if cover.equipment_class is not None:
+        return None  # a class of equipment is judged from the asset (class_coverage)
     nodes = [vendor, *(parent for _, _, parent in chain)]
     if cover.company is not None:
         if cover.company not in nodes:
@@ -172,6 +174,58 @@ def coverage_of(
     notes += tuple(f"{c.name} is covered only from {c.since.date}" for c in unlisted if c.since)
     group = chain[-1][2] if chain else vendor
     return Coverage("not", None, (*notes, f"{_name(registry, vendor)} (group {group}) is not covered"))
+
+
+def _origin(registry: Registry, vendor: str, on: date) -> tuple[frozenset[str], str | None]:
+    """Where a vendor's equipment is produced (when known) and its group's headquarters."""
+    group = registry.group_of(vendor, on) if vendor in registry else vendor
+    produced: frozenset[str] = frozenset()
+    for who in (vendor, group):
+        if who in registry and registry[who].produced_in:
+            produced = frozenset(registry[who].produced_in)
+            break
+    hq = next((registry[w].country for w in (vendor, group) if w in registry and registry[w].country), None)
+    return produced, hq
+
+
+def _produced_where(cover: CoveredCompany, produced: frozenset[str], hq: str | None) -> CoverageState:
+    """Whether production (or design at the headquarters, which counts as production) is in the class."""
+    def inside(countries: frozenset[str]) -> bool:
+        if cover.produced_in:
+            return bool(countries & cover.produced_in)
+        return bool(countries - cover.produced_outside)
+
+    places = produced | ({hq} if hq else set())
+    if places and inside(frozenset(places)):
+        return "covered"
+    return "review" if not produced else "not"
+
+
+def class_coverage(cover: CoveredCompany, asset: Asset, on: date, registry: Registry) -> Coverage | None:
+    """Whether an asset falls in a class of equipment (device type × where produced), with exemptions."""
+    vendor, device_type = asset.verdict.vendor, asset.verdict.device_type
+    if cover.equipment_class is None or vendor is None or device_type not in cover.device_types:
+        return None
+    produced, hq = _origin(registry, vendor, on)
+    state = _produced_where(cover, produced, hq)
+    if state == "not":
+        return None
+    name = _name(registry, vendor)
+    where = f"produced in {', '.join(sorted(produced))}" if produced else "production country not recorded"
+    notes = [f"{device_type} by {name} ({where}; headquarters {hq or 'unknown'})"]
+    if state == "review":
+        notes.append(f"whether it was produced outside {', '.join(sorted(cover.produced_outside))} needs review"
+                     if cover.produced_outside else "where it was produced needs review")
+    group = registry.group_of(vendor, on) if vendor in registry else vendor
+    for exemption in cover.exemptions:
+        if not exemption.active(on):
+            continue
+        tagged = f"exempt:{exemption.id}" in asset.site_tags
+        by_vendor = cover.exempt_vendors.get(vendor) == exemption.id or cover.exempt_vendors.get(group) == exemption.id
+        if tagged or by_vendor:
+            how = "the device is tagged" if tagged else f"vendor {vendor} is declared"
+            return Coverage("not", cover, (*notes, f"exempt: {how} exempt:{exemption.id} ({exemption.text})"))
+    return Coverage(state, cover, tuple(notes))
 
 
 def is_covered(
@@ -339,7 +393,7 @@ def _who(asset: Asset, role: Role, role_note: str | None, ctx: _Context) -> str:
 
 def _finding(
     asset: Asset, pack: PolicyPack, requirement: str, status: Status, ctx: _Context,
-    deadline: date | None, severity: str, reason: Iterable[str | None],
+    deadline: date | None, severity: str, reason: Iterable[str | None], force: str | None = None,
 ) -> Finding:
     return Finding(
         asset_id=asset.id,
@@ -351,6 +405,7 @@ def _finding(
         severity=severity,
         reason="; ".join(r for r in reason if r),
         evidence=ctx.evidence,
+        force=force,
     )
 
 
@@ -359,7 +414,7 @@ def _in_force_for(req: Requirement, cover: CoveredCompany, ctx: _Context) -> boo
     return (
         req.judged
         and (req.effective is None or req.effective.date <= ctx.as_of)
-        and (not req.companies or cover.company in req.companies)
+        and (not req.companies or (cover.company or cover.equipment_class) in req.companies)
         and not (req.audience and ctx.audiences is not None and req.audience not in ctx.audiences)
     )
 
@@ -413,9 +468,13 @@ def _judge_requirement(
         notes.extend(why)
         if doubtful:
             status = Status.review
-        if not pack.binding:
+        if req.force == "proposal":
             status = Status.advisory
-            notes.append("not binding")
+            expected = f", expected {req.expected}" if req.expected else ""
+            notes.append(f"a proposal, not law{expected}")
+        elif not pack.binding:
+            status = Status.advisory
+            notes.append(f"not binding ({req.force})")
     if status is Status.clear and not ctx.include_clear:
         return None
     severity, raised = _severity(pack, req, status, asset, ctx)
@@ -425,6 +484,7 @@ def _judge_requirement(
         asset, pack, req.id, status, ctx, deadline, severity,
         [who, f"{pack.short}: {req.text}", _timing(deadline, ctx.as_of, req),
          f"source: {pack.cite(req.sources)}", *notes, raised, req.note],
+        force=req.force,
     )
 
 
@@ -460,13 +520,21 @@ def judge_asset(asset: Asset, pack: PolicyPack, ctx: _Context) -> list[Finding]:
         return []
     ctx = replace(ctx, evidence=evidence_of(asset))
     coverage = coverage_of(asset.verdict.vendor, pack, ctx.as_of, ctx.registry, ctx.defaults)
+    classes = [
+        c for cover in pack.covers
+        if _listed(cover, ctx.as_of) and (c := class_coverage(cover, asset, ctx.as_of, ctx.registry))
+    ]
     role, role_note = effective_role(asset, ctx.defaults)
     who = _who(asset, role, role_note, ctx)
-    if coverage.state == "not":
+    applicable = [c for c in (coverage, *classes) if c.state != "not"]
+    if not applicable:
         if not ctx.include_clear:
             return []
-        return [_finding(asset, pack, NOT_COVERED, Status.clear, ctx, None, "info", [who, *coverage.notes])]
-    judged = (_judge_requirement(asset, pack, req, coverage, role, who, ctx) for req in pack.requirements)
+        notes = [n for c in (coverage, *classes) for n in c.notes]
+        return [_finding(asset, pack, NOT_COVERED, Status.clear, ctx, None, "info", [who, *notes])]
+    judged = (
+        _judge_requirement(asset, pack, req, c, role, who, ctx) for c in applicable for req in pack.requirements
+    )
     findings = [f for f in judged if f is not None]
     if not findings and ctx.include_clear:
         findings.append(_finding(
