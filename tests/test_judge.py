@@ -258,7 +258,7 @@ def test_eu_toolbox_is_advisory(packs: dict[str, PolicyPack], registry: Registry
 def test_non_binding_pack_turns_deadlines_advisory(registry: Registry) -> None:
     doc = {
         "id": "advice", "title": "Advice", "jurisdiction": "EU", "authority": "A", "instrument": "I",
-        "url": "https://example.org", "binding": False, "applies_to": "all",
+        "url": "https://example.org", "binding": False, "force": "guidance", "applies_to": "all",
         "effective": {"date": date(2020, 1, 1), "source": "s"},
         "sources": {"s": {"title": "S", "url": "https://example.org/s"}},
         "covers": [{"company": "zte", "name": "ZTE", "scope": "all", "source": "s"}],

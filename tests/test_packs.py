@@ -179,6 +179,8 @@ def minimal_pack(**changes: Any) -> dict[str, Any]:
         "instrument": "An instrument",
         "url": "https://example.org/instrument",
         "binding": True,
+        "force": "law",
+        "reviewed": date(2026, 12, 1),
         "applies_to": "operators",
         "effective": {"date": date(2024, 1, 1), "source": "src"},
         "sources": {"src": {"title": "A source", "url": "https://example.org/src"}},
@@ -266,11 +268,24 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
         load_packs([path])
 
 
-def test_duplicate_id_with_a_bundled_pack(tmp_path: Path) -> None:
+def test_a_user_pack_replaces_the_bundled_one_with_its_id(tmp_path: Path) -> None:
+    """Issue 16: a newer copy of a bundled pack replaces it; `policies` can say which file it came from."""
     de = yaml.safe_load((PACK_DIR / "de-5g-2024.yaml").read_text("utf-8"))
+    de["title"] = "Germany, our organisation's newer copy"
     path = write_pack(tmp_path, de, "de-5g-2024.yaml")
-    with pytest.raises(PackError, match="already defined in judge/packs/de-5g-2024.yaml"):
-        load_packs([path])
+    packs = {p.id: p for p in load_packs([path])}
+    assert packs["de-5g-2024"].title == "Germany, our organisation's newer copy"
+    assert packs["de-5g-2024"].file == str(path) and packs["de-5g-2024"].replaces == "judge/packs/de-5g-2024.yaml"
+    assert len(packs) == len(bundled_packs())
+
+
+def test_two_user_packs_with_one_id_are_an_error(tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir(), second.mkdir()
+    write_pack(first, minimal_pack())
+    write_pack(second, minimal_pack())
+    with pytest.raises(PackError, match=r"id: 'test-pack' is already defined in .*a/test-pack.yaml"):
+        load_packs([first, second])
 
 
 def test_parse_pack_without_a_file_name_skips_the_name_check() -> None:

@@ -504,7 +504,7 @@ def _exemption(f: _Fields, sources: Mapping[str, Source]) -> Exemption:
 
 def _cover(f: _Fields, sources: Mapping[str, Source]) -> CoveredCompany:
     if sum(f.has(k) for k in ("company", "country", "class")) != 1:
-        raise f.error("company", "give one of company (a vendor id), country (ISO code) or class (equipment)")
+        raise f.error("company", "give either company (a vendor id), country (ISO code) or class (equipment): exactly one")
     country = f.optional_text("country")
     if country is not None and not _COUNTRY.match(country):
         raise f.error("country", f"expected an ISO 3166 alpha-2 code such as CN, got {country!r}")
