@@ -113,15 +113,17 @@ def test_dates_match_the_fact_base(packs: dict[str, PolicyPack]) -> None:
 def test_unverified_dates_are_not_encoded(packs: dict[str, PolicyPack]) -> None:
     """FROM MEMORY / NOT CONFIRMED dates in the fact base must not become dates in a pack."""
     unverified = {
-        date(2021, 9, 30),  # UK: no Huawei 5G installation after (from memory)
         date(2022, 12, 31),  # UK: managed services out (from memory)
         date(2023, 10, 28),  # UK: "35% by 28 Oct 2023" (not found)
         date(2023, 7, 31),  # UK: 5G access cap, draft only
         date(2025, 12, 31),  # UK: draft transmission requirement
-        date(2023, 10, 30),  # Canada: Kaspersky on federal devices (from memory)
         date(2024, 9, 3),  # FCC: Kaspersky Lab, Inc. entry (date from memory)
-        date(2029, 1, 1),  # EU: conflicting "core 5G by 2029"
     }
+    # Confirmed by policy-facts-2026-update.md, so no longer unverified: 2021-09-30 (UK roadmap) and
+    # 2023-10-30 (Canada, Kaspersky on federal mobile devices). 2029-01-01 is the FCC update waiver
+    # now, but stays unverified for the EU ("core 5G by 2029").
+    assert all(f.date != date(2029, 1, 1) for _, f in packs["eu-5g-toolbox"].dated_facts()
+               if isinstance(f, DatedFact))
     for pack in packs.values():
         for key, fact in pack.dated_facts():
             if isinstance(fact, DatedFact):

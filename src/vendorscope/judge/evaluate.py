@@ -532,10 +532,11 @@ def judge_asset(asset: Asset, pack: PolicyPack, ctx: _Context) -> list[Finding]:
             return []
         notes = [n for c in (coverage, *classes) for n in c.notes]
         return [_finding(asset, pack, NOT_COVERED, Status.clear, ctx, None, "info", [who, *notes])]
-    judged = (
-        _judge_requirement(asset, pack, req, c, role, who, ctx) for c in applicable for req in pack.requirements
-    )
-    findings = [f for f in judged if f is not None]
+    findings = []
+    for req in pack.requirements:  # one finding per requirement: the first coverage it reaches
+        found = (_judge_requirement(asset, pack, req, c, role, who, ctx) for c in applicable)
+        if (finding := next((f for f in found if f is not None), None)) is not None:
+            findings.append(finding)
     if not findings and ctx.include_clear:
         findings.append(_finding(
             asset, pack, OUT_OF_SCOPE, Status.clear, ctx, None, "info",
