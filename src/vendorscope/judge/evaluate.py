@@ -190,6 +190,9 @@ def _origin(registry: Registry, vendor: str, on: date) -> tuple[frozenset[str], 
 
 def _produced_where(cover: CoveredCompany, produced: frozenset[str], hq: str | None) -> CoverageState:
     """Whether production (or design at the headquarters, which counts as production) is in the class."""
+    if not cover.produced_in and not cover.produced_outside:
+        return "covered"  # the class covers its device types wherever they were produced
+
     def inside(countries: frozenset[str]) -> bool:
         if cover.produced_in:
             return bool(countries & cover.produced_in)

@@ -513,8 +513,8 @@ def _cover(f: _Fields, sources: Mapping[str, Source]) -> CoveredCompany:
     if f.has("class"):
         if not device_types:
             raise f.error("device_types", "missing: a class of equipment names its device types")
-        if bool(produced_in) == bool(produced_outside):
-            raise f.error("produced_outside", "a class gives either produced_in or produced_outside")
+        if produced_in and produced_outside:
+            raise f.error("produced_outside", "a class gives produced_in or produced_outside, not both")
     elif device_types or produced_in or produced_outside:
         key = "device_types" if device_types else "produced_in" if produced_in else "produced_outside"
         raise f.error(key, "only a class (not a company or country) is defined by device types and origin")
