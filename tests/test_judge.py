@@ -189,8 +189,9 @@ def test_component_maker_and_former_joint_venture_are_review(
 def test_not_covered_vendor_is_clear(packs: dict[str, PolicyPack], registry: Registry) -> None:
     cisco = make_asset("cisco", Role.core)
     all_packs = list(packs.values())
-    assert evaluate([cisco], all_packs, date(2026, 1, 1), registry) == []
-    clear = evaluate([cisco], all_packs, date(2026, 1, 1), registry, include_clear=True)
+    day = date(2028, 1, 1)  # every pack in force (section 805 from 2026-06-30, section 5949 from 2027-12-23)
+    assert evaluate([cisco], all_packs, day, registry) == []
+    clear = evaluate([cisco], all_packs, day, registry, include_clear=True)
     assert {f.policy for f in clear} == set(packs)
     assert all(f.status is Status.clear and f.requirement == "covers" for f in clear)
     assert all("is not covered" in f.reason for f in clear)
