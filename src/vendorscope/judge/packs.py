@@ -9,6 +9,7 @@ pack (severity-raising site tags, purpose tags, related vendors).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -905,3 +906,78 @@ def load_defaults(path: Path | None = None) -> JudgeDefaults:
 @cache
 def default_judge_defaults() -> JudgeDefaults:
     return load_defaults()
+
+
+# ----------------------------------------------------------------- validating against the published schema
+
+
+@dataclass(frozen=True, slots=True)
+class PackProblem:
+    """One thing wrong in a pack file: where (file, line, field) and what."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.field or '(top level)'}: {self.message}"
+
+
+@cache
+def pack_schema() -> dict[str, Any]:
+    """The pack format as JSON Schema (published as docs/policy-pack.schema.json)."""
+    text = (resources.files("vendorscope.judge") / "pack.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def _plain(value: Any) -> Any:
+    """YAML data as JSON sees it: dates become ISO text, keys text."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _key_path(parts: Iterable[Any]) -> str:
+    key = ""
+    for part in parts:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    return key
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def validate_pack_file(path: Path) -> list[PackProblem]:
+    """Every schema error in one pack file (file, line, field), then the loader's own checks."""
+    import jsonschema  # imported here: only `policies validate` needs it
+
+    file = str(path)
+    try:
+        text = Path(path).read_text("utf-8")
+        data = _read_yaml(text, file)
+    except (OSError, UnicodeDecodeError) as exc:
+        return [PackProblem(file, None, "", f"cannot read ({getattr(exc, 'strerror', None) or exc})")]
+    except PackError as exc:
+        return [PackProblem(file, None, "", str(exc).removeprefix(f"{file}: "))]
+    lines = key_lines(text)
+    validator = jsonschema.Draft202012Validator(pack_schema())
+    problems = []
+    for error in sorted(validator.iter_errors(_plain(data)), key=lambda e: list(map(str, e.absolute_path))):
+        key = _key_path(error.absolute_path)
+        problems.append(PackProblem(file, line_of(lines, key), key, _clip(error.message)))
+    if problems:
+        return problems
+    try:
+        parse_pack(data, file)
+    except PackError as exc:
+        return [PackProblem(file, line_of(lines, exc.key), exc.key, exc.problem or str(exc))]
+    return []
