@@ -68,6 +68,8 @@ class PolicyInfo:
     instrument: str | None = None
     url: str | None = None
     binding: bool | None = None
+    reviewed: date | None = None  # the day the pack's facts were last checked (issue 16)
+    stale: bool = False  # not reviewed for 180 days as of the report date: shown on the cover
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +217,7 @@ def build_report(
         as_of=as_of,
         generated_at=generated_at or datetime.now(UTC).replace(microsecond=0),
         tool_version=tool_version or __version__,
-        policies=tuple(policy_info(p) for p in packs),
+        policies=tuple(policy_info(p, as_of) for p in packs),
         headline=headline,
         by_group=breakdown(asset_list, categories, lambda a: a.verdict.group or UNIDENTIFIED),
         by_site=breakdown(asset_list, categories, lambda a: a.site or NO_SITE),
@@ -343,7 +345,7 @@ def history_points(entries: Iterable[Any], policies: Collection[str] | None = No
     return out
 
 
-def policy_info(pack: Any) -> PolicyInfo:
+def policy_info(pack: Any, as_of: date | None = None) -> PolicyInfo:
     def text(name: str) -> str | None:
         value = getattr(pack, name, None)
         return None if value is None else str(value).strip()
@@ -357,6 +359,8 @@ def policy_info(pack: Any) -> PolicyInfo:
         instrument=text("instrument"),
         url=text("url"),
         binding=None if binding is None else bool(binding),
+        reviewed=getattr(pack, "reviewed", None),
+        stale=bool(as_of is not None and hasattr(pack, "stale") and pack.stale(as_of)),
     )
 
 
