@@ -24,6 +24,7 @@ from typing import Literal
 
 from vendorscope.identify.registry import Registry, RegistryError, default_registry
 from vendorscope.judge.packs import (
+    EXEMPT_TAG_PREFIX,
     NETWORK_TAGS,
     SEVERITIES,
     CoveredCompany,
@@ -205,30 +206,45 @@ def _produced_where(cover: CoveredCompany, produced: frozenset[str], hq: str | N
 
 
 def class_coverage(cover: CoveredCompany, asset: Asset, on: date, registry: Registry) -> Coverage | None:
-    """Whether an asset falls in a class of equipment (device type × where produced), with exemptions."""
+    """Whether an asset falls in a class of equipment (device type × role × where produced), with exemptions."""
     vendor, device_type = asset.verdict.vendor, asset.verdict.device_type
     if cover.equipment_class is None or vendor is None or device_type not in cover.device_types:
+        return None
+    if cover.roles and asset.role is not Role.unknown and asset.role not in cover.roles:
         return None
     produced, hq = _origin(registry, vendor, on)
     state = _produced_where(cover, produced, hq)
     if state == "not":
         return None
-    name = _name(registry, vendor)
     where = f"produced in {', '.join(sorted(produced))}" if produced else "production country not recorded"
-    notes = [f"{device_type} by {name} ({where}; headquarters {hq or 'unknown'})"]
+    notes = [f"{device_type} by {_name(registry, vendor)} ({where}; headquarters {hq or 'unknown'})"]
     if state == "review":
-        notes.append(f"whether it was produced outside {', '.join(sorted(cover.produced_outside))} needs review"
-                     if cover.produced_outside else "where it was produced needs review")
+        outside = ", ".join(sorted(cover.produced_outside))
+        notes.append(f"whether it was produced outside {outside} needs review" if outside
+                     else "where it was produced needs review")
+    if cover.roles and asset.role is Role.unknown:
+        state = "review"
+        notes.append(f"role unknown; the class covers {_words(r.value for r in cover.roles)} equipment")
+    exemption = _exemption_of(cover, asset, vendor, on, registry)
+    if exemption is not None:
+        return Coverage("not", cover, (*notes, exemption))
+    return Coverage(state, cover, tuple(notes))
+
+
+def _exemption_of(cover: CoveredCompany, asset: Asset, vendor: str, on: date, registry: Registry) -> str | None:
+    """Why an exemption a user declared (device tag or vendor) applies, or None."""
     group = registry.group_of(vendor, on) if vendor in registry else vendor
     for exemption in cover.exemptions:
         if not exemption.active(on):
             continue
-        tagged = f"exempt:{exemption.id}" in asset.site_tags
-        by_vendor = cover.exempt_vendors.get(vendor) == exemption.id or cover.exempt_vendors.get(group) == exemption.id
-        if tagged or by_vendor:
-            how = "the device is tagged" if tagged else f"vendor {vendor} is declared"
-            return Coverage("not", cover, (*notes, f"exempt: {how} exempt:{exemption.id} ({exemption.text})"))
-    return Coverage(state, cover, tuple(notes))
+        if f"{EXEMPT_TAG_PREFIX}{exemption.id}" in asset.site_tags:
+            how = "the device is tagged"
+        elif exemption.id in (cover.exempt_vendors.get(vendor), cover.exempt_vendors.get(group)):
+            how = f"vendor {vendor} is declared"
+        else:
+            continue
+        return f"exempt: {how} {EXEMPT_TAG_PREFIX}{exemption.id} ({exemption.text})"
+    return None
 
 
 def is_covered(

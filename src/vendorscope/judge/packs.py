@@ -145,6 +145,7 @@ class CoveredCompany:
     device_types: frozenset[str] = frozenset()
     produced_in: frozenset[str] = frozenset()  # covered when produced in one of these countries
     produced_outside: frozenset[str] = frozenset()  # covered when produced anywhere but these
+    roles: frozenset[Role] = frozenset()  # a class: only equipment in these roles (unknown → review)
     exemptions: tuple[Exemption, ...] = ()
     exempt_vendors: Mapping[str, str] = field(default_factory=dict)  # vendor id -> exemption id
 
@@ -482,7 +483,7 @@ def _relations(f: _Fields, name: str) -> frozenset[str]:
 
 _COVER_KEYS = (
     "company", "country", "class", "name", "include", "review", "scope", "source", "since", "purpose", "note",
-    "device_types", "produced_in", "produced_outside", "exemptions",
+    "device_types", "produced_in", "produced_outside", "exemptions", "roles",
 )
 
 
@@ -516,8 +517,9 @@ def _cover(f: _Fields, sources: Mapping[str, Source]) -> CoveredCompany:
             raise f.error("device_types", "missing: a class of equipment names its device types")
         if produced_in and produced_outside:
             raise f.error("produced_outside", "a class gives produced_in or produced_outside, not both")
-    elif device_types or produced_in or produced_outside:
-        key = "device_types" if device_types else "produced_in" if produced_in else "produced_outside"
+    elif device_types or produced_in or produced_outside or f.has("roles"):
+        key = "device_types" if device_types else "produced_in" if produced_in else \
+            "produced_outside" if produced_outside else "roles"
         raise f.error(key, "only a class (not a company or country) is defined by device types and origin")
     purpose = None
     if f.has("purpose"):
@@ -541,6 +543,7 @@ def _cover(f: _Fields, sources: Mapping[str, Source]) -> CoveredCompany:
         device_types=device_types,
         produced_in=produced_in,
         produced_outside=produced_outside,
+        roles=frozenset(Role(r) for r in f.words("roles", Role.__members__)),
         exemptions=tuple(_exemption(e, sources) for e in f.items("exemptions", ("id", "text", "source", "until"))),
     )
 
