@@ -124,7 +124,8 @@ def test_section_805_two_dates(packs: dict[str, PolicyPack], registry: Registry)
     assert set(on) == {"no-contracts-with-listed"} and on["no-contracts-with-listed"].status is Status.restricted
     assert judge(router, pack, date(2027, 6, 29), registry, audiences=["dod-contractor"]) == {}
     later = judge(router, pack, date(2027, 6, 30), registry, audiences=["dod-contractor"])
-    assert later["no-goods-including-listed"].status is Status.prohibited and later["no-goods-including-listed"].force == "law"
+    goods = later["no-goods-including-listed"]
+    assert goods.status is Status.prohibited and goods.force == "law"
     # Without a declared audience it is for a person to decide.
     assert judge(router, pack, TODAY, registry)["no-contracts-with-listed"].status is Status.review
     # Listing dates: Quectel from 2025-01-06.
@@ -185,7 +186,8 @@ def test_conditional_approval_tag_on_a_device_exempts(packs: dict[str, PolicyPac
     approved = device("tp-link", Role.cpe, "router", ("exempt:fcc-conditional-approval",))
     assert judge(approved, pack, TODAY, registry) == {}
     clear = judge(approved, pack, TODAY, registry, include_clear=True)["covers"]
-    assert clear.status is Status.clear and "exempt: the device is tagged exempt:fcc-conditional-approval" in clear.reason
+    assert clear.status is Status.clear
+    assert "exempt: the device is tagged exempt:fcc-conditional-approval" in clear.reason
 
 
 def test_vendor_level_exemption_in_a_user_directory(tmp_path: Path, registry: Registry) -> None:
@@ -271,7 +273,8 @@ def test_a_broken_user_pack_gives_one_error_with_file_and_line(tmp_path: Path) -
     del doc["requirements"][0]["status"]
     path = _write(tmp_path, doc)
     line = next(n for n, text in enumerate(path.read_text("utf-8").splitlines(), 1) if "deadline:" in text)
-    result = runner.invoke(app, ["findings", "--db", str(tmp_path / "none.db")], env={"VENDORSCOPE_PACKS": str(tmp_path)})
+    result = runner.invoke(app, ["findings", "--db", str(tmp_path / "none.db")],
+                           env={"VENDORSCOPE_PACKS": str(tmp_path)})
     assert result.exit_code == 2
     errors = [x for x in result.output.splitlines() if x.strip()]
     assert len(errors) == 1, result.output

@@ -506,7 +506,8 @@ def _exemption(f: _Fields, sources: Mapping[str, Source]) -> Exemption:
 
 def _cover(f: _Fields, sources: Mapping[str, Source]) -> CoveredCompany:
     if sum(f.has(k) for k in ("company", "country", "class")) != 1:
-        raise f.error("company", "give either company (a vendor id), country (ISO code) or class (equipment): exactly one")
+        raise f.error("company", "give either company (a vendor id), country (ISO code) or class (equipment), "
+                      "exactly one")
     country = f.optional_text("country")
     if country is not None and not _COUNTRY.match(country):
         raise f.error("country", f"expected an ISO 3166 alpha-2 code such as CN, got {country!r}")
@@ -647,7 +648,7 @@ def parse_pack(data: Any, file: str) -> PolicyPack:
     for i, key in enumerate(keys):
         if key in keys[:i]:
             raise top.error(f"covers[{i}]", f"{key} is listed twice")
-    company_ids = {c.company or c.equipment_class for c in covers if c.company or c.equipment_class}
+    company_ids = {name for c in covers if (name := c.company or c.equipment_class)}
     force = top.choice("force", FORCES, "") or None
     if force is None:
         raise top.error("force", f"missing: the legal force of the pack's requirements ({', '.join(FORCES)})")
