@@ -320,3 +320,79 @@ def test_findings_warn_about_a_stale_pack(tmp_path: Path) -> None:
                                  str(tmp_path / "packs"), "--policy", "org-no-hikvision-military"])
     assert result.exit_code == 0, result.output
     assert "org-no-hikvision-military: last reviewed 2025-01-01 (702 days ago)" in result.output
+
+
+# ----------------------------------------------------------------- country of origin in the registry
+
+
+def test_registry_reads_headquarters_and_production(tmp_path: Path, registry: Registry) -> None:
+    from vendorscope.identify.registry import RegistryError, load_registry
+
+    assert all(v.country for v in registry.vendors.values()), "every vendor has a headquarters country"
+    data = tmp_path / "vendors.toml"
+    data.write_text('[[vendor]]\nid = "acme"\ncountry = "US"\nproduced_in = ["VN", "CN"]\n'
+                    'production_source = "https://example.org/acme-factories"\n', "utf-8")
+    pens = tmp_path / "pens.tsv"
+    pens.write_text("", "utf-8")
+    acme = load_registry(data, pens)["acme"]
+    assert acme.country == "US" and acme.produced_in == ("VN", "CN")
+    assert acme.production_source == "https://example.org/acme-factories"
+    data.write_text('[[vendor]]\nid = "acme"\nproduced_in = "Vietnam"\n', "utf-8")
+    with pytest.raises(RegistryError, match="acme: produced_in"):
+        load_registry(data, pens)
+
+
+def test_a_us_maker_producing_abroad_is_in_the_router_class(tmp_path: Path, packs: dict[str, PolicyPack]) -> None:
+    from dataclasses import replace
+
+    from vendorscope.identify.registry import Registry as Reg
+
+    base = default_registry()
+    vendors = dict(base.vendors)
+    vendors["netgear"] = replace(vendors["netgear"], produced_in=("TW",))
+    producing_abroad = Reg(vendors, base.enterprise_numbers)
+    found = judge(device("netgear", Role.cpe, "router"), packs["us-fcc-covered-list"], TODAY, producing_abroad)
+    assert found["routers-existing-models"].status is Status.restricted
+    assert "produced in TW" in found["routers-existing-models"].reason
+    vendors["netgear"] = replace(vendors["netgear"], produced_in=("US",))
+    at_home = Reg(vendors, base.enterprise_numbers)
+    assert judge(device("netgear", Role.cpe, "router"), packs["us-fcc-covered-list"], TODAY, at_home) == {}
+
+
+# ----------------------------------------------------------------- hostile pack files
+
+
+def _yaml_like() -> Any:
+    from hypothesis import strategies as st
+
+    pieces = st.sampled_from([
+        "id: x\n", "requirements:\n", "  - id: r\n", "    force: proposal\n", "    deadline: {date: 2027-01-01}\n",
+        "covers: [", "]\n", "sources: {s: {title: t, url: 'https://x'}}\n", "reviewed: 2026-13-45\n",
+        "force: law\n", ": :\n", "- - -\n", "\t", "&a [*a]\n", "!!python/object:os.system\n", "\x00", "ü\n",
+    ])
+    return st.lists(st.one_of(pieces, st.text(max_size=20)), max_size=12).map("".join)
+
+
+def test_fuzz_pack_files_give_problems_never_tracebacks(tmp_path: Path) -> None:
+    from hypothesis import HealthCheck, given, settings
+
+    @settings(max_examples=150, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(_yaml_like())
+    def check(text: str) -> None:
+        path = tmp_path / "x.yaml"
+        path.write_text(text, "utf-8")
+        problems = validate_pack_file(path)
+        assert all(p.file == str(path) for p in problems)
+        try:
+            read_pack_file(path)
+        except PackError as exc:
+            assert str(exc).startswith(str(path))
+
+    check()
+
+
+def read_pack_file(path: Path) -> PolicyPack:
+    from vendorscope.judge.packs import read_pack
+
+    return read_pack(path)

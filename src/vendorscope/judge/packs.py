@@ -693,19 +693,39 @@ def parse_pack(data: Any, file: str) -> PolicyPack:
 
 def _read_yaml(text: str, file: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(top level)"
         raise PackError(f"{file}: {where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+    except (ValueError, OverflowError) as exc:  # a timestamp YAML cannot build, e.g. 2026-13-45
+        raise PackError(f"{file}: (top level): not valid YAML (bad date or number: {exc})") from exc
+    if _cyclic(data):
+        raise PackError(f"{file}: (top level): an alias refers to itself (recursive YAML is not allowed)")
+    return data
+
+
+def _cyclic(value: Any, path: frozenset[int] = frozenset()) -> bool:
+    """Whether YAML aliases made a structure contain itself (every walk over it would never end)."""
+    if not isinstance(value, (dict, list)):
+        return False
+    if id(value) in path:
+        return True
+    inner = path | {id(value)}
+    children = value.values() if isinstance(value, dict) else value
+    return any(_cyclic(child, inner) for child in children)
 
 
 def key_lines(text: str) -> dict[str, int]:
     """The YAML line (1-based) of every key path in a document: ``requirements[0].deadline`` → 42."""
     lines: dict[str, int] = {}
+    seen: set[int] = set()  # an alias node is walked once (a recursive alias would never end)
 
     def walk(node: yaml.Node, path: str) -> None:
         lines.setdefault(path, node.start_mark.line + 1)
+        if id(node) in seen:
+            return
+        seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 name = f"{path}.{key.value}" if path else str(key.value)
