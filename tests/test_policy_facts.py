@@ -396,3 +396,27 @@ def read_pack_file(path: Path) -> PolicyPack:
     from vendorscope.judge.packs import read_pack
 
     return read_pack(path)
+
+
+# ----------------------------------------------------------------- the report shows force and freshness
+
+
+def test_report_shows_force_and_flags_stale_packs_on_its_cover(
+    packs: dict[str, PolicyPack], registry: Registry
+) -> None:
+    from vendorscope.report.data import build_report
+    from vendorscope.report.html import render_html
+    from vendorscope.report.json_report import report_dict
+
+    camera = device("huawei", Role.core, "router", ("5g",))
+    chosen = [packs["de-5g-2024"], packs["ca-2022"]]
+    fresh_day, late_day = TODAY, date(2027, 6, 3)  # 181 days after the review
+    fresh = build_report([camera], evaluate([camera], chosen, fresh_day, registry), fresh_day, packs=chosen)
+    doc = report_dict(fresh)
+    assert {f["force"] for f in doc["findings"]} == {"order", "policy"}
+    assert all(p["reviewed"] == "2026-12-04" and p["stale"] is False for p in doc["policies"])
+    assert "Rules may be out of date" not in render_html(fresh)
+    late = build_report([camera], evaluate([camera], chosen, late_day, registry), late_day, packs=chosen)
+    assert all(p["stale"] for p in report_dict(late)["policies"])
+    html = render_html(late)
+    assert "Rules may be out of date" in html and "de-5g-2024 (2026-12-04)" in html
