@@ -8,10 +8,13 @@ How a status comes about (docs/policy-packs.md has the full rules):
 
 1. coverage: is the asset's maker, on the as-of date, a covered company, or a
    subsidiary/affiliate/brand/division the instrument counts? (registry walk)
+   Or is the asset in a covered class of equipment (device type × role ×
+   where it was produced), unless the user declared an exemption?
 2. scope: does the requirement reach the asset's role, network and site?
 3. status: the requirement's fixed status, or before/after its deadline;
    then ``review`` where coverage, scope, purpose or audience is uncertain,
-   and ``advisory`` everywhere in a non-binding pack.
+   and ``advisory`` for a proposal and everywhere in a non-binding pack. Each
+   finding carries the requirement's legal force.
 4. severity: the requirement's, one level higher at sensitive sites.
 """
 
