@@ -36,6 +36,10 @@ class Pack:
     instrument: str
     url: str
     binding: bool
+    reviewed: date | None = None
+
+    def stale(self, today: date) -> bool:
+        return self.reviewed is None or (today - self.reviewed).days > 180
 
 
 PACKS = [

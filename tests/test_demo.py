@@ -47,5 +47,19 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path, monkeypatch: pytest.Monkey
     core = [f for f in findings if f.policy == "de-5g-2024" and f.requirement == "core-2026"
             and f.status is Status.must_remove]
     assert core and all(f.deadline == date(2026, 12, 31) for f in core)
+    # Issue 16: `findings --as-of 2026-12-04` shows the FCC router entry (keep using, no removal) and
+    # section 805 (DoD contracting; review until an audience is declared) where they apply.
+    import json
+
+    from typer.testing import CliRunner
+
+    from vendorscope.cli import app
+
+    result = CliRunner().invoke(app, ["findings", "--db", str(paths.db), "--as-of", "2026-12-04", "--format", "jsonl"])
+    december = [json.loads(line) for line in result.output.splitlines()]
+    routers = [f for f in december if f["requirement"] == "routers-existing-models" and f["status"] == "restricted"]
+    assert routers and all(f["vendor"] == "zte" and f["role"] == "cpe" for f in routers)
+    section_805 = [f for f in december if f["policy"] == "us-dod-805-1260h"]
+    assert {f["vendor"] for f in section_805} >= {"huawei", "dahua"} and all(f["force"] == "law" for f in section_805)
     # The devices removed between the two inventory exports are what disappeared.
     assert len(changes.disappeared) == len(REMOVED_BY_NOVEMBER) and not changes.appeared

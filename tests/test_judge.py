@@ -149,7 +149,9 @@ def test_subsidiary_for_review_where_the_pack_says_so(packs: dict[str, PolicyPac
     assert judge(make_asset("hikvision"), pack, day, registry)["federal-use"].status is Status.prohibited
     ezviz = judge(make_asset("ezviz"), pack, day, registry)["federal-use"]
     assert ezviz.status is Status.review and "whether a subsidiary counts" in ezviz.reason
-    assert judge(make_asset("hikvision"), pack, date(2025, 6, 27), registry) == {}
+    # The order in council is dated 2025-06-27 (policy-facts-2026-update.md; it was 06-28 before).
+    assert judge(make_asset("hikvision"), pack, date(2025, 6, 26), registry) == {}
+    assert judge(make_asset("hikvision"), pack, date(2025, 6, 27), registry)["federal-use"].force == "order"
 
 
 def test_honor_before_and_after_leaving_huawei(packs: dict[str, PolicyPack], registry: Registry) -> None:
@@ -187,8 +189,9 @@ def test_component_maker_and_former_joint_venture_are_review(
 def test_not_covered_vendor_is_clear(packs: dict[str, PolicyPack], registry: Registry) -> None:
     cisco = make_asset("cisco", Role.core)
     all_packs = list(packs.values())
-    assert evaluate([cisco], all_packs, date(2026, 1, 1), registry) == []
-    clear = evaluate([cisco], all_packs, date(2026, 1, 1), registry, include_clear=True)
+    day = date(2028, 1, 1)  # every pack in force (section 805 from 2026-06-30, section 5949 from 2027-12-23)
+    assert evaluate([cisco], all_packs, day, registry) == []
+    clear = evaluate([cisco], all_packs, day, registry, include_clear=True)
     assert {f.policy for f in clear} == set(packs)
     assert all(f.status is Status.clear and f.requirement == "covers" for f in clear)
     assert all("is not covered" in f.reason for f in clear)
@@ -208,7 +211,9 @@ def test_listing_dates(packs: dict[str, PolicyPack], registry: Registry) -> None
     drone = make_asset("dji", Role.unknown)
     assert judge(drone, pack, date(2025, 12, 21), registry) == {}
     after = judge(drone, pack, date(2026, 1, 1), registry, audiences=["usf-recipient"])
-    assert set(after) == {"no-fcc-subsidies"} and after["no-fcc-subsidies"].status is Status.restricted
+    # Issue 16: previously authorized drones stay usable (restricted), they are not to be removed.
+    assert set(after) == {"no-fcc-subsidies", "uas-existing-models"}
+    assert all(f.status is Status.restricted for f in after.values())
 
 
 # ----------------------------------------------------------------- purpose, audience, advisory
@@ -258,7 +263,7 @@ def test_eu_toolbox_is_advisory(packs: dict[str, PolicyPack], registry: Registry
 def test_non_binding_pack_turns_deadlines_advisory(registry: Registry) -> None:
     doc = {
         "id": "advice", "title": "Advice", "jurisdiction": "EU", "authority": "A", "instrument": "I",
-        "url": "https://example.org", "binding": False, "applies_to": "all",
+        "url": "https://example.org", "binding": False, "force": "guidance", "applies_to": "all",
         "effective": {"date": date(2020, 1, 1), "source": "s"},
         "sources": {"s": {"title": "S", "url": "https://example.org/s"}},
         "covers": [{"company": "zte", "name": "ZTE", "scope": "all", "source": "s"}],
@@ -274,16 +279,18 @@ def test_non_binding_pack_turns_deadlines_advisory(registry: Registry) -> None:
 
 
 def test_canada_by_network_generation(packs: dict[str, PolicyPack], registry: Registry) -> None:
+    # The 2022 text is a policy statement (policy-facts-2026-update.md): its dates show as advisory.
     pack = packs["ca-2022"]
     radio_5g = make_asset("huawei", Role.ran, ["5g"])
-    assert judge(radio_5g, pack, date(2024, 6, 28), registry)["5g-2024"].status is Status.must_remove
+    on_day = judge(radio_5g, pack, date(2024, 6, 28), registry)["5g-2024"]
+    assert on_day.status is Status.advisory and on_day.deadline == date(2024, 6, 28) and on_day.force == "policy"
     assert set(judge(radio_5g, pack, date(2024, 6, 29), registry)) == {"5g-2024"}
-    assert judge(radio_5g, pack, date(2024, 6, 29), registry)["5g-2024"].status is Status.overdue
+    assert judge(radio_5g, pack, date(2024, 6, 29), registry)["5g-2024"].status is Status.advisory
     radio_4g = judge(make_asset("zte", Role.ran, ["4g"]), pack, date(2025, 1, 1), registry)
-    assert set(radio_4g) == {"4g-2027"} and radio_4g["4g-2027"].status is Status.must_remove
+    assert set(radio_4g) == {"4g-2027"} and radio_4g["4g-2027"].status is Status.advisory
     untagged = judge(make_asset("huawei", Role.ran), pack, date(2025, 1, 1), registry)
     assert set(untagged) == {"5g-2024", "4g-2027"}
-    assert all(f.status is Status.review for f in untagged.values())
+    assert all(f.status is Status.advisory and "not binding (policy)" in f.reason for f in untagged.values())
 
 
 def test_uk_sites_and_core(packs: dict[str, PolicyPack], registry: Registry) -> None:

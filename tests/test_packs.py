@@ -113,15 +113,17 @@ def test_dates_match_the_fact_base(packs: dict[str, PolicyPack]) -> None:
 def test_unverified_dates_are_not_encoded(packs: dict[str, PolicyPack]) -> None:
     """FROM MEMORY / NOT CONFIRMED dates in the fact base must not become dates in a pack."""
     unverified = {
-        date(2021, 9, 30),  # UK: no Huawei 5G installation after (from memory)
         date(2022, 12, 31),  # UK: managed services out (from memory)
         date(2023, 10, 28),  # UK: "35% by 28 Oct 2023" (not found)
         date(2023, 7, 31),  # UK: 5G access cap, draft only
         date(2025, 12, 31),  # UK: draft transmission requirement
-        date(2023, 10, 30),  # Canada: Kaspersky on federal devices (from memory)
         date(2024, 9, 3),  # FCC: Kaspersky Lab, Inc. entry (date from memory)
-        date(2029, 1, 1),  # EU: conflicting "core 5G by 2029"
     }
+    # Confirmed by policy-facts-2026-update.md, so no longer unverified: 2021-09-30 (UK roadmap) and
+    # 2023-10-30 (Canada, Kaspersky on federal mobile devices). 2029-01-01 is the FCC update waiver
+    # now, but stays unverified for the EU ("core 5G by 2029").
+    assert all(f.date != date(2029, 1, 1) for _, f in packs["eu-5g-toolbox"].dated_facts()
+               if isinstance(f, DatedFact))
     for pack in packs.values():
         for key, fact in pack.dated_facts():
             if isinstance(fact, DatedFact):
@@ -179,6 +181,8 @@ def minimal_pack(**changes: Any) -> dict[str, Any]:
         "instrument": "An instrument",
         "url": "https://example.org/instrument",
         "binding": True,
+        "force": "law",
+        "reviewed": date(2026, 12, 1),
         "applies_to": "operators",
         "effective": {"date": date(2024, 1, 1), "source": "src"},
         "sources": {"src": {"title": "A source", "url": "https://example.org/src"}},
@@ -266,11 +270,24 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
         load_packs([path])
 
 
-def test_duplicate_id_with_a_bundled_pack(tmp_path: Path) -> None:
+def test_a_user_pack_replaces_the_bundled_one_with_its_id(tmp_path: Path) -> None:
+    """Issue 16: a newer copy of a bundled pack replaces it; `policies` can say which file it came from."""
     de = yaml.safe_load((PACK_DIR / "de-5g-2024.yaml").read_text("utf-8"))
+    de["title"] = "Germany, our organisation's newer copy"
     path = write_pack(tmp_path, de, "de-5g-2024.yaml")
-    with pytest.raises(PackError, match="already defined in judge/packs/de-5g-2024.yaml"):
-        load_packs([path])
+    packs = {p.id: p for p in load_packs([path])}
+    assert packs["de-5g-2024"].title == "Germany, our organisation's newer copy"
+    assert packs["de-5g-2024"].file == str(path) and packs["de-5g-2024"].replaces == "judge/packs/de-5g-2024.yaml"
+    assert len(packs) == len(bundled_packs())
+
+
+def test_two_user_packs_with_one_id_are_an_error(tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir(), second.mkdir()
+    write_pack(first, minimal_pack())
+    write_pack(second, minimal_pack())
+    with pytest.raises(PackError, match=r"id: 'test-pack' is already defined in .*a/test-pack.yaml"):
+        load_packs([first, second])
 
 
 def test_parse_pack_without_a_file_name_skips_the_name_check() -> None:

@@ -305,6 +305,7 @@ class Finding:
     reasons: tuple[str, ...]
     evidence: tuple[EvidenceLink, ...] = ()
     conflicts: tuple[str, ...] = ()
+    force: str | None = None  # the requirement's legal force: law, regulation, order, ..., proposal
 
     def __post_init__(self) -> None:
         if isinstance(self.reasons, str):  # one sentence given as a plain string

@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 
 from vendorscope.cli.application import app
-from vendorscope.cli.common import DB_OPTION, OutputFormat, console, dumps, fail, write_rows
+from vendorscope.cli.common import DB_OPTION, OutputFormat, console, dumps, fail, warn, write_rows
 from vendorscope.cli.judging import (
     AS_OF_OPTION,
     AUDIENCE_OPTION,
@@ -29,11 +29,14 @@ from vendorscope.cli.judging import (
 )
 from vendorscope.identify.registry import Registry, RegistryError, default_registry
 from vendorscope.judge.packs import (
+    FORCES,
+    PACKS_ENV,
     RELATION_WORDS,
     DatedFact,
     PolicyPack,
     RelativeDeadline,
     Requirement,
+    validate_pack_file,
 )
 from vendorscope.model import Asset, Finding, Status
 from vendorscope.report.data import evidence_dict
@@ -42,11 +45,13 @@ if TYPE_CHECKING:  # the store behind assess is imported only when `findings` ru
     from vendorscope.assess import Assessment, Criteria
 
 FINDING_COLUMNS = (
-    "asset", "vendor", "role", "policy", "requirement", "status", "deadline", "days_left", "severity",
+    "asset", "vendor", "role", "policy", "requirement", "status", "force", "deadline", "days_left", "severity",
     "reason",
 )
 CSV_FINDING_COLUMNS = (*FINDING_COLUMNS[:3], "site", "site_tags", *FINDING_COLUMNS[3:], "as_of", "evidence")
-PACK_COLUMNS = ("id", "jurisdiction", "binding", "effective", "covers", "next_deadline", "title")
+PACK_COLUMNS = (
+    "id", "jurisdiction", "force", "binding", "reviewed", "effective", "covers", "next_deadline", "file", "title",
+)
 STATUS_WORDS = {
     Status.prohibited: "prohibited and present",
     Status.must_remove: "must be removed",
@@ -85,11 +90,27 @@ def _next_deadline(pack: PolicyPack, today: date) -> str:
     return f"{ahead[0][0]} {ahead[0][1]}" if ahead else ""
 
 
+def pack_forces(pack: PolicyPack) -> list[str]:
+    """The legal forces of a pack's requirements, strongest first."""
+    return [f for f in FORCES if any(r.force == f for r in pack.requirements)]
+
+
+def _origin(pack: PolicyPack) -> str:
+    if pack.replaces:
+        return f"{pack.file} (replaces {pack.replaces})"
+    return pack.file
+
+
 def pack_row(pack: PolicyPack, today: date) -> dict[str, Any]:
+    stale = pack.stale(today)
     return {
         "id": pack.id,
         "jurisdiction": pack.jurisdiction,
+        "force": ", ".join(pack_forces(pack)),
         "binding": "binding" if pack.binding else "advisory",
+        "reviewed": f"{pack.reviewed or 'never'}{' STALE' if stale else ''}",
+        "stale": stale,
+        "file": _origin(pack),
         "effective": pack.effective.date,
         "covers": _covers(pack),
         "next_deadline": _next_deadline(pack, today),
@@ -100,6 +121,8 @@ def pack_row(pack: PolicyPack, today: date) -> dict[str, Any]:
 
 
 def _requirement_outcome(req: Requirement) -> str:
+    if req.force == "proposal":
+        return "advisory (a proposal, not law)" + (f"; expected {req.expected}" if req.expected else "")
     if req.deadline is None:
         return req.status.value if req.status else ""
     return f"{req.before.value} until {_when(req.deadline)}, then {req.after.value}"
@@ -131,11 +154,13 @@ def _relation_words(relations: Iterable[str]) -> str:
     return ", ".join(sorted(word for word, relation in RELATION_WORDS.items() if relation in relations))
 
 
-def _show_pack(pack: PolicyPack) -> None:
+def _show_pack(pack: PolicyPack, today: date) -> None:
     out = console.print
     kind = "binding" if pack.binding else "advisory (not binding)"
-    out(f"[bold]{escape(pack.title)}[/]  ({pack.id}, {pack.jurisdiction}, {kind})", highlight=False)
+    out(f"[bold]{escape(pack.title)}[/]  ({pack.id}, {pack.jurisdiction}, {kind}, {pack.force})", highlight=False)
     for label, value in (
+        ("reviewed", ("STALE: " if pack.stale(today) else "") + pack.freshness(today)),
+        ("file", _origin(pack)),
         ("instrument", pack.instrument),
         ("authority", pack.authority),
         ("applies to", pack.applies_to),
@@ -146,7 +171,7 @@ def _show_pack(pack: PolicyPack) -> None:
         out(f"  [bold]{label}:[/] {escape(value)}", highlight=False, soft_wrap=True)
     out("\n[bold]Covered companies[/]")
     for c in pack.covers:
-        who = f"{c.company}" if c.company else f"any vendor group headquartered in {c.country}"
+        who = _who_is_covered(c)
         line = f"  {who}: {c.name}; {c.scope}"
         if c.include:
             line += f"; counts its {_relation_words(c.include)}"
@@ -156,13 +181,15 @@ def _show_pack(pack: PolicyPack) -> None:
             line += f"; listed since {_when(c.since)}"
         if c.purpose:
             line += f"; only when used for {c.purpose.text}"
+        if c.exemptions:
+            line += "; exempt when tagged " + ", ".join(f"exempt:{e.id}" for e in c.exemptions)
         if c.note:
             line += f" ({c.note})"
         out(line, highlight=False, soft_wrap=True, markup=False)
     out("\n[bold]Requirements[/]")
     for r in pack.requirements:
         scope = escape(_requirement_scope(r))
-        out(f"  [bold]{r.id}[/] \\[{r.severity}] {scope}", highlight=False, soft_wrap=True)
+        out(f"  [bold]{r.id}[/] \\[{r.severity}] \\[{r.force}] {scope}", highlight=False, soft_wrap=True)
         _say(f"    {r.text}")
         _say(f"    {_requirement_outcome(r)}; source: {pack.cite(r.sources)}")
         if r.note:
@@ -172,9 +199,10 @@ def _show_pack(pack: PolicyPack) -> None:
     )
     write_rows(milestones, ("date", "what", "source"), OutputFormat.table, title="Milestones")
     sources = (
-        {"id": s.id, "title": s.title, "published": s.published, "url": s.url} for s in pack.sources.values()
+        {"id": s.id, "title": s.title, "published": s.published, "retrieved": s.retrieved, "url": s.url}
+        for s in pack.sources.values()
     )
-    write_rows(sources, ("id", "title", "published", "url"), OutputFormat.table, title="Sources")
+    write_rows(sources, ("id", "title", "published", "retrieved", "url"), OutputFormat.table, title="Sources")
     if pack.audiences:
         out("[bold]Audiences[/] (declare with findings --audience ID)")
         for audience_id, text in pack.audiences.items():
@@ -183,6 +211,19 @@ def _show_pack(pack: PolicyPack) -> None:
         out("[bold]Notes[/]")
         for note in pack.notes:
             out(f"  - {note}", highlight=False, soft_wrap=True, markup=False)
+
+
+def _who_is_covered(c: Any) -> str:
+    if c.equipment_class:
+        origin = (f"produced outside {', '.join(sorted(c.produced_outside))}" if c.produced_outside
+                  else f"produced in {', '.join(sorted(c.produced_in))}" if c.produced_in else "wherever produced")
+        return f"class {c.equipment_class} ({', '.join(sorted(c.device_types))}, {origin}, any maker)"
+    return f"{c.company}" if c.company else f"any vendor group headquartered in {c.country}"
+
+
+def stale_warnings(packs: Iterable[PolicyPack], today: date) -> list[str]:
+    """One line per pack not reviewed for STALE_AFTER_DAYS days."""
+    return [f"{p.id}: {p.freshness(today)}" for p in packs if p.stale(today)]
 
 
 def pack_document(pack: PolicyPack) -> dict[str, Any]:
@@ -199,10 +240,18 @@ def policies(
         None, "--jurisdiction", "-j",
         help="Only packs for this jurisdiction (ISO code such as US, GB or UK, DE; or EU). Repeatable.",
     ),
-    extra: list[Path] = typer.Option(None, "--packs", help="Extra pack files or directories. Repeatable."),
+    files: list[Path] = typer.Argument(None, metavar="[FILE]...", help="With `validate`: the pack files to check."),
+    extra: list[Path] = typer.Option(
+        None, "--packs",
+        help=f"Extra pack files or directories (also ${PACKS_ENV}); a pack with a bundled id replaces it. Repeatable.",
+    ),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
 ) -> None:
-    """List the policy packs, or show one with its legal reference, sources, covered companies and milestones.
+    """List the policy packs (legal force, review date, file), show one in full, or validate pack files.
+
+    A pack not reviewed for 180 days is flagged STALE. Your own packs (or a newer
+    copy of a bundled one, which then replaces it) load from --packs DIR or
+    VENDORSCOPE_PACKS=DIR.
 
     Examples:
 
@@ -211,18 +260,44 @@ def policies(
       vendorscope policies de-5g-2024
 
       vendorscope policies --jurisdiction UK --format jsonl
+
+      vendorscope policies validate my-packs/*.yaml
     """
+    if pack_id == "validate":
+        _validate(files or [], fmt)
+        return
+    if files:
+        fail(f"unexpected argument {str(files[0])!r} (did you mean `policies validate FILE...`?)")
     packs = packs_or_fail(extra)
+    today = date.today()
     if pack_id is None:
         chosen = select_packs(packs, (), jurisdiction or ())
-        today = date.today()
         write_rows((pack_row(p, today) for p in chosen), PACK_COLUMNS, fmt)
+        if fmt is OutputFormat.table:
+            for line in stale_warnings(chosen, today):
+                warn(line)
         return
     pack = select_packs(packs, [pack_id], ())[0]
     if fmt is OutputFormat.table:
-        _show_pack(pack)
+        _show_pack(pack, today)
     else:
         print(dumps(pack_document(pack)))
+
+
+def _validate(files: Sequence[Path], fmt: OutputFormat) -> None:
+    """Check pack files against docs/policy-pack.schema.json and the loader; exit 1 on any problem."""
+    if not files:
+        fail("policies validate: give one or more pack files")
+    problems = [p for f in files for p in validate_pack_file(f)]
+    if fmt is OutputFormat.table:
+        for problem in problems:
+            _say(str(problem))
+        _say(f"{len(files)} file(s) checked: " + (f"{len(problems)} problem(s)" if problems else "valid"))
+    else:
+        write_rows(({"file": p.file, "line": p.line, "field": p.field, "message": p.message} for p in problems),
+                   ("file", "line", "field", "message"), fmt)
+    if problems:
+        raise typer.Exit(1)
 
 
 def _assess(db: str, criteria: Criteria, day: date) -> Assessment:
@@ -248,6 +323,7 @@ def finding_row(finding: Finding, asset: Asset | None) -> dict[str, Any]:
         "policy": finding.policy,
         "requirement": finding.requirement,
         "status": finding.status.value,
+        "force": finding.force,
         "deadline": finding.deadline,
         "days_left": finding.days_left,
         "severity": finding.severity,
@@ -303,6 +379,8 @@ def findings(
     write_rows(rows, columns, fmt, title=f"Findings as of {day}" if fmt is OutputFormat.table else None)
     if fmt is OutputFormat.table:
         console.print(_summary(result, len(assets), day), highlight=False)
+    for line in stale_warnings(criteria.packs, day):
+        warn(line)
 
 
 def _summary(result: Sequence[Finding], asset_count: int, day: date) -> str:

@@ -44,7 +44,9 @@ class Vendor:
     legal_names: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     ieee_names: tuple[str, ...] = ()
-    country: str | None = None
+    country: str | None = None  # ISO 3166 alpha-2 of the headquarters
+    produced_in: tuple[str, ...] = ()  # where its equipment is produced, when a source says so
+    production_source: str | None = None
     high_risk: bool = False
     categories: tuple[str, ...] = ()
     affiliations: tuple[Affiliation, ...] = ()
@@ -165,6 +167,14 @@ def _date(value: Any, where: str) -> date | None:
         raise RegistryError(f"{where}: bad date {value!r}") from exc
 
 
+def _countries(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)) or not all(
+        isinstance(c, str) and len(c) == 2 and c.isalpha() and c.isupper() for c in value
+    ):
+        raise RegistryError(f"{where}: produced_in: expected ISO 3166 alpha-2 codes such as [\"CN\"], got {value!r}")
+    return tuple(value)
+
+
 def parse_vendor(entry: dict[str, Any]) -> Vendor:
     vid = entry.get("id")
     if not isinstance(vid, str) or not vid:
@@ -186,6 +196,8 @@ def parse_vendor(entry: dict[str, Any]) -> Vendor:
         aliases=tuple(entry.get("aliases", ())),
         ieee_names=tuple(entry.get("ieee_names", ())),
         country=entry.get("country"),
+        produced_in=_countries(entry.get("produced_in", ()), vid),
+        production_source=entry.get("production_source"),
         high_risk=bool(entry.get("high_risk", False)),
         categories=tuple(entry.get("categories", ())),
         affiliations=affiliations,

@@ -8,10 +8,13 @@ How a status comes about (docs/policy-packs.md has the full rules):
 
 1. coverage: is the asset's maker, on the as-of date, a covered company, or a
    subsidiary/affiliate/brand/division the instrument counts? (registry walk)
+   Or is the asset in a covered class of equipment (device type × role ×
+   where it was produced), unless the user declared an exemption?
 2. scope: does the requirement reach the asset's role, network and site?
 3. status: the requirement's fixed status, or before/after its deadline;
    then ``review`` where coverage, scope, purpose or audience is uncertain,
-   and ``advisory`` everywhere in a non-binding pack.
+   and ``advisory`` for a proposal and everywhere in a non-binding pack. Each
+   finding carries the requirement's legal force.
 4. severity: the requirement's, one level higher at sensitive sites.
 """
 
@@ -25,6 +28,7 @@ from typing import Literal
 
 from vendorscope.identify.registry import Registry, RegistryError, default_registry
 from vendorscope.judge.packs import (
+    EXEMPT_TAG_PREFIX,
     NETWORK_TAGS,
     SEVERITIES,
     CoveredCompany,
@@ -85,6 +89,8 @@ def _listed(cover: CoveredCompany, on: date) -> bool:
 def _match_cover(
     cover: CoveredCompany, vendor: str, chain: list[Link], registry: Registry
 ) -> Coverage | None:
+    if cover.equipment_class is not None:
+        return None  # a class of equipment is judged from the asset (class_coverage)
     nodes = [vendor, *(parent for _, _, parent in chain)]
     if cover.company is not None:
         if cover.company not in nodes:
@@ -173,6 +179,76 @@ def coverage_of(
     notes += tuple(f"{c.name} is covered only from {c.since.date}" for c in unlisted if c.since)
     group = chain[-1][2] if chain else vendor
     return Coverage("not", None, (*notes, f"{_name(registry, vendor)} (group {group}) is not covered"))
+
+
+def _origin(registry: Registry, vendor: str, on: date) -> tuple[frozenset[str], str | None]:
+    """Where a vendor's equipment is produced (when known) and its group's headquarters."""
+    group = registry.group_of(vendor, on) if vendor in registry else vendor
+    produced: frozenset[str] = frozenset()
+    for who in (vendor, group):
+        if who in registry and registry[who].produced_in:
+            produced = frozenset(registry[who].produced_in)
+            break
+    hq = next((registry[w].country for w in (vendor, group) if w in registry and registry[w].country), None)
+    return produced, hq
+
+
+def _produced_where(cover: CoveredCompany, produced: frozenset[str], hq: str | None) -> CoverageState:
+    """Whether production (or design at the headquarters, which counts as production) is in the class."""
+    if not cover.produced_in and not cover.produced_outside:
+        return "covered"  # the class covers its device types wherever they were produced
+
+    def inside(countries: frozenset[str]) -> bool:
+        if cover.produced_in:
+            return bool(countries & cover.produced_in)
+        return bool(countries - cover.produced_outside)
+
+    places = produced | ({hq} if hq else set())
+    if places and inside(frozenset(places)):
+        return "covered"
+    return "review" if not produced else "not"
+
+
+def class_coverage(cover: CoveredCompany, asset: Asset, on: date, registry: Registry) -> Coverage | None:
+    """Whether an asset falls in a class of equipment (device type × role × where produced), with exemptions."""
+    vendor, device_type = asset.verdict.vendor, asset.verdict.device_type
+    if cover.equipment_class is None or vendor is None or device_type not in cover.device_types:
+        return None
+    if cover.roles and asset.role is not Role.unknown and asset.role not in cover.roles:
+        return None
+    produced, hq = _origin(registry, vendor, on)
+    state = _produced_where(cover, produced, hq)
+    if state == "not":
+        return None
+    where = f"produced in {', '.join(sorted(produced))}" if produced else "production country not recorded"
+    notes = [f"{device_type} by {_name(registry, vendor)} ({where}; headquarters {hq or 'unknown'})"]
+    if state == "review":
+        outside = ", ".join(sorted(cover.produced_outside))
+        notes.append(f"whether it was produced outside {outside} needs review" if outside
+                     else "where it was produced needs review")
+    if cover.roles and asset.role is Role.unknown:
+        state = "review"
+        notes.append(f"role unknown; the class covers {_words(r.value for r in cover.roles)} equipment")
+    exemption = _exemption_of(cover, asset, vendor, on, registry)
+    if exemption is not None:
+        return Coverage("not", cover, (*notes, exemption))
+    return Coverage(state, cover, tuple(notes))
+
+
+def _exemption_of(cover: CoveredCompany, asset: Asset, vendor: str, on: date, registry: Registry) -> str | None:
+    """Why an exemption a user declared (device tag or vendor) applies, or None."""
+    group = registry.group_of(vendor, on) if vendor in registry else vendor
+    for exemption in cover.exemptions:
+        if not exemption.active(on):
+            continue
+        if f"{EXEMPT_TAG_PREFIX}{exemption.id}" in asset.site_tags:
+            how = "the device is tagged"
+        elif exemption.id in (cover.exempt_vendors.get(vendor), cover.exempt_vendors.get(group)):
+            how = f"vendor {vendor} is declared"
+        else:
+            continue
+        return f"exempt: {how} {EXEMPT_TAG_PREFIX}{exemption.id} ({exemption.text})"
+    return None
 
 
 def is_covered(
@@ -332,7 +408,7 @@ def _who(asset: Asset, role: Role, role_note: str | None, ctx: _Context) -> str:
 
 def _finding(
     asset: Asset, pack: PolicyPack, requirement: str, status: Status, ctx: _Context,
-    deadline: date | None, severity: str, reason: Iterable[str | None],
+    deadline: date | None, severity: str, reason: Iterable[str | None], force: str | None = None,
 ) -> Finding:
     return Finding(
         asset_id=asset.id,
@@ -345,6 +421,7 @@ def _finding(
         reasons=tuple(r for r in reason if r),
         evidence=ctx.evidence,
         conflicts=ctx.conflicts,
+        force=force,
     )
 
 
@@ -353,7 +430,7 @@ def _in_force_for(req: Requirement, cover: CoveredCompany, ctx: _Context) -> boo
     return (
         req.judged
         and (req.effective is None or req.effective.date <= ctx.as_of)
-        and (not req.companies or cover.company in req.companies)
+        and (not req.companies or (cover.company or cover.equipment_class) in req.companies)
         and not (req.audience and ctx.audiences is not None and req.audience not in ctx.audiences)
     )
 
@@ -407,9 +484,13 @@ def _judge_requirement(
         notes.extend(why)
         if doubtful:
             status = Status.review
-        if not pack.binding:
+        if req.force == "proposal":
             status = Status.advisory
-            notes.append("not binding")
+            expected = f", expected {req.expected}" if req.expected else ""
+            notes.append(f"a proposal, not law{expected}")
+        elif not pack.binding:
+            status = Status.advisory
+            notes.append(f"not binding ({req.force})")
     if status is Status.clear and not ctx.include_clear:
         return None
     severity, raised = _severity(pack, req, status, asset, ctx)
@@ -419,6 +500,7 @@ def _judge_requirement(
         asset, pack, req.id, status, ctx, deadline, severity,
         [who, f"{pack.short}: {req.text}", _timing(deadline, ctx.as_of, req),
          f"source: {pack.cite(req.sources)}", *notes, raised, req.note],
+        force=req.force,
     )
 
 
@@ -454,14 +536,23 @@ def judge_asset(asset: Asset, pack: PolicyPack, ctx: _Context) -> list[Finding]:
         return []
     ctx = replace(ctx, evidence=evidence_of(asset), conflicts=tuple(c.detail for c in asset.conflicts))
     coverage = coverage_of(asset.verdict.vendor, pack, ctx.as_of, ctx.registry, ctx.defaults)
+    classes = [
+        c for cover in pack.covers
+        if _listed(cover, ctx.as_of) and (c := class_coverage(cover, asset, ctx.as_of, ctx.registry))
+    ]
     role, role_note = effective_role(asset, ctx.defaults)
     who = _who(asset, role, role_note, ctx)
-    if coverage.state == "not":
+    applicable = [c for c in (coverage, *classes) if c.state != "not"]
+    if not applicable:
         if not ctx.include_clear:
             return []
-        return [_finding(asset, pack, NOT_COVERED, Status.clear, ctx, None, "info", [who, *coverage.notes])]
-    judged = (_judge_requirement(asset, pack, req, coverage, role, who, ctx) for req in pack.requirements)
-    findings = [f for f in judged if f is not None]
+        notes = [n for c in (coverage, *classes) for n in c.notes]
+        return [_finding(asset, pack, NOT_COVERED, Status.clear, ctx, None, "info", [who, *notes])]
+    findings = []
+    for req in pack.requirements:  # one finding per requirement: the first coverage it reaches
+        found = (_judge_requirement(asset, pack, req, c, role, who, ctx) for c in applicable)
+        if (finding := next((f for f in found if f is not None), None)) is not None:
+            findings.append(finding)
     if not findings and ctx.include_clear:
         findings.append(_finding(
             asset, pack, OUT_OF_SCOPE, Status.clear, ctx, None, "info",

@@ -9,9 +9,11 @@ pack (severity-raising site tags, purpose tags, related vendors).
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import cache
 from importlib import resources
@@ -36,6 +38,16 @@ NETWORK_TAGS: tuple[str, ...] = ("2g", "3g", "4g", "5g", "full-fibre")
 SUBJECTS: tuple[str, ...] = ("installed", "procurement")
 WHEN_UNKNOWN: tuple[str, ...] = ("apply", "review", "skip")
 PRECISIONS: tuple[str, ...] = ("day", "month", "year")
+# How strong a requirement is, strongest first. A proposal is never judged as law.
+FORCES: tuple[str, ...] = ("law", "regulation", "order", "licence condition", "policy", "guidance", "proposal")
+# A pack whose facts were last checked longer ago than this is flagged as stale.
+STALE_AFTER_DAYS = 180
+# Asset tags that carry an exemption annotation: `exempt:<exemption id>`.
+EXEMPT_TAG_PREFIX = "exempt:"
+# A file in a user packs directory that holds vendor-level exemptions, not a pack.
+EXEMPTIONS_FILE = "exemptions.yaml"
+# Directories of user packs, separated like PATH.
+PACKS_ENV = "VENDORSCOPE_PACKS"
 # ISO 3166-1 exceptionally reserved codes people type for a jurisdiction.
 JURISDICTION_ALIASES: Mapping[str, str] = {"UK": "GB"}
 
@@ -45,7 +57,11 @@ _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
 class PackError(ValueError):
-    """A policy pack or the judge defaults are malformed; the message names file and key."""
+    """A policy pack or the judge defaults are malformed; the message names file, key and line."""
+
+    def __init__(self, message: str, file: str = "", key: str = "", problem: str = "") -> None:
+        super().__init__(message)
+        self.file, self.key, self.problem = file, key, problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +72,7 @@ class Source:
     title: str
     url: str
     published: str | None = None  # YYYY, YYYY-MM or YYYY-MM-DD; None when the source shows no date
+    retrieved: str | None = None  # when the pack's authors last read it (same forms)
 
     def cite(self) -> str:
         return f"{self.title} ({self.published})" if self.published else self.title
@@ -97,8 +114,22 @@ class Purpose:
 
 
 @dataclass(frozen=True, slots=True)
+class Exemption:
+    """An exemption a user declares: on a device (tag ``exempt:ID``) or a vendor (exemptions.yaml)."""
+
+    id: str
+    text: str
+    source: str
+    until: DatedFact | None = None  # the exemption ends on this day (exclusive)
+
+    def active(self, on: date) -> bool:
+        return self.until is None or on < self.until.date
+
+
+@dataclass(frozen=True, slots=True)
 class CoveredCompany:
-    """A company (with the relations that count) or a home country that an instrument names."""
+    """What an instrument names: a company (with the relations that count), a home country,
+    or a class of equipment (device types × where it was produced), whoever made it."""
 
     name: str
     scope: str
@@ -110,9 +141,18 @@ class CoveredCompany:
     since: DatedFact | None = None  # listed from this day (e.g. added to the FCC Covered List)
     purpose: Purpose | None = None
     note: str | None = None
+    equipment_class: str | None = None  # ... or a class id, with device_types and produced_*
+    device_types: frozenset[str] = frozenset()
+    produced_in: frozenset[str] = frozenset()  # covered when produced in one of these countries
+    produced_outside: frozenset[str] = frozenset()  # covered when produced anywhere but these
+    roles: frozenset[Role] = frozenset()  # a class: only equipment in these roles (unknown → review)
+    exemptions: tuple[Exemption, ...] = ()
+    exempt_vendors: Mapping[str, str] = field(default_factory=dict)  # vendor id -> exemption id
 
     @property
     def key(self) -> str:
+        if self.equipment_class:
+            return f"class:{self.equipment_class}"
         return self.company or f"country:{self.country}"
 
 
@@ -135,9 +175,11 @@ class Requirement:
     networks: frozenset[str] = frozenset()  # empty: every network
     network_unknown: str = "apply"
     site_tags: frozenset[str] = frozenset()  # non-empty: only assets at sites with one of these tags
-    companies: frozenset[str] = frozenset()  # non-empty: only these covered companies
+    companies: frozenset[str] = frozenset()  # non-empty: only these covered companies or classes
     audience: str | None = None  # an id in the pack's audiences
     note: str | None = None
+    force: str = "law"  # one of FORCES
+    expected: str | None = None  # a proposal's expected date, as text (never a date it is judged by)
 
     @property
     def judged(self) -> bool:
@@ -170,6 +212,26 @@ class PolicyPack:
     notes: tuple[str, ...] = ()
     severity_raising_tags: frozenset[str] | None = None  # None: the judge defaults
     file: str = ""
+    force: str = "law"  # the requirements' force unless one says otherwise
+    reviewed: date | None = None  # the day its facts were last checked against its sources
+    replaces: str | None = None  # the bundled pack file a user pack replaces
+
+    def review_age(self, today: date) -> int | None:
+        """Days since the pack was reviewed (None: never)."""
+        return None if self.reviewed is None else (today - self.reviewed).days
+
+    def stale(self, today: date) -> bool:
+        age = self.review_age(today)
+        return age is None or age > STALE_AFTER_DAYS
+
+    def freshness(self, today: date) -> str:
+        """'reviewed 2026-12-04' or a warning that the rules may be out of date."""
+        age = self.review_age(today)
+        if age is None:
+            return "never reviewed: its dates may be out of date"
+        if age > STALE_AFTER_DAYS:
+            return f"last reviewed {self.reviewed} ({age} days ago): its dates may be out of date"
+        return f"reviewed {self.reviewed}"
 
     def cite(self, source_ids: Iterable[str]) -> str:
         return "; ".join(self.sources[s].cite() for s in source_ids)
@@ -180,6 +242,9 @@ class PolicyPack:
         for i, cover in enumerate(self.covers):
             if cover.since:
                 yield f"covers[{i}].since", cover.since
+            for j, exemption in enumerate(cover.exemptions):
+                if exemption.until:
+                    yield f"covers[{i}].exemptions[{j}].until", exemption.until
         for i, req in enumerate(self.requirements):
             if req.effective:
                 yield f"requirements[{i}].effective", req.effective
@@ -233,7 +298,7 @@ class _Fields:
         return f"{self.path}.{name}" if self.path else name
 
     def _error(self, key: str, problem: str) -> PackError:
-        return PackError(f"{self.file}: {key or '(top level)'}: {problem}")
+        return PackError(f"{self.file}: {key or '(top level)'}: {problem}", self.file, key, problem)
 
     def error(self, name: str, problem: str) -> PackError:
         return self._error(self.key(name), problem)
@@ -380,17 +445,23 @@ def _deadline(f: _Fields, sources: Mapping[str, Source]) -> Deadline:
     return _dated(_Fields(f.data, f.file, f.path, _DATED_KEYS), sources)
 
 
+def _partial_date(f: _Fields, name: str) -> str | None:
+    if not f.has(name):
+        return None
+    value = f.raw(name)
+    text = value.isoformat() if isinstance(value, date) else str(value)
+    if not _PUBLISHED.match(text):
+        raise f.error(name, f"expected YYYY, YYYY-MM or YYYY-MM-DD, got {value!r}")
+    return text
+
+
 def _parse_source(f: _Fields, source_id: str) -> Source:
-    published: str | None = None
-    if f.has("published"):
-        value = f.raw("published")
-        published = value.isoformat() if isinstance(value, date) else str(value)
-        if not _PUBLISHED.match(published):
-            raise f.error("published", f"expected YYYY, YYYY-MM or YYYY-MM-DD, got {value!r}")
+    published = _partial_date(f, "published")
     url = f.text("url")
     if not url.startswith(("https://", "http://")):
         raise f.error("url", f"expected an http(s) URL, got {url!r}")
-    return Source(id=source_id, title=f.text("title"), url=url, published=published)
+    return Source(id=source_id, title=f.text("title"), url=url, published=published,
+                  retrieved=_partial_date(f, "retrieved"))
 
 
 def _sources(top: _Fields) -> dict[str, Source]:
@@ -401,7 +472,7 @@ def _sources(top: _Fields) -> dict[str, Source]:
     for source_id, body in raw.items():
         if not isinstance(source_id, str) or not _ID.match(source_id):
             raise top.error(f"sources.{source_id}", "source ids are lowercase letters, digits, '.', '-'")
-        f = _Fields(body, top.file, top.key(f"sources.{source_id}"), ("title", "url", "published"))
+        f = _Fields(body, top.file, top.key(f"sources.{source_id}"), ("title", "url", "published", "retrieved"))
         out[source_id] = _parse_source(f, source_id)
     return out
 
@@ -411,16 +482,46 @@ def _relations(f: _Fields, name: str) -> frozenset[str]:
 
 
 _COVER_KEYS = (
-    "company", "country", "name", "include", "review", "scope", "source", "since", "purpose", "note",
+    "company", "country", "class", "name", "include", "review", "scope", "source", "since", "purpose", "note",
+    "device_types", "produced_in", "produced_outside", "exemptions", "roles",
 )
 
 
+def _countries(f: _Fields, name: str) -> frozenset[str]:
+    codes = f.words(name)
+    for code in codes:
+        if not _COUNTRY.match(code):
+            raise f.error(name, f"expected ISO 3166 alpha-2 codes such as US, got {code!r}")
+    return frozenset(codes)
+
+
+def _exemption(f: _Fields, sources: Mapping[str, Source]) -> Exemption:
+    return Exemption(
+        id=f.ident("id"),
+        text=f.text("text"),
+        source=_source_ref(f, "source", sources),
+        until=_dated(f.sub("until", _DATED_KEYS), sources) if f.has("until") else None,
+    )
+
+
 def _cover(f: _Fields, sources: Mapping[str, Source]) -> CoveredCompany:
-    if f.has("company") == f.has("country"):
-        raise f.error("company", "give either company (a vendor id) or country (ISO code), not both")
+    if sum(f.has(k) for k in ("company", "country", "class")) != 1:
+        raise f.error("company", "give either company (a vendor id), country (ISO code) or class (equipment), "
+                      "exactly one")
     country = f.optional_text("country")
     if country is not None and not _COUNTRY.match(country):
         raise f.error("country", f"expected an ISO 3166 alpha-2 code such as CN, got {country!r}")
+    device_types = frozenset(f.words("device_types"))
+    produced_in, produced_outside = _countries(f, "produced_in"), _countries(f, "produced_outside")
+    if f.has("class"):
+        if not device_types:
+            raise f.error("device_types", "missing: a class of equipment names its device types")
+        if produced_in and produced_outside:
+            raise f.error("produced_outside", "a class gives produced_in or produced_outside, not both")
+    elif device_types or produced_in or produced_outside or f.has("roles"):
+        key = "device_types" if device_types else "produced_in" if produced_in else \
+            "produced_outside" if produced_outside else "roles"
+        raise f.error(key, "only a class (not a company or country) is defined by device types and origin")
     purpose = None
     if f.has("purpose"):
         p = f.sub("purpose", ("text", "source", "tags"))
@@ -439,18 +540,35 @@ def _cover(f: _Fields, sources: Mapping[str, Source]) -> CoveredCompany:
         since=_dated(f.sub("since", _DATED_KEYS), sources) if f.has("since") else None,
         purpose=purpose,
         note=f.optional_text("note"),
+        equipment_class=f.ident("class") if f.has("class") else None,
+        device_types=device_types,
+        produced_in=produced_in,
+        produced_outside=produced_outside,
+        roles=frozenset(Role(r) for r in f.words("roles", Role.__members__)),
+        exemptions=tuple(_exemption(e, sources) for e in f.items("exemptions", ("id", "text", "source", "until"))),
     )
 
 
 _REQUIREMENT_KEYS = (
     "id", "text", "source", "severity", "subject", "status", "deadline", "before", "after", "effective",
     "roles", "role_unknown", "networks", "network_unknown", "site_tags", "companies", "audience", "note",
+    "force", "expected",
 )
+# Statuses a proposal may never yield: it is not law yet.
+_LAW_ONLY = (Status.prohibited, Status.must_remove, Status.overdue, Status.restricted)
 
 
 def _requirement(
-    f: _Fields, sources: Mapping[str, Source], audiences: Mapping[str, str], companies: set[str]
+    f: _Fields, sources: Mapping[str, Source], audiences: Mapping[str, str], companies: set[str], force: str
 ) -> Requirement:
+    force = f.choice("force", FORCES, force)
+    if force == "proposal":
+        if f.has("deadline"):
+            raise f.error("deadline", "a proposal is not law: give its expected date as text under expected")
+        if f.status("status") in _LAW_ONLY:
+            raise f.error("status", "a proposal is not law: its status is advisory")
+    elif f.has("expected"):
+        raise f.error("expected", "only a proposal has an expected date as text; give a deadline instead")
     status = f.status("status")
     deadline = _deadline(f.sub("deadline", (*_DATED_KEYS, "days_after_listing")), sources) \
         if f.has("deadline") else None
@@ -485,6 +603,8 @@ def _requirement(
         companies=named,
         audience=audience,
         note=f.optional_text("note"),
+        force=force,
+        expected=f.optional_text("expected"),
     )
 
 
@@ -496,7 +616,7 @@ def _milestone(f: _Fields, sources: Mapping[str, Source]) -> Milestone:
 _PACK_KEYS = (
     "id", "title", "short", "jurisdiction", "authority", "instrument", "url", "binding", "applies_to",
     "effective", "sources", "covers", "requirements", "milestones", "audiences", "notes",
-    "severity_raising_tags",
+    "severity_raising_tags", "force", "reviewed",
 )
 
 
@@ -528,9 +648,12 @@ def parse_pack(data: Any, file: str) -> PolicyPack:
     for i, key in enumerate(keys):
         if key in keys[:i]:
             raise top.error(f"covers[{i}]", f"{key} is listed twice")
-    company_ids = {c.company for c in covers if c.company}
+    company_ids = {name for c in covers if (name := c.company or c.equipment_class)}
+    force = top.choice("force", FORCES, "") or None
+    if force is None:
+        raise top.error("force", f"missing: the legal force of the pack's requirements ({', '.join(FORCES)})")
     requirements = tuple(
-        _requirement(f, sources, audiences, company_ids)
+        _requirement(f, sources, audiences, company_ids, force)
         for f in top.items("requirements", _REQUIREMENT_KEYS, required=True)
     )
     ids = [r.id for r in requirements]
@@ -563,26 +686,94 @@ def parse_pack(data: Any, file: str) -> PolicyPack:
         severity_raising_tags=frozenset(t.lower() for t in top.words("severity_raising_tags"))
         if top.has("severity_raising_tags") else None,
         file=file,
+        force=force,
+        reviewed=top.day("reviewed") if top.has("reviewed") else None,
     )
 
 
 def _read_yaml(text: str, file: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(top level)"
         raise PackError(f"{file}: {where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+    except (ValueError, OverflowError) as exc:  # a timestamp YAML cannot build, e.g. 2026-13-45
+        raise PackError(f"{file}: (top level): not valid YAML (bad date or number: {exc})") from exc
+    if _cyclic(data):
+        raise PackError(f"{file}: (top level): an alias refers to itself (recursive YAML is not allowed)")
+    return data
+
+
+def _cyclic(value: Any, path: frozenset[int] = frozenset()) -> bool:
+    """Whether YAML aliases made a structure contain itself (every walk over it would never end)."""
+    if not isinstance(value, (dict, list)):
+        return False
+    if id(value) in path:
+        return True
+    inner = path | {id(value)}
+    children = value.values() if isinstance(value, dict) else value
+    return any(_cyclic(child, inner) for child in children)
+
+
+def key_lines(text: str) -> dict[str, int]:
+    """The YAML line (1-based) of every key path in a document: ``requirements[0].deadline`` → 42."""
+    lines: dict[str, int] = {}
+    seen: set[int] = set()  # an alias node is walked once (a recursive alias would never end)
+
+    def walk(node: yaml.Node, path: str) -> None:
+        lines.setdefault(path, node.start_mark.line + 1)
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                name = f"{path}.{key.value}" if path else str(key.value)
+                lines[name] = key.start_mark.line + 1
+                walk(value, name)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, f"{path}[{i}]")
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return lines
+    if root is not None:
+        walk(root, "")
+    return lines
+
+
+def line_of(lines: Mapping[str, int], key: str) -> int | None:
+    """The line of ``key``, or of its nearest parent that the document has."""
+    while key:
+        if key in lines:
+            return lines[key]
+        cut = max(key.rfind("."), key.rfind("["))
+        key = key[:cut] if cut > 0 else ""
+    return lines.get("")
+
+
+def with_line(exc: PackError, lines: Mapping[str, int]) -> PackError:
+    """The same error, with the YAML line of its key."""
+    line = line_of(lines, exc.key)
+    if line is None or not exc.file:
+        return exc
+    return PackError(f"{exc} (line {line})", exc.file, exc.key, exc.problem)
 
 
 def read_pack(path: Path | Traversable, label: str | None = None) -> PolicyPack:
-    """Load and validate one pack file."""
+    """Load and validate one pack file; an error names the file, the key and its line."""
     file = label or str(path)
     try:
         text = path.read_text("utf-8")
-    except OSError as exc:
-        raise PackError(f"{file}: cannot read ({exc.strerror or exc})") from exc
-    return parse_pack(_read_yaml(text, file), file)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise PackError(f"{file}: cannot read ({reason or exc})") from exc
+    try:
+        return parse_pack(_read_yaml(text, file), file)
+    except PackError as exc:
+        raise with_line(exc, key_lines(text)) from None
 
 
 def _bundled_dir() -> Traversable:
@@ -596,26 +787,91 @@ def bundled_packs() -> tuple[PolicyPack, ...]:
     return tuple(read_pack(p, f"judge/packs/{p.name}") for p in files)
 
 
-def _files(extra: Iterable[Path]) -> Iterator[Path]:
+def user_pack_dirs(environ: Mapping[str, str] | None = None) -> list[Path]:
+    """The directories in VENDORSCOPE_PACKS (separated like PATH)."""
+    value = (os.environ if environ is None else environ).get(PACKS_ENV, "")
+    return [Path(p) for p in value.split(os.pathsep) if p.strip()]
+
+
+def _pack_files(extra: Iterable[Path]) -> Iterator[Path]:
     for path in extra:
         path = Path(path)
         if path.is_dir():
-            yield from sorted(path.glob("*.yaml"))
-        else:
+            yield from sorted(p for p in path.glob("*.yaml") if p.name != EXEMPTIONS_FILE)
+        elif path.name != EXEMPTIONS_FILE:
             yield path
 
 
-def load_packs(extra: Iterable[Path] = ()) -> list[PolicyPack]:
-    """The bundled packs plus packs from ``extra`` files or directories; ids must be unique."""
-    packs = list(bundled_packs())
-    seen = {p.id: p.file for p in packs}
-    for path in _files(extra):
+def _exemption_files(extra: Iterable[Path]) -> Iterator[Path]:
+    for path in extra:
+        path = Path(path)
+        candidate = path / EXEMPTIONS_FILE if path.is_dir() else path
+        if candidate.name == EXEMPTIONS_FILE and candidate.is_file():
+            yield candidate
+
+
+def read_vendor_exemptions(path: Path) -> dict[str, set[str]]:
+    """exemptions.yaml: ``vendors: {VENDOR_ID: [EXEMPTION_ID, ...]}``; exemption id → vendor ids."""
+    file = str(path)
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PackError(f"{file}: cannot read ({exc})") from exc
+    lines = key_lines(text)
+    try:
+        top = _Fields(_read_yaml(text, file) or {}, file, "", ("vendors",))
+        raw = top.raw("vendors")
+        if not isinstance(raw, dict):
+            raise top.error("vendors", "expected a mapping of vendor id to exemption ids")
+        fields = _Fields(raw, file, "vendors", [str(k) for k in raw])
+        out: dict[str, set[str]] = {}
+        for vendor in raw:
+            if not isinstance(vendor, str) or not _ID.match(vendor):
+                raise fields.error(str(vendor), "vendor ids are lowercase letters, digits, '.', '-'")
+            for exemption in fields.words(vendor):
+                out.setdefault(exemption, set()).add(vendor)
+        return out
+    except PackError as exc:
+        raise with_line(exc, lines) from None
+
+
+def _apply_exemptions(pack: PolicyPack, by_exemption: Mapping[str, set[str]]) -> PolicyPack:
+    covers = []
+    for cover in pack.covers:
+        exempt = dict(cover.exempt_vendors)
+        for exemption in cover.exemptions:
+            for vendor in by_exemption.get(exemption.id, ()):
+                exempt.setdefault(vendor, exemption.id)
+        covers.append(replace(cover, exempt_vendors=exempt) if exempt != cover.exempt_vendors else cover)
+    return replace(pack, covers=tuple(covers))
+
+
+def load_packs(extra: Iterable[Path] = (), environ: Mapping[str, str] | None = None) -> list[PolicyPack]:
+    """The bundled packs, then user packs from VENDORSCOPE_PACKS and ``extra`` (files or directories).
+
+    A user pack with a bundled pack's id replaces it (a newer copy, or an
+    organisation's own reading); two user packs with one id are an error.
+    ``exemptions.yaml`` in a user directory declares vendor-level exemptions.
+    """
+    places = [*user_pack_dirs(environ), *(Path(p) for p in extra)]
+    packs = {p.id: p for p in bundled_packs()}
+    user: dict[str, str] = {}
+    for path in _pack_files(places):
         pack = read_pack(path)
-        if pack.id in seen:
-            raise PackError(f"{pack.file}: id: {pack.id!r} is already defined in {seen[pack.id]}")
-        seen[pack.id] = pack.file
-        packs.append(pack)
-    return sorted(packs, key=lambda p: p.id)
+        if pack.id in user:
+            raise PackError(f"{pack.file}: id: {pack.id!r} is already defined in {user[pack.id]}",
+                            pack.file, "id", "defined twice")
+        user[pack.id] = pack.file
+        bundled = packs.get(pack.id)
+        packs[pack.id] = replace(pack, replaces=bundled.file) if bundled is not None else pack
+    by_exemption: dict[str, set[str]] = {}
+    for path in _exemption_files(places):
+        for exemption, vendors in read_vendor_exemptions(path).items():
+            by_exemption.setdefault(exemption, set()).update(vendors)
+    chosen = packs.values()
+    if by_exemption:
+        chosen = [_apply_exemptions(p, by_exemption) for p in chosen]  # type: ignore[assignment]
+    return sorted(chosen, key=lambda p: p.id)
 
 
 def get_pack(pack_id: str, extra: Iterable[Path] = ()) -> PolicyPack:
@@ -674,3 +930,78 @@ def load_defaults(path: Path | None = None) -> JudgeDefaults:
 @cache
 def default_judge_defaults() -> JudgeDefaults:
     return load_defaults()
+
+
+# ----------------------------------------------------------------- validating against the published schema
+
+
+@dataclass(frozen=True, slots=True)
+class PackProblem:
+    """One thing wrong in a pack file: where (file, line, field) and what."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.field or '(top level)'}: {self.message}"
+
+
+@cache
+def pack_schema() -> dict[str, Any]:
+    """The pack format as JSON Schema (published as docs/policy-pack.schema.json)."""
+    text = (resources.files("vendorscope.judge") / "pack.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def _plain(value: Any) -> Any:
+    """YAML data as JSON sees it: dates become ISO text, keys text."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _key_path(parts: Iterable[Any]) -> str:
+    key = ""
+    for part in parts:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    return key
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def validate_pack_file(path: Path) -> list[PackProblem]:
+    """Every schema error in one pack file (file, line, field), then the loader's own checks."""
+    import jsonschema  # imported here: only `policies validate` needs it
+
+    file = str(path)
+    try:
+        text = Path(path).read_text("utf-8")
+        data = _read_yaml(text, file)
+    except (OSError, UnicodeDecodeError) as exc:
+        return [PackProblem(file, None, "", f"cannot read ({getattr(exc, 'strerror', None) or exc})")]
+    except PackError as exc:
+        return [PackProblem(file, None, "", str(exc).removeprefix(f"{file}: "))]
+    lines = key_lines(text)
+    validator = jsonschema.Draft202012Validator(pack_schema())
+    problems = []
+    for error in sorted(validator.iter_errors(_plain(data)), key=lambda e: list(map(str, e.absolute_path))):
+        key = _key_path(error.absolute_path)
+        problems.append(PackProblem(file, line_of(lines, key), key, _clip(error.message)))
+    if problems:
+        return problems
+    try:
+        parse_pack(data, file)
+    except PackError as exc:
+        return [PackProblem(file, line_of(lines, exc.key), exc.key, exc.problem or str(exc))]
+    return []

@@ -64,6 +64,9 @@ class PackFacts(Protocol):
     def url(self) -> str | None: ...
     @property
     def binding(self) -> bool | None: ...
+    @property
+    def reviewed(self) -> date | None: ...
+    def stale(self, today: date) -> bool: ...
 
 
 class Category(StrEnum):
@@ -84,6 +87,8 @@ class PolicyInfo:
     instrument: str | None = None
     url: str | None = None
     binding: bool | None = None
+    reviewed: date | None = None  # the day the pack's facts were last checked (issue 16)
+    stale: bool = False  # not reviewed for 180 days as of the report date: shown on the cover
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +234,7 @@ def build_report(
         as_of=as_of,
         generated_at=generated_at or datetime.now(UTC).replace(microsecond=0),
         tool_version=tool_version or __version__,
-        policies=tuple(policy_info(p) for p in packs),
+        policies=tuple(policy_info(p, as_of) for p in packs),
         headline=headline,
         by_group=breakdown(asset_list, categories, lambda a: a.verdict.group or UNIDENTIFIED),
         by_site=breakdown(asset_list, categories, lambda a: a.site or NO_SITE),
@@ -356,7 +361,7 @@ def history_points(entries: Iterable[HistoryEntry], policies: Collection[str] | 
     return out
 
 
-def policy_info(pack: PackFacts) -> PolicyInfo:
+def policy_info(pack: PackFacts, as_of: date | None = None) -> PolicyInfo:
     def text(value: str | None) -> str | None:
         return None if value is None else str(value).strip()
 
@@ -368,6 +373,8 @@ def policy_info(pack: PackFacts) -> PolicyInfo:
         instrument=text(pack.instrument),
         url=text(pack.url),
         binding=None if pack.binding is None else bool(pack.binding),
+        reviewed=pack.reviewed,
+        stale=as_of is not None and pack.stale(as_of),
     )
 
 

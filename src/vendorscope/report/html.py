@@ -112,6 +112,8 @@ def render_html(data: ReportData, *, csp: bool = True) -> str:
             "instrument": p.instrument,
             "url": safe_url(p.url),
             "binding": p.binding,
+            "reviewed": p.reviewed,
+            "stale": p.stale,
         }
         for p in data.policies
     ]

@@ -78,6 +78,7 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "policy": f.policy,
         "requirement": f.requirement,
         "status": f.status.value,
+        "force": f.force,
         "severity": f.severity,
         "as_of": f.as_of.isoformat(),
         "deadline": _iso(f.deadline),
@@ -118,6 +119,8 @@ def report_dict(data: ReportData, *, only_assets_with_findings: bool = False) ->
                 "instrument": p.instrument,
                 "url": p.url,
                 "binding": p.binding,
+                "reviewed": _iso(p.reviewed),
+                "stale": p.stale,
             }
             for p in data.policies
         ],

@@ -132,6 +132,7 @@
     tr.appendChild(td);
     td = el("td");
     td.appendChild(badge(f.status));
+    if (f.force) { td.appendChild(el("div", "note", f.force)); }
     tr.appendChild(td);
     cell(tr, f.deadline || "");
     cell(tr, f.days_left === null ? "" : f.days_left, "num" + (f.days_left !== null && f.days_left < 0 ? " neg" : ""));
