@@ -32,7 +32,7 @@ from vendorscope.identify.rules import (
     default_rules,
     parse_rules_file,
 )
-from vendorscope.model import Attribution, AssetKeys, Observation
+from vendorscope.model import AssetKeys, Attribution, Observation
 from vendorscope.resolve import mark_components, reconcile, resolve
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
