@@ -264,3 +264,12 @@ def test_recog_high_risk_examples_are_found_by_own_rules(engine: Engine) -> None
     assert found + missed >= 50, "recog's high-risk examples were not read"
     assert found / (found + missed) >= 0.9, missed_examples
     assert false_high == []
+
+
+def test_reconcile_knows_component_rules_even_without_the_flag() -> None:
+    """Attributions read back from storage may lack ``component``: the rule id still decides."""
+    chip = Attribution("hisilicon", "HiSilicon", "huawei", 0.5, "rtsp.hisilicon.hiipcam")
+    label = Attribution("foscam", "Foscam", "foscam", 0.7, "registry.name",
+                        observation=obs("onvif.manufacturer", "Foscam"))
+    verdict, conflicts = reconcile([chip, label])
+    assert verdict.vendor == "foscam" and conflicts == []

@@ -19,6 +19,7 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from functools import cache
 
 from vendorscope.model import (
     KEY_NAMES,
@@ -159,14 +160,20 @@ def mark_components(attributions: Iterable[Attribution], component_rules: frozen
     ]
 
 
+@cache
 def _default_component_rules() -> frozenset[str]:
     from vendorscope.identify.rules import component_rule_ids, default_rules
 
     return component_rule_ids(default_rules())
 
 
-def reconcile(attributions: Sequence[Attribution]) -> tuple[Verdict, list[Conflict]]:
-    devices = [a for a in attributions if not a.component]
+def reconcile(
+    attributions: Sequence[Attribution], component_rules: frozenset[str] | None = None
+) -> tuple[Verdict, list[Conflict]]:
+    # The rule id decides too: attributions read back from a store may have lost the flag.
+    if component_rules is None:
+        component_rules = _default_component_rules()
+    devices = [a for a in attributions if not (a.component or a.rule in component_rules)]
     technical = [a for a in devices if not _is_label(a)]
     labels = [a for a in devices if _is_label(a)]
     pool = technical or labels
@@ -271,7 +278,7 @@ def resolve(
                 tags.add(o.value.lower())
             else:
                 attributions.extend(mark_components(identify(o), component_rules))
-        verdict, conflicts = reconcile(attributions)
+        verdict, conflicts = reconcile(attributions, component_rules)
         times = [o.seen_at for o in obs if o.seen_at is not None]
         keys = {k: v for k, v in keys.items() if v}
         assets.append(
