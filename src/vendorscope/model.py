@@ -118,9 +118,11 @@ class Attribution:
     version: str | None = None
     device_type: str | None = None
     observation: Observation | None = None
+    # Names the maker of a part inside the device (a chip, an SDK), not of the device.
+    component: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "vendor": self.vendor,
             "vendor_name": self.vendor_name,
             "group": self.group,
@@ -130,6 +132,9 @@ class Attribution:
             "confidence": self.confidence,
             "rule": self.rule,
         }
+        if self.component:
+            out["component"] = True
+        return out
 
 
 class Role(StrEnum):

@@ -7,6 +7,10 @@ groups that each carry a different MAC are never merged through an IP alone.
 The verdict prefers technical fingerprints over labels: a camera labelled
 "Acme" whose firmware banner is Hikvision's is Hikvision's, and the
 disagreement is kept as a ``Conflict``.
+
+A component attribution (a rule with ``names = "component"``: a chip or SDK
+string such as HiSilicon's ``HiIpcam``) names the maker of a part, not of the
+box: it stays on the asset, marked ``component``, but never decides the verdict.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from functools import cache
 
 from vendorscope.model import (
     KEY_NAMES,
@@ -148,9 +153,30 @@ def _is_label(a: Attribution) -> bool:
     return a.observation is not None and a.observation.kind in LABEL_KINDS
 
 
-def reconcile(attributions: Sequence[Attribution]) -> tuple[Verdict, list[Conflict]]:
-    technical = [a for a in attributions if not _is_label(a)]
-    labels = [a for a in attributions if _is_label(a)]
+def mark_components(attributions: Iterable[Attribution], component_rules: frozenset[str]) -> list[Attribution]:
+    """The attributions, those made by a component rule marked ``component``."""
+    return [
+        dataclasses.replace(a, component=True) if a.rule in component_rules and not a.component else a
+        for a in attributions
+    ]
+
+
+@cache
+def _default_component_rules() -> frozenset[str]:
+    from vendorscope.identify.rules import component_rule_ids, default_rules
+
+    return component_rule_ids(default_rules())
+
+
+def reconcile(
+    attributions: Sequence[Attribution], component_rules: frozenset[str] | None = None
+) -> tuple[Verdict, list[Conflict]]:
+    # The rule id decides too: attributions read back from a store may have lost the flag.
+    if component_rules is None:
+        component_rules = _default_component_rules()
+    devices = [a for a in attributions if not (a.component or a.rule in component_rules)]
+    technical = [a for a in devices if not _is_label(a)]
+    labels = [a for a in devices if _is_label(a)]
     pool = technical or labels
     if not pool:
         return Verdict(None, None, None, 0.0), []
@@ -225,8 +251,15 @@ def resolve(
     observations: Sequence[Observation],
     identify: Callable[[Observation], list[Attribution]],
     ip_window: timedelta = IP_WINDOW,
+    component_rules: frozenset[str] | None = None,
 ) -> list[Asset]:
-    """Merge observations into assets and give each a verdict."""
+    """Merge observations into assets and give each a verdict.
+
+    ``component_rules``: ids of the rules whose matches name a component maker
+    (default: those of the bundled rules).
+    """
+    if component_rules is None:
+        component_rules = _default_component_rules()
     assets: list[Asset] = []
     for indexes in group_observations(observations, ip_window):
         obs = [observations[i] for i in indexes]
@@ -245,8 +278,8 @@ def resolve(
             elif o.kind == TAG_KIND:
                 tags.add(o.value.lower())
             else:
-                attributions.extend(identify(o))
-        verdict, conflicts = reconcile(attributions)
+                attributions.extend(mark_components(identify(o), component_rules))
+        verdict, conflicts = reconcile(attributions, component_rules)
         times = [o.seen_at for o in obs if o.seen_at is not None]
         keys = {k: v for k, v in keys.items() if v}
         assets.append(

@@ -284,9 +284,11 @@ def rules_check(
     for p in problems:
         (err_console if p.severity == "error" else console).print(str(p), highlight=False, markup=False)
     errors = sum(p.severity == "error" for p in problems)
-    warnings = len(problems) - errors
+    warnings = sum(p.severity == "warning" for p in problems)
+    notes = len(problems) - errors - warnings
     examples = sum(len(r.examples) + len(r.counterexamples) for r in rules)
-    console.print(f"{len(rules)} rules, {examples} examples checked: {errors} errors, {warnings} warnings")
+    console.print(f"{len(rules)} rules, {examples} examples checked: {errors} errors, {warnings} warnings, "
+                  f"{notes} provenance notes")
     if errors or (strict and warnings):
         raise typer.Exit(1)
 

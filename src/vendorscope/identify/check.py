@@ -5,7 +5,9 @@
 - contradiction: another rule of a different vendor group fires on an example
   (unless either rule lists the other in ``overlaps``);
 - shadowing: another rule of the same vendor with higher confidence fires on
-  every example of this one, so this one never decides anything.
+  every example of this one, so this one never decides anything;
+- provenance (notes): a rule that does not say where its examples were
+  observed (``observed_in``), or whose examples are ``invented``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from vendorscope.identify.rules import Rule
 @dataclass(frozen=True, slots=True)
 class Problem:
     rule: str
-    severity: str  # "error" or "warning"
+    severity: str  # "error", "warning" or "note" (provenance: never fails a check)
     what: str
 
     def __str__(self) -> str:
@@ -73,4 +75,16 @@ def check_rules(rules: Sequence[Rule], registry: Registry, matcher: Matcher | No
             for kind in rule.kinds:
                 if any(m.rule.id == rule.id for m in matcher.match(kind, counter)):
                     problems.append(Problem(rule.id, "error", f"counterexample matches ({kind}): {counter!r}"))
+        note = provenance_note(rule)
+        if note:
+            problems.append(Problem(rule.id, "note", note))
     return problems
+
+
+def provenance_note(rule: Rule) -> str | None:
+    """What is missing from where a rule's examples come from, or None."""
+    if rule.invented:
+        return f"examples invented, never observed on a device (confidence lowered to {rule.confidence:g})"
+    if not rule.observed_in:
+        return "no observed_in: where were its examples seen (capture, manual, scan, recog example)?"
+    return None

@@ -27,6 +27,12 @@ _FORBIDDEN = (
     (re.compile(r"[*+?}][+]"), "possessive quantifier"),
 )
 _NESTED_QUANTIFIER = re.compile(r"\([^()]*[*+][^()]*\)[*+{]")
+# A rule whose examples nobody saw on a real device (``invented = true``) proves
+# only that its pattern matches what its author imagined: its evidence counts less.
+INVENTED_CONFIDENCE_FACTOR = 0.75
+# What a rule's match names: the maker of the box, or of a part inside it (a chip
+# or SDK that white-label makers build on, e.g. HiSilicon's IP-camera SDK).
+NAMES = ("device", "component")
 
 
 class RuleError(ValueError):
@@ -49,7 +55,14 @@ class Rule:
     expect: tuple[tuple[str, str], ...] = ()  # captures expected from the first example
     overlaps: tuple[str, ...] = ()  # rules this one may legitimately co-fire with
     source: str | None = None
+    observed_in: str | None = None  # where the examples were seen on real devices
+    invented: bool = False  # examples written by hand, never observed
+    names: str = "device"  # "device" or "component"
     file: str = ""
+
+    @property
+    def component(self) -> bool:
+        return self.names == "component"
 
     @property
     def re_flags(self) -> int:
@@ -133,6 +146,9 @@ def parse_rule(entry: dict[str, Any], file: str) -> Rule:
     confidence = entry.get("confidence", 0.8)
     if not isinstance(confidence, (int, float)) or not 0 < confidence <= 1:
         raise RuleError(f"{where}: confidence must be in (0, 1]")
+    observed_in, invented, names = _provenance(entry, where)
+    if invented:
+        confidence = round(confidence * INVENTED_CONFIDENCE_FACTOR, 3)
     known = set(compiled.groupindex)
     for key in ("product", "version", "device_type"):
         for name in _PLACEHOLDER.findall(entry.get(key) or ""):
@@ -153,8 +169,27 @@ def parse_rule(entry: dict[str, Any], file: str) -> Rule:
         expect=tuple(sorted((str(k), str(v)) for k, v in (entry.get("expect") or {}).items())),
         overlaps=_as_tuple(entry.get("overlaps")),
         source=entry.get("source"),
+        observed_in=observed_in,
+        invented=invented,
+        names=names,
         file=file,
     )
+
+
+def _provenance(entry: dict[str, Any], where: str) -> tuple[str | None, bool, str]:
+    """``observed_in``, ``invented`` and ``names`` of a rule entry, validated."""
+    observed_in = entry.get("observed_in")
+    if observed_in is not None and (not isinstance(observed_in, str) or not observed_in.strip()):
+        raise RuleError(f"{where}: observed_in must be a non-empty string")
+    invented = entry.get("invented", False)
+    if not isinstance(invented, bool):
+        raise RuleError(f"{where}: invented must be true or false")
+    if invented and observed_in:
+        raise RuleError(f"{where}: a rule cannot be both invented and observed_in {observed_in!r}")
+    names = entry.get("names", "device")
+    if names not in NAMES:
+        raise RuleError(f"{where}: names must be one of {', '.join(NAMES)}, not {names!r}")
+    return observed_in, invented, names
 
 
 def parse_rules_file(text: str, file: str) -> list[Rule]:
@@ -180,7 +215,7 @@ def rule_files(extra: Iterable[Path] = ()) -> list[tuple[str, str]]:
 def load_rules(extra: Iterable[Path] = (), known_vendors: set[str] | None = None) -> list[Rule]:
     files = rule_files(extra)
     vendors = sorted(known_vendors) if known_vendors is not None else ["*"]
-    key = cache_key([repr(files), *vendors, "rules-v1"])
+    key = cache_key([repr(files), *vendors, "rules-v2"])
     # Parsing and validating hundreds of rules costs a noticeable part of every
     # command's start-up; the result depends only on the files' text.
     return cached_pickle("rules", key, lambda: _parse_all(files, known_vendors))
@@ -198,6 +233,11 @@ def _parse_all(files: list[tuple[str, str]], known_vendors: set[str] | None) -> 
             seen.add(rule.id)
             rules.append(rule)
     return rules
+
+
+def component_rule_ids(rules: Iterable[Rule]) -> frozenset[str]:
+    """Ids of the rules whose match names a component maker, not the device's."""
+    return frozenset(r.id for r in rules if r.component)
 
 
 @cache
