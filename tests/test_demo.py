@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from vendorscope.lab.demo import REMOVED_BY_NOVEMBER, DemoPaths, DemoStep, run_demo
+from vendorscope.lab.demo import DEMO_BASES, REMOVED_BY_NOVEMBER, DemoPaths, DemoStep, run_demo, start_demo_lab
 from vendorscope.model import Status
 from vendorscope.store.inventory import open_inventory
 
@@ -63,3 +64,23 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path, monkeypatch: pytest.Monkey
     assert {f["vendor"] for f in section_805} >= {"huawei", "dahua"} and all(f["force"] == "law" for f in section_805)
     # The devices removed between the two inventory exports are what disappeared.
     assert len(changes.disappeared) == len(REMOVED_BY_NOVEMBER) and not changes.appeared
+
+
+def test_demo_lab_moves_to_a_free_network_when_its_own_is_taken(tmp_path: Path) -> None:
+    """A running `lab up` (here: a listener on the first device's SSH port) must not break the demo."""
+    taken, free = DEMO_BASES[6], DEMO_BASES[7]
+    first_device = taken.replace(".0/24", ".1")
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        holder.bind((first_device, 22))
+    except PermissionError:
+        holder.bind((first_device, 10022))
+    holder.listen(1)
+    step = DemoStep(echo=False)
+    try:
+        base = start_demo_lab(step, tmp_path / "lab", bases=(taken, free))
+    finally:
+        holder.close()
+        step("lab", "down", "--state-dir", tmp_path / "lab", title="stop", check=False)
+    assert base == free

@@ -5,7 +5,7 @@ doubles as a tour of the tool:
 
 1. identify a bundled sample of evidence;
 2. passive discovery on a bundled capture;
-3. start the lab (emulated devices on 127.77.0.0/24) and import the operator's
+3. start the lab (emulated devices on 127.77.0.0/24, or the next free /24) and import the operator's
    inventory export of May 2026 (sites, roles, one military site);
 4. probe the lab (only loopback addresses, as the lab's scope file allows);
 5. import November's inventory export (some high-risk devices were removed);
@@ -26,6 +26,8 @@ from pathlib import Path
 from vendorscope.lab.model import STATE_FILE, LabDevice
 
 DEMO_BASE = "127.77.0.0/24"
+# Tried in order when DEMO_BASE is taken (a `vendorscope lab up` of the user's, another demo).
+DEMO_BASES = (DEMO_BASE, *(f"127.77.{n}.0/24" for n in range(1, 8)))
 OPERATOR = "Northwind Telekom"
 
 # Where each kind of equipment stands in the fictional network, and what its
@@ -107,14 +109,38 @@ class DemoStep:
     def __init__(self, echo: bool = True) -> None:
         self.echo = echo
 
-    def __call__(self, *args: str | Path, title: str, check: bool = True) -> int:
+    def __call__(self, *args: str | Path, title: str, check: bool = True, capture_errors: bool = False) -> int:
+        """Run one command; with ``capture_errors`` its stderr is kept in ``last_errors`` (and still shown)."""
         shown = " ".join(str(a) for a in args)
         if self.echo:
             print(f"\n\033[1m== {title}\033[0m\n$ vendorscope {shown}", flush=True)
-        result = subprocess.run([sys.executable, "-m", "vendorscope", *map(str, args)])
+        result = subprocess.run(
+            [sys.executable, "-m", "vendorscope", *map(str, args)],
+            stderr=subprocess.PIPE if capture_errors else None,
+            text=True,
+        )
+        self.last_errors = result.stderr or ""
+        if capture_errors and self.last_errors:
+            sys.stderr.write(self.last_errors)
         if check and result.returncode not in (0, 1):
             raise RuntimeError(f"`vendorscope {shown}` failed with exit code {result.returncode}")
         return result.returncode
+
+    last_errors: str = ""
+
+
+def start_demo_lab(step: DemoStep, state_dir: Path, bases: Sequence[str] = DEMO_BASES) -> str:
+    """Start the lab on the first of ``bases`` that is free; returns the base it got."""
+    for base in bases:
+        code = step("lab", "up", "--state-dir", state_dir, "--base", base, "--format", "jsonl",
+                    title=f"3. Start the lab: emulated devices of {OPERATOR} on {base}",
+                    check=False, capture_errors=True)
+        if code == 0:
+            return base
+        if "already in use" not in step.last_errors:
+            raise RuntimeError(f"`vendorscope lab up --base {base}` failed with exit code {code}")
+        print(f"{base} is taken (another lab or server holds it); trying the next network", flush=True)
+    raise RuntimeError(f"no free loopback network for the demo lab among {', '.join(bases)}")
 
 
 def run_demo(paths: DemoPaths, step: DemoStep | None = None) -> None:
@@ -124,8 +150,7 @@ def run_demo(paths: DemoPaths, step: DemoStep | None = None) -> None:
     db = ("--db", str(paths.db))
     step("identify", data_file("demo-observations.jsonl"), title="1. Identify a sample of evidence")
     step("pcap", data_file("demo.pcapng"), *db, title="2. Passive discovery: every device in a capture")
-    step("lab", "up", "--state-dir", paths.lab_state, "--base", DEMO_BASE, "--format", "jsonl",
-         title=f"3. Start the lab: emulated devices of {OPERATOR} on {DEMO_BASE}")
+    start_demo_lab(step, paths.lab_state)
     try:
         devices = load_lab_devices(paths.lab_state)
         may = paths.work / "2026-05" / "northwind-cmdb.csv"
