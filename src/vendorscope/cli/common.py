@@ -1,9 +1,12 @@
-"""Shared CLI plumbing: consoles, one-line errors, output formats."""
+"""Shared CLI plumbing: consoles, one-line errors, output formats.
+
+Every value from data reaches the terminal through vendorscope.report.terminal
+(no markup, no emoji, control characters escaped), CSV through the one CSV
+writer and JSON lines through the one JSON-lines writer.
+"""
 
 from __future__ import annotations
 
-import csv
-import json
 import sys
 from collections.abc import Iterable, Sequence
 from enum import Enum, StrEnum
@@ -11,7 +14,6 @@ from pathlib import Path
 from typing import IO, Any, NoReturn
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -20,13 +22,17 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
+from rich.text import Text
 
 from vendorscope.model import Asset, Observation
+from vendorscope.report.csv_writer import write_csv_rows
+from vendorscope.report.jsonl_writer import json_line
+from vendorscope.report.terminal import Column, render_table, safe_console, terminal_text
 from vendorscope.store import DEFAULT_DB
 
-console = Console()
-err_console = Console(stderr=True)
+# Neither console reads markup or emoji from what it prints: values from data show as text.
+console = safe_console()
+err_console = safe_console(stderr=True)
 
 
 # --db and --no-db, declared once for every command that reads or writes the inventory.
@@ -42,20 +48,39 @@ class OutputFormat(StrEnum):
     csv = "csv"
 
 
+def say(message: str, style: str = "", err: bool = False) -> None:
+    """Print one message that may name values from data: shown as text, controls escaped."""
+    (err_console if err else console).print(Text(terminal_text(message, None), style=style), soft_wrap=True)
+
+
+def say_parts(*parts: tuple[str, str] | str, err: bool = False) -> None:
+    """Print one line made of ``(text, style)`` and plain parts, each shown as text (controls escaped)."""
+    line = Text()
+    for part in parts:
+        text, style = (part, "") if isinstance(part, str) else part
+        line.append(terminal_text(text, None), style=style)
+    (err_console if err else console).print(line, soft_wrap=True)
+
+
+def error(message: str) -> None:
+    """Print a one-line error and go on (``fail`` also exits)."""
+    err_console.print(Text.assemble(("error: ", "bold red"), terminal_text(message, None)), soft_wrap=True)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print a one-line error and exit: users get no tracebacks."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    error(message)
     raise typer.Exit(code)
 
 
 def warn(message: str) -> None:
-    err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(Text.assemble(("warning: ", "yellow"), terminal_text(message, None)), soft_wrap=True)
 
 
 def byte_progress(description: str, total: int | None, enabled: bool = True) -> Progress:
     """A progress bar by bytes, on stderr, hidden when not a terminal or disabled."""
     return Progress(
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", markup=False, style="bold"),  # descriptions name files
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
@@ -66,18 +91,13 @@ def byte_progress(description: str, total: int | None, enabled: bool = True) -> 
     )
 
 
-def json_default(value: Any) -> Any:
-    if isinstance(value, (set, frozenset)):
-        return sorted(value)
-    if isinstance(value, Enum):
-        return value.value
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
-
-
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=json_default)
+    """One JSON document on one line, always valid UTF-8 (the one JSON-lines writer)."""
+    return json_line(obj)
+
+
+# A terminal table shows this many rows and counts the rest (--format jsonl/csv streams them all).
+TABLE_ROWS = 100
 
 
 def write_rows(
@@ -86,46 +106,61 @@ def write_rows(
     fmt: OutputFormat,
     out: IO[str] | None = None,
     title: str | None = None,
+    max_rows: int = TABLE_ROWS,
 ) -> int:
-    """Write rows as a Rich table, JSON lines or CSV; returns the row count."""
+    """Write rows as a table that fits the terminal, JSON lines or CSV; returns the row count.
+
+    A table keeps only its first ``max_rows`` rows in memory and says how many
+    more there were; JSON lines and CSV stream every row.
+    """
     out = out or sys.stdout
-    count = 0
     if fmt is OutputFormat.jsonl:
+        count = 0
         for row in rows:
             out.write(dumps(row) + "\n")
             count += 1
-    elif fmt is OutputFormat.csv:
-        writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _cell(row.get(k)) for k in columns})
-            count += 1
-    else:
-        table = Table(title=title, show_lines=False)
-        for col in columns:
-            # Long evidence values are cut, not folded: the row stays readable.
-            if col in _CUT_COLUMNS:
-                table.add_column(col.replace("_", " "), overflow="ellipsis", no_wrap=True, max_width=40)
-            else:
-                table.add_column(col.replace("_", " "), overflow="fold")
-        for row in rows:
-            table.add_row(*(_cell(row.get(c)) for c in columns))
-            count += 1
-        Console(file=out).print(table) if out is not sys.stdout else console.print(table)
-    return count
+        return count
+    if fmt is OutputFormat.csv:
+        return write_csv_rows(({k: _csv_value(row.get(k)) for k in columns} for row in rows), columns, out)
+    target = console if out is sys.stdout else safe_console(file=out)
+    summary = render_table(rows, [table_column(c) for c in columns], target, title=title, max_rows=max_rows)
+    return summary.total
 
 
-_CUT_COLUMNS = frozenset({"value", "reason", "evidence"})
+# How each column may be shown in a narrow terminal: lower priority numbers are kept
+# longer; addresses and ids are never wrapped.
+_UNBREAKABLE = frozenset({"asset", "asset_id", "id", "mac", "ips", "ip", "snapshot", "rule", "policy", "requirement"})
+_PRIORITY: dict[str, int] = {
+    "asset": 0, "asset_id": 0, "id": 0, "kind": 0, "vendor": 1, "status": 1, "ips": 1, "ip": 1, "value": 1,
+    "policy": 2, "requirement": 2, "deadline": 2, "days_left": 2, "product": 2, "mac": 3, "reason": 3,
+    "role": 3, "site": 3, "force": 4, "version": 4, "device_type": 4, "confidence": 4, "hostnames": 5,
+    "severity": 5, "conflicts": 5, "group": 5, "evidence": 6, "rule": 6,
+}
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
+def table_column(key: str) -> Column:
+    """How column ``key`` is shown in a terminal table."""
+    return Column(
+        key=key,
+        header=key.replace("_", " "),
+        priority=_PRIORITY.get(key, 5),
+        unbreakable=key in _UNBREAKABLE,
+        numeric=key in ("confidence", "days_left", "count", "observations"),
+        min_width=12 if key in ("reason", "value", "evidence", "conflicts") else 6,
+    )
+
+
+def _csv_value(value: Any) -> Any:
     if isinstance(value, float):
-        return f"{value:.2f}"
+        return round(value, 2)
     if isinstance(value, (list, tuple, set, frozenset)):
-        return ", ".join(str(v) for v in (sorted(value) if isinstance(value, (set, frozenset)) else value))
-    return str(value)
+        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
+        return ", ".join(str(v) for v in items)
+    if isinstance(value, Enum):
+        return value.value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
 
 
 DEVICE_COLUMNS = (

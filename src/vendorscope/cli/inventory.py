@@ -17,7 +17,17 @@ import typer
 from rich.table import Table
 
 from vendorscope.cli.application import app
-from vendorscope.cli.common import DB_OPTION, OutputFormat, console, dumps, err_console, fail, write_rows
+from vendorscope.cli.common import (
+    DB_OPTION,
+    OutputFormat,
+    console,
+    dumps,
+    err_console,
+    fail,
+    say,
+    say_parts,
+    write_rows,
+)
 from vendorscope.cli.judging import AUDIENCE_OPTION, MODE_OPTION, PACKS_OPTION, JudgeMode, criteria_or_fail
 from vendorscope.model import Asset, Attribution, Observation, Role
 from vendorscope.store.inventory import Inventory, InventoryError, display_url, open_inventory
@@ -223,45 +233,40 @@ def asset(
 
 def _print_asset(found: Asset, seen_in: Sequence[SnapshotInfo], note: Annotation | None, every: bool) -> None:
     v = found.verdict
-    out = console
     who = f"{v.vendor_name} ({v.vendor}, group {v.group})" if v.vendor else "no vendor identified"
-    out.print(f"[bold]{found.id}[/bold]  {_escape(who)}  confidence {v.confidence:.2f}")
+    say_parts((found.id, "bold"), f"  {who}  confidence {v.confidence:.2f}")
     details = [f"{label} {value}" for label, value in
                (("product", " ".join(x for x in (v.product, v.version) if x)), ("device type", v.device_type)) if value]
     if details:
-        out.print("  " + _escape("; ".join(details)))
-    out.print("  keys: " + _escape("; ".join(f"{k} {', '.join(sorted(vs))}" for k, vs in sorted(found.keys.items()))))
+        say("  " + "; ".join(details))
+    say("  keys: " + "; ".join(f"{k} {', '.join(sorted(vs))}" for k, vs in sorted(found.keys.items())))
     set_by_you = " (set by you)"
-    out.print("  role " + found.role.value + (set_by_you if note and note.role else "")
-              + "; site " + _escape(found.site or "unknown") + (set_by_you if note and note.site else "")
-              + "; tags " + _escape(", ".join(sorted(found.site_tags)) or "none"))
+    say("  role " + found.role.value + (set_by_you if note and note.role else "")
+        + "; site " + (found.site or "unknown") + (set_by_you if note and note.site else "")
+        + "; tags " + (", ".join(sorted(found.site_tags)) or "none"))
     if found.first_seen or found.last_seen:
-        out.print(f"  seen {_time(found.first_seen)} … {_time(found.last_seen)}")
+        say(f"  seen {_time(found.first_seen)} … {_time(found.last_seen)}")
     if seen_in:
-        out.print("  in snapshots: " + _escape(", ".join(f"{s.id} ({s.source}, {_time(s.started_at)})"
-                                                          for s in seen_in[-10:])), soft_wrap=True)
+        say("  in snapshots: " + ", ".join(f"{s.id} ({s.source}, {_time(s.started_at)})" for s in seen_in[-10:]))
     for c in found.conflicts:
-        out.print(f"  [yellow]conflict:[/yellow] {_escape(c.detail)}")
+        say_parts(("  conflict: ", "yellow"), c.detail)
     fired = _rules_by_observation(found)
     groups = _group_sightings(found.observations)
-    out.print(f"[bold]evidence[/bold]: {len(found.observations)} observations, {len(groups)} distinct")
+    say_parts(("evidence", "bold"), f": {len(found.observations)} observations, {len(groups)} distinct")
     for group in groups:
         first = group[0]
         count = f"{len(group)} sightings" if len(group) > 1 else "1 sighting"
-        out.print(f"  [bold]{_escape(first.kind)}[/bold] {_escape(repr(_clip(first.value)))}  "
-                  f"({count}, {_escape(first.source or 'no source')})", soft_wrap=True)
+        say_parts(("  " + first.kind, "bold"), f" {_clip(first.value)!r}  ({count}, {first.source or 'no source'})")
         for a in fired.get(id(first), ()):
             product = " ".join(x for x in (a.product, a.version) if x)
-            out.print(f"    rule {_escape(a.rule)} → {_escape(a.vendor)} {a.confidence:.2f}"
-                      + (f" ({_escape(product)})" if product else ""), soft_wrap=True)
+            say(f"    rule {a.rule} → {a.vendor} {a.confidence:.2f}" + (f" ({product})" if product else ""))
         if not fired.get(id(first)):
-            out.print("    no rule fired", style="dim")
+            say("    no rule fired", style="dim")
         shown = group if every else group[:_SHOWN_SIGHTINGS]
         for o in shown:
-            out.print(f"    seen {_time(o.seen_at) or 'at an unknown time'}  {_escape(_where(o.context))}",
-                      soft_wrap=True, highlight=False)
+            say(f"    seen {_time(o.seen_at) or 'at an unknown time'}  {_where(o.context)}")
         if len(group) > len(shown):
-            out.print(f"    … and {len(group) - len(shown)} more sightings (--all shows them)", style="dim")
+            say(f"    … and {len(group) - len(shown)} more sightings (--all shows them)", style="dim")
 
 
 def _group_sightings(observations: Sequence[Observation]) -> list[list[Observation]]:
@@ -273,12 +278,6 @@ def _group_sightings(observations: Sequence[Observation]) -> list[list[Observati
 
 def _clip(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
 
 
 # ---------------------------------------------------------------- snapshots, history, diff

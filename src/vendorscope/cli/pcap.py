@@ -18,6 +18,7 @@ from vendorscope.cli.common import (
     byte_progress,
     dumps,
     err_console,
+    error,
     fail,
     observation_record,
     warn,
@@ -104,7 +105,7 @@ def pcap(
         if obs_out is not None:
             obs_out.close()
     for message in unreadable:
-        err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+        error(message)
     if len(unreadable) == len(files):
         raise typer.Exit(2)
     stats = {"files": [p.name for p in files], "frames": report.frames, "bytes": report.bytes,

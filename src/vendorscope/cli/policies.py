@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.markup import escape
 
 from vendorscope.cli.application import app
-from vendorscope.cli.common import DB_OPTION, OutputFormat, console, dumps, fail, warn, write_rows
+from vendorscope.cli.common import DB_OPTION, OutputFormat, console, dumps, fail, say, say_parts, warn, write_rows
 from vendorscope.cli.judging import (
     AS_OF_OPTION,
     AUDIENCE_OPTION,
@@ -145,19 +144,13 @@ def _requirement_scope(req: Requirement) -> str:
     return "; ".join(parts) or "any installed equipment"
 
 
-def _say(text: str) -> None:
-    """Print pack text as it is: no markup, no highlighting."""
-    console.print(text, highlight=False, soft_wrap=True, markup=False)
-
-
 def _relation_words(relations: Iterable[str]) -> str:
     return ", ".join(sorted(word for word, relation in RELATION_WORDS.items() if relation in relations))
 
 
 def _show_pack(pack: PolicyPack, today: date) -> None:
-    out = console.print
     kind = "binding" if pack.binding else "advisory (not binding)"
-    out(f"[bold]{escape(pack.title)}[/]  ({pack.id}, {pack.jurisdiction}, {kind}, {pack.force})", highlight=False)
+    say_parts((pack.title, "bold"), f"  ({pack.id}, {pack.jurisdiction}, {kind}, {pack.force})")
     for label, value in (
         ("reviewed", ("STALE: " if pack.stale(today) else "") + pack.freshness(today)),
         ("file", _origin(pack)),
@@ -168,8 +161,8 @@ def _show_pack(pack: PolicyPack, today: date) -> None:
         ("effective", f"{_when(pack.effective)} — {pack.sources[pack.effective.source].cite()}"
          + (f"; {pack.effective.note}" if pack.effective.note else "")),
     ):
-        out(f"  [bold]{label}:[/] {escape(value)}", highlight=False, soft_wrap=True)
-    out("\n[bold]Covered companies[/]")
+        say_parts((f"  {label}: ", "bold"), value or "")
+    say("\nCovered companies", style="bold")
     for c in pack.covers:
         who = _who_is_covered(c)
         line = f"  {who}: {c.name}; {c.scope}"
@@ -185,15 +178,14 @@ def _show_pack(pack: PolicyPack, today: date) -> None:
             line += "; exempt when tagged " + ", ".join(f"exempt:{e.id}" for e in c.exemptions)
         if c.note:
             line += f" ({c.note})"
-        out(line, highlight=False, soft_wrap=True, markup=False)
-    out("\n[bold]Requirements[/]")
+        say(line)
+    say("\nRequirements", style="bold")
     for r in pack.requirements:
-        scope = escape(_requirement_scope(r))
-        out(f"  [bold]{r.id}[/] \\[{r.severity}] \\[{r.force}] {scope}", highlight=False, soft_wrap=True)
-        _say(f"    {r.text}")
-        _say(f"    {_requirement_outcome(r)}; source: {pack.cite(r.sources)}")
+        say_parts((f"  {r.id}", "bold"), f" [{r.severity}] [{r.force}] {_requirement_scope(r)}")
+        say(f"    {r.text}")
+        say(f"    {_requirement_outcome(r)}; source: {pack.cite(r.sources)}")
         if r.note:
-            _say(f"    note: {r.note}")
+            say(f"    note: {r.note}")
     milestones = (
         {"date": m.when.date, "what": m.what, "source": m.when.source} for m in pack.milestones
     )
@@ -204,13 +196,13 @@ def _show_pack(pack: PolicyPack, today: date) -> None:
     )
     write_rows(sources, ("id", "title", "published", "retrieved", "url"), OutputFormat.table, title="Sources")
     if pack.audiences:
-        out("[bold]Audiences[/] (declare with findings --audience ID)")
+        say_parts(("Audiences", "bold"), " (declare with findings --audience ID)")
         for audience_id, text in pack.audiences.items():
-            out(f"  {audience_id}: {text}", highlight=False, soft_wrap=True, markup=False)
+            say(f"  {audience_id}: {text}")
     if pack.notes:
-        out("[bold]Notes[/]")
+        say("Notes", style="bold")
         for note in pack.notes:
-            out(f"  - {note}", highlight=False, soft_wrap=True, markup=False)
+            say(f"  - {note}")
 
 
 def _who_is_covered(c: Any) -> str:
@@ -291,8 +283,8 @@ def _validate(files: Sequence[Path], fmt: OutputFormat) -> None:
     problems = [p for f in files for p in validate_pack_file(f)]
     if fmt is OutputFormat.table:
         for problem in problems:
-            _say(str(problem))
-        _say(f"{len(files)} file(s) checked: " + (f"{len(problems)} problem(s)" if problems else "valid"))
+            say(str(problem))
+        say(f"{len(files)} file(s) checked: " + (f"{len(problems)} problem(s)" if problems else "valid"))
     else:
         write_rows(({"file": p.file, "line": p.line, "field": p.field, "message": p.message} for p in problems),
                    ("file", "line", "field", "message"), fmt)

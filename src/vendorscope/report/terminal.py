@@ -190,7 +190,7 @@ def render_table(
 def _print_table(
     rows: Sequence[Mapping[str, str]], columns: Sequence[Column], console: Console, title: str | None
 ) -> None:
-    table = Table(title=Text(title) if title else None, show_lines=False, expand=False)
+    table = Table(title=Text(terminal_text(title, None)) if title else None, show_lines=False, expand=False)
     for col in columns:
         if col.unbreakable:
             table.add_column(Text(col.header), no_wrap=True, overflow="ignore", min_width=len(col.header))
@@ -211,7 +211,7 @@ def _print_blocks(
     rows: Sequence[Mapping[str, str]], columns: Sequence[Column], console: Console, title: str | None
 ) -> None:
     if title:
-        console.print(Text(title, style="bold"))
+        console.print(Text(terminal_text(title, None), style="bold"))
     label_width = max(len(c.header) for c in columns)
     for index, row in enumerate(rows):
         if index:
