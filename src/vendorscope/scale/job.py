@@ -82,7 +82,8 @@ def _label(path: str) -> str:
     return path if path.startswith(_REMOTE) else str(Path(path))
 
 
-def _uri(path: str) -> str:
+def spark_uri(path: str) -> str:
+    """A local path as a file:// URI (Spark would read it from the default file system otherwise)."""
     return path if path.startswith(_REMOTE) else Path(path).resolve().as_uri()
 
 
@@ -100,10 +101,10 @@ def attributed_frame(spark: SparkSession, inputs: list[Input], now: datetime | N
     for item in inputs:
         label = _label(item.path)
         if item.format == "json":
-            text = spark.read.text(_uri(item.path)).select(F.col("value"), F.lit(label).alias("file"))
+            text = spark.read.text(spark_uri(item.path)).select(F.col("value"), F.lit(label).alias("file"))
             frames.append(text.mapInArrow(lambda it, now=now: rows.identify_lines_batches(it, now), json_schema))
             continue
-        table = spark.read.parquet(_uri(item.path))
+        table = spark.read.parquet(spark_uri(item.path))
         if {"kind", "value"} <= set(table.columns):
             schema = from_arrow_schema(output_schema(to_arrow_schema(table.schema)))
             frames.append(table.mapInArrow(lambda it: (attribute_batch(b) for b in it), schema))
