@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -56,19 +58,17 @@ def scale_identify(
         fail(str(exc))
     if not overwrite and not output.startswith(("hdfs://", "s3a://", "s3://", "gs://")) and Path(output).exists():
         fail(f"{output}: already exists (use --overwrite to replace it)")
-    spark = _session(master)
     from vendorscope.scale.job import attributed_frame
 
-    try:
-        frame = attributed_frame(spark, classified)
-        writer = frame.write.mode("overwrite" if overwrite else "errorifexists")
-        writer.parquet(spark_uri(output)) if fmt is ScaleFormat.parquet else writer.json(spark_uri(output))
-        stats = (spark.read.parquet if fmt is ScaleFormat.parquet else spark.read.json)(spark_uri(output))
-        counts = stats.selectExpr("count(1) AS n", "count(error) AS errors", "count(vendor) AS identified").first()
-    except Exception as exc:  # noqa: BLE001 - Spark raises Py4J/PySpark errors with JVM traces: one line each
-        _spark_failed(exc)
-    finally:
-        spark.stop()
+    with _session(master) as spark:
+        try:
+            frame = attributed_frame(spark, classified)
+            writer = frame.write.mode("overwrite" if overwrite else "errorifexists")
+            writer.parquet(spark_uri(output)) if fmt is ScaleFormat.parquet else writer.json(spark_uri(output))
+            stats = (spark.read.parquet if fmt is ScaleFormat.parquet else spark.read.json)(spark_uri(output))
+            counts = stats.selectExpr("count(1) AS n", "count(error) AS errors", "count(vendor) AS identified").first()
+        except Exception as exc:  # noqa: BLE001 - Spark raises Py4J/PySpark errors with JVM traces: one line each
+            _spark_failed(exc)
     n, errors, identified = (counts["n"], counts["errors"], counts["identified"]) if counts else (0, 0, 0)
     console.print(f"{output}: {n} rows, {identified} attributed, {errors} unreadable", highlight=False)
 
@@ -116,15 +116,13 @@ def scale_exposure(
             fail(f"{attributed}: not Parquet (run `vendorscope scale identify ... --format parquet` first)")
     except InputError as exc:
         fail(str(exc))
-    spark = _session(master)
-    try:
-        counts = exposure_counts(spark.read.parquet(spark_uri(attributed)))
-    except ValueError as exc:
-        fail(f"{attributed}: {exc}")
-    except Exception as exc:  # noqa: BLE001 - one line, not a JVM trace
-        _spark_failed(exc)
-    finally:
-        spark.stop()
+    with _session(master) as spark:
+        try:
+            counts = exposure_counts(spark.read.parquet(spark_uri(attributed)))
+        except ValueError as exc:
+            fail(f"{attributed}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - one line, not a JVM trace
+            _spark_failed(exc)
     exposure = build_exposure(counts, packs, on, default_registry())
     text = render_json(exposure) if suffix == ".json" else render_html(exposure)
     output.write_text(text, encoding="utf-8")
@@ -133,15 +131,21 @@ def scale_exposure(
                   f"{t['covered']} covered, {t['review']} to review", highlight=False)
 
 
-def _session(master: str | None) -> SparkSession:
-    from vendorscope.scale.session import SparkUnavailable, first_line, spark_session
+@contextmanager
+def _session(master: str | None) -> Iterator[SparkSession]:
+    from vendorscope.scale.session import SparkUnavailable, first_line, session_for
 
     try:
-        return spark_session(master)
+        session = session_for(master)
+        spark = session.__enter__()
     except SparkUnavailable as exc:
         fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - the JVM failed to start: say why in one line
         fail(f"Spark did not start: {first_line(exc)}")
+    try:
+        yield spark
+    finally:
+        session.__exit__(None, None, None)
 
 
 def _spark_failed(exc: Exception) -> NoReturn:

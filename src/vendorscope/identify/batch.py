@@ -15,6 +15,7 @@ without the ``spark`` extra.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -142,3 +143,9 @@ def attribute_batch(batch: pa.RecordBatch, engine: Engine | None = None) -> pa.R
         pa.array(out_errors, type=pa.string()),
     ]
     return pa.RecordBatch.from_arrays([*kept, *added], schema=schema)
+
+
+def attribute_batches(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """:func:`attribute_batch` over a stream of batches (what ``mapInArrow`` hands a partition)."""
+    for batch in batches:
+        yield attribute_batch(batch)

@@ -92,10 +92,10 @@ def exposure_counts(frame: DataFrame) -> ExposureCounts:
             rows=int(totals["rows"]) if totals else 0,
             errors=int(totals["errors"]) if totals else 0,
             units=int(totals["units"]) if totals else 0,
-            by_product=tuples(hosts, "vendor", "product", "version"),  # type: ignore[arg-type]
-            by_country=tuples(hosts, "vendor", "country"),  # type: ignore[arg-type]
-            by_asn=tuples(hosts, "vendor", "asn", "as_name"),  # type: ignore[arg-type]
-            by_service=tuples(services, "vendor", "port", "service"),  # type: ignore[arg-type]
+            by_product=tuples(hosts, "vendor", "product", "version"),
+            by_country=tuples(hosts, "vendor", "country"),
+            by_asn=tuples(hosts, "vendor", "asn", "as_name"),
+            by_service=tuples(services, "vendor", "port", "service"),
         )
     finally:
         hosts.unpersist()

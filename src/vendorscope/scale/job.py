@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -92,7 +93,7 @@ def attributed_frame(spark: SparkSession, inputs: list[Input], now: datetime | N
     from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
-    from vendorscope.identify.batch import attribute_batch, output_schema
+    from vendorscope.identify.batch import attribute_batches, output_schema
     from vendorscope.scale import rows
 
     now = now or datetime.now(UTC)
@@ -102,15 +103,14 @@ def attributed_frame(spark: SparkSession, inputs: list[Input], now: datetime | N
         label = _label(item.path)
         if item.format == "json":
             text = spark.read.text(spark_uri(item.path)).select(F.col("value"), F.lit(label).alias("file"))
-            frames.append(text.mapInArrow(lambda it, now=now: rows.identify_lines_batches(it, now), json_schema))
+            frames.append(text.mapInArrow(partial(rows.identify_lines_batches, now=now), json_schema))
             continue
         table = spark.read.parquet(spark_uri(item.path))
         if {"kind", "value"} <= set(table.columns):
             schema = from_arrow_schema(output_schema(to_arrow_schema(table.schema)))
-            frames.append(table.mapInArrow(lambda it: (attribute_batch(b) for b in it), schema))
+            frames.append(table.mapInArrow(attribute_batches, schema))
         else:
-            frames.append(table.mapInArrow(
-                lambda it, now=now, label=label: rows.identify_records_batches(it, now, label), json_schema))
+            frames.append(table.mapInArrow(partial(rows.identify_records_batches, now=now, file=label), json_schema))
     frame = frames[0]
     for other in frames[1:]:
         frame = frame.unionByName(other, allowMissingColumns=True)

@@ -40,7 +40,6 @@ ROW_FIELDS: tuple[tuple[str, str], ...] = (
     ("error", "string"),
 )
 _decode = msgspec.json.Decoder().decode
-_encode = msgspec.json.Encoder().encode
 
 
 def _unwrap(record: dict[str, Any]) -> dict[str, Any]:
@@ -49,6 +48,10 @@ def _unwrap(record: dict[str, Any]) -> dict[str, Any]:
         if isinstance(inner, dict) and ("services" in inner or "ip" in inner):
             return inner
     return record
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _asn(value: Any) -> int | None:
@@ -77,9 +80,9 @@ def place_of(record: dict[str, Any]) -> tuple[str | None, int | None, str | None
     observation: ``country``, ``asn``, ``as_name`` at the top or in ``context``.
     """
     record = _unwrap(record)
-    context = record.get("context") if isinstance(record.get("context"), dict) else {}
-    location = record.get("location") if isinstance(record.get("location"), dict) else {}
-    system = record.get("autonomous_system") if isinstance(record.get("autonomous_system"), dict) else {}
+    context = _dict(record.get("context"))
+    location = _dict(record.get("location"))
+    system = _dict(record.get("autonomous_system"))
     country = _country(location.get("country_code") or record.get("country") or context.get("country"))
     asn = _asn(system.get("asn") or record.get("asn") or context.get("asn"))
     name = system.get("name") or record.get("as_name") or context.get("as_name") or record.get("isp")
@@ -87,8 +90,8 @@ def place_of(record: dict[str, Any]) -> tuple[str | None, int | None, str | None
 
 
 def _observation_row(record: dict[str, Any], raw: bytes, file: str) -> dict[str, Any]:
-    keys = record.get("keys") if isinstance(record.get("keys"), dict) else {}
-    context = record.get("context") if isinstance(record.get("context"), dict) else {}
+    keys = _dict(record.get("keys"))
+    context = _dict(record.get("context"))
     ip = record.get("ip") if isinstance(record.get("ip"), str) else keys.get("ip")
     country, asn, as_name = place_of(record)
     service = record.get("service") or context.get("service") or context.get("module")
@@ -118,6 +121,9 @@ def scan_rows(record: Any, file: str, now: datetime) -> list[dict[str, Any]]:
         observations = record_observations(record, source=f"import:scandata:{file}", file=file, line=0, now=now)
     except RecordError as exc:
         return [_error_row(file, f"{file}: {exc}")]
+    except (TypeError, ValueError, AttributeError) as exc:
+        # A record hostile enough to trip the parser costs its own row, never the whole job.
+        return [_error_row(file, f"{file}: unreadable record ({type(exc).__name__})")]
     country, asn, as_name = place_of(record)
     rows = []
     for obs in observations:
@@ -192,7 +198,3 @@ def identify_records_batches(
         for record in batch.to_pylist():
             rows.extend(scan_rows(record, file, now))
         yield attribute_batch(rows_batch(rows))
-
-
-def encode_json(value: Any) -> str:
-    return _encode(value).decode("utf-8")

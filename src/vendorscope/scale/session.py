@@ -75,6 +75,9 @@ def spark_session(master: str | None, app_name: str = "vendorscope", cores: int 
         raise SparkUnavailable(problem)
     from pyspark.sql import SparkSession
 
+    active = SparkSession.getActiveSession()
+    if active is not None:  # inside a caller's session (a notebook, the tests): use it as it is
+        return active
     builder = SparkSession.builder.appName(app_name)
     submitted = "spark.master" in os.environ.get("PYSPARK_SUBMIT_ARGS", "") or bool(os.environ.get("SPARK_ENV_LOADED"))
     if master is not None or not submitted:
@@ -97,6 +100,23 @@ def spark_session(master: str | None, app_name: str = "vendorscope", cores: int 
         session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+@contextmanager
+def session_for(master: str | None) -> Iterator[SparkSession]:
+    """A session for one command: stopped at the end unless the caller already had one running."""
+    problem = pyspark_missing() or java_missing()
+    if problem:
+        raise SparkUnavailable(problem)
+    from pyspark.sql import SparkSession
+
+    had = SparkSession.getActiveSession() is not None
+    session = spark_session(master)
+    try:
+        yield session
+    finally:
+        if not had:
+            session.stop()
 
 
 def log_file() -> Path:
