@@ -68,7 +68,15 @@ def _log_config() -> Path:
     return path
 
 
-def spark_session(master: str | None, app_name: str = "vendorscope", cores: int | None = None) -> SparkSession:
+def local_cores(master: str) -> int:
+    """The cores a ``local[N]`` / ``local[*]`` / ``local`` master uses."""
+    inside = master.partition("[")[2].partition("]")[0].partition(",")[0]
+    if master == "local" or not inside:
+        return 1
+    return os.cpu_count() or 1 if inside == "*" else max(int(inside) if inside.isdigit() else 1, 1)
+
+
+def spark_session(master: str | None, app_name: str = "vendorscope") -> SparkSession:
     """A session on ``master`` (None: whatever spark-submit set, else local[*]), quiet on the terminal."""
     problem = pyspark_missing() or java_missing()
     if problem:
@@ -95,7 +103,8 @@ def spark_session(master: str | None, app_name: str = "vendorscope", cores: int 
         # Workers run this very interpreter (with vendorscope installed), not whatever python3 is on PATH.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-        builder = builder.config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", str(cores or 8))
+        builder = builder.config("spark.ui.enabled", "false").config(
+            "spark.sql.shuffle.partitions", str(2 * local_cores(master or "local[*]")))
     with _stderr_to(log_file()):  # the JVM inherits fd 2: its start-up chatter goes to the log file
         session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
