@@ -107,7 +107,8 @@ def test_read_observation_line() -> None:
 
 
 def test_observation_lines_keep_their_fields() -> None:
-    raw = b'{"kind":"ssh.banner","value":"SSH-2.0-ZTE_SSH.2.0","ip":"192.0.2.5","port":22,"country":"se","asn":"AS3301"}'
+    raw = (b'{"kind":"ssh.banner","value":"SSH-2.0-ZTE_SSH.2.0","ip":"192.0.2.5","port":22,'
+           b'"country":"se","asn":"AS3301"}')
     (row,) = line_rows(raw, "obs.jsonl", NOW)
     assert (row["kind"], row["value"], row["ip"], row["port"], row["country"], row["asn"]) == (
         "ssh.banner", "SSH-2.0-ZTE_SSH.2.0", "192.0.2.5", 22, "SE", 3301)

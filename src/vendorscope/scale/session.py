@@ -87,10 +87,12 @@ def spark_session(master: str | None, app_name: str = "vendorscope") -> SparkSes
     if active is not None:  # inside a caller's session (a notebook, the tests): use it as it is
         return active
     builder = SparkSession.builder.appName(app_name)
-    submitted = "spark.master" in os.environ.get("PYSPARK_SUBMIT_ARGS", "") or bool(os.environ.get("SPARK_ENV_LOADED"))
-    if master is not None or not submitted:
-        builder = builder.master(master or "local[*]")
-    local = (master or "local").startswith("local")
+    # Under spark-submit the master is spark-submit's; on its own, this machine's cores.
+    submitted = bool(os.environ.get("PYSPARK_GATEWAY_PORT") or os.environ.get("SPARK_ENV_LOADED"))
+    chosen = master or (None if submitted else "local[*]")
+    if chosen is not None:
+        builder = builder.master(chosen)
+    local = chosen is not None and chosen.startswith("local")
     log = f"-Dlog4j.configurationFile=file:{_log_config()} -Dlog4j2.configurationFile=file:{_log_config()}"
     builder = (
         builder.config("spark.driver.extraJavaOptions", log)
@@ -104,7 +106,7 @@ def spark_session(master: str | None, app_name: str = "vendorscope") -> SparkSes
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
         builder = builder.config("spark.ui.enabled", "false").config(
-            "spark.sql.shuffle.partitions", str(2 * local_cores(master or "local[*]")))
+            "spark.sql.shuffle.partitions", str(2 * local_cores(chosen or "local[*]")))
     with _stderr_to(log_file()):  # the JVM inherits fd 2: its start-up chatter goes to the log file
         session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
