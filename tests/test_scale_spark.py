@@ -113,7 +113,7 @@ def test_spark_attributions_equal_identify_row_for_row(spark: Any, tmp_path: Pat
         assert row["version"] == best.get("version") and row["confidence"] == best.get("confidence")
         attributed += bool(want["attributions"])
     assert attributed > 2500
-    assert f"{len(lines)} rows" in result.output
+    assert f"{len(lines)} rows" in result.output and len(result.output.strip().splitlines()) == 1
 
 
 def test_scan_data_equals_the_import_path(spark: Any, tmp_path: Path, engine: Engine) -> None:

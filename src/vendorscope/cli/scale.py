@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -135,17 +135,14 @@ def scale_exposure(
 def _session(master: str | None) -> Iterator[SparkSession]:
     from vendorscope.scale.session import SparkUnavailable, first_line, session_for
 
-    try:
-        session = session_for(master)
-        spark = session.__enter__()
-    except SparkUnavailable as exc:
-        fail(str(exc))
-    except Exception as exc:  # noqa: BLE001 - the JVM failed to start: say why in one line
-        fail(f"Spark did not start: {first_line(exc)}")
-    try:
+    with ExitStack() as stack:
+        try:
+            spark = stack.enter_context(session_for(master))
+        except SparkUnavailable as exc:
+            fail(str(exc))
+        except Exception as exc:  # noqa: BLE001 - the JVM failed to start: say why in one line
+            fail(f"Spark did not start: {first_line(exc)}")
         yield spark
-    finally:
-        session.__exit__(None, None, None)
 
 
 def _spark_failed(exc: Exception) -> NoReturn:
