@@ -153,6 +153,8 @@ def test_parquet_in_keeps_columns_and_exposure_out(spark: Any, tmp_path: Path, e
         "as_name": ["DTAG", "DTAG", "TELIA", hostile, None],
         "port": pa.array([22, 80, 22, 8080, None], pa.int32()),
         "seen": pa.array([1, 2, 3, 4, 5], pa.int64()),
+        "at": pa.array([datetime(2026, 1, d, tzinfo=UTC) for d in range(1, 6)], pa.timestamp("us", tz="UTC")),
+        "tags": pa.array([{"site": "a"}, {}, {}, {}, {}], pa.map_(pa.string(), pa.string())),
     })
     src = tmp_path / "observations.parquet"
     pq.write_table(table, src)
@@ -160,7 +162,8 @@ def test_parquet_in_keeps_columns_and_exposure_out(spark: Any, tmp_path: Path, e
     result = runner.invoke(app, ["scale", "identify", str(src), "-o", str(out)])
     assert result.exit_code == 0, result.output
     rows = read_rows(out)
-    assert [r["seen"] for r in rows] == [1, 2, 3, 4, 5]  # input columns kept, in order
+    assert [r["seen"] for r in rows] == [1, 2, 3, 4, 5]  # input columns kept, in order, whatever their type
+    assert rows[2]["at"] == datetime(2026, 1, 3, tzinfo=UTC) and rows[0]["tags"] == [("site", "a")]
     assert [r["vendor"] for r in rows] == ["huawei", "hikvision", None, "hikvision", None]
     assert rows[0]["attributions"] == [a.as_dict() for a in engine.identify_value("ssh.banner", "SSH-2.0-HUAWEI-1.5")]
     assert rows[4]["error"] == "needs string fields 'kind' and 'value'"

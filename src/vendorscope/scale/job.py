@@ -90,10 +90,12 @@ def spark_uri(path: str) -> str:
 
 def attributed_frame(spark: SparkSession, inputs: list[Input], now: datetime | None = None) -> DataFrame:
     """One DataFrame of attributed rows for all inputs (the union, each input in its own order)."""
+    import pyarrow as pa
     from pyspark.sql import functions as F
-    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+    from pyspark.sql.pandas.types import from_arrow_schema
+    from pyspark.sql.types import StructType
 
-    from vendorscope.identify.batch import attribute_batches, output_schema
+    from vendorscope.identify.batch import ADDED_COLUMNS, added_fields, attribute_batches
     from vendorscope.scale import rows
 
     now = now or datetime.now(UTC)
@@ -107,7 +109,9 @@ def attributed_frame(spark: SparkSession, inputs: list[Input], now: datetime | N
             continue
         table = spark.read.parquet(spark_uri(item.path))
         if {"kind", "value"} <= set(table.columns):
-            schema = from_arrow_schema(output_schema(to_arrow_schema(table.schema)))
+            # The kept columns as Spark has them, then the attribution columns (batch.output_schema's order).
+            added = from_arrow_schema(pa.schema(added_fields()))
+            schema = StructType([f for f in table.schema.fields if f.name not in ADDED_COLUMNS] + added.fields)
             frames.append(table.mapInArrow(attribute_batches, schema))
         else:
             frames.append(table.mapInArrow(partial(rows.identify_records_batches, now=now, file=label), json_schema))
