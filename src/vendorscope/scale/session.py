@@ -100,6 +100,8 @@ def spark_session(master: str | None, app_name: str = "vendorscope") -> SparkSes
         .config("spark.sql.execution.arrow.useLargeVarTypes", "false")
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", "10000")
         .config("spark.python.worker.reuse", "true")
+        # Standard Parquet timestamps (not the legacy INT96), so pyarrow and others read them with their zone.
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     )
     if local:
         # Workers run this very interpreter (with vendorscope installed), not whatever python3 is on PATH.
