@@ -247,3 +247,18 @@ def test_exposure_html_escapes_hostile_values_and_draws_the_report_charts() -> N
     assert html.count('<svg class="chart bar-chart"') == 5
     assert "<script" not in html.replace("&lt;script", "")
     assert "Content-Security-Policy" in html
+
+
+def test_without_java_the_command_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vendorscope.cli import app
+    from vendorscope.scale.session import java_missing, local_cores
+
+    src = tmp_path / "obs.jsonl"
+    src.write_text('{"kind": "ssh.banner", "value": "SSH-2.0-HUAWEI-1.5"}\n')
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java on it
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    assert "openjdk-17-jre-headless" in (java_missing() or "")
+    result = CliRunner().invoke(app, ["scale", "identify", str(src), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "Spark needs a Java runtime" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert (local_cores("local[3]"), local_cores("local"), local_cores("local[*]") >= 1) == (3, 1, True)
