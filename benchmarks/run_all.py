@@ -9,6 +9,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 QUICK_ARGS = {
     "bench_identify.py": ["--n", "100000"],
+    "bench_scale.py": ["--n", "100000"],
 }
 
 

@@ -5,6 +5,8 @@ set -euo pipefail
 want=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || want+=(postgresql)
 command -v chromium >/dev/null 2>&1 || want+=(chromium)
+# Apache Spark (`vendorscope scale`, tests/test_scale_spark.py) runs on a Java 17+ runtime.
+command -v java >/dev/null 2>&1 || [ -x "${JAVA_HOME:-/nonexistent}/bin/java" ] || want+=(openjdk-17-jre-headless)
 if [ "${1:-}" = "bench" ]; then
   command -v nmap >/dev/null 2>&1 || want+=(nmap)
   command -v tshark >/dev/null 2>&1 || want+=(tshark)

@@ -33,6 +33,7 @@ COMMAND_MODULES: dict[str, str] = {
     "report": "report",
     "lab": "lab",
     "demo": "demo",
+    "scale": "scale",
 }
 _NOT_COMMANDS = {"application", "common", "judging"}
 

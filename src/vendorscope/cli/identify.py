@@ -14,6 +14,7 @@ import typer
 
 from vendorscope.cli.application import app
 from vendorscope.cli.common import OutputFormat, byte_progress, console, err_console, fail, warn, write_rows
+from vendorscope.identify.batch import attribution_dicts, read_observation_line
 from vendorscope.identify.check import check_rules
 from vendorscope.identify.engine import Engine, default_engine
 from vendorscope.identify.oui import MacError, data_dir, parse_ieee_csv
@@ -33,27 +34,12 @@ def _engine() -> Engine:
 
 def identify_lines(engine: Engine, lines: Iterator[bytes], source: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """One output record per input line, in order; bad lines give an ``error`` record."""
-    decode = msgspec.json.Decoder().decode
     for lineno, raw in enumerate(lines, 1):
-        if not raw.strip():
-            yield lineno, {"line": lineno, "error": "empty line"}
+        record = read_observation_line(raw, f"{source} line {lineno}")
+        if "error" in record:
+            yield lineno, {"line": lineno, "error": record["error"]}
             continue
-        try:
-            record = decode(raw)
-        except msgspec.DecodeError as exc:
-            try:
-                record = decode(raw.decode("utf-8", "replace").encode("utf-8"))
-            except msgspec.DecodeError:
-                yield lineno, {"line": lineno, "error": f"{source} line {lineno}: not JSON ({exc})"}
-                continue
-        if not isinstance(record, dict):
-            yield lineno, {"line": lineno, "error": f"{source} line {lineno}: not a JSON object"}
-            continue
-        kind, value = record.get("kind"), record.get("value")
-        if not isinstance(kind, str) or not isinstance(value, str):
-            yield lineno, {"line": lineno, "error": f"{source} line {lineno}: needs string fields 'kind' and 'value'"}
-            continue
-        record["attributions"] = [a.as_dict() for a in engine.identify_value(kind, value)]
+        record["attributions"] = attribution_dicts(engine, record["kind"], record["value"])
         yield lineno, record
 
 
