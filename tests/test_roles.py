@@ -55,3 +55,25 @@ def test_patterns_compile_in_re2(rule) -> None:  # type: ignore[no-untyped-def]
     """Descriptions are attacker-controlled: patterns must be linear-time (RE2) too."""
     re2 = pytest.importorskip("re2")
     assert re2.compile(rule.pattern.pattern).search(rule.examples[0])
+
+
+def test_a_probed_5g_core_without_a_role_column_falls_under_germanys_core_rule() -> None:
+    """The demo's UNC says "5G Unified Network Controller, AMF/SMF": core, so core-2026 applies, not review."""
+    from datetime import date
+
+    from vendorscope.judge.evaluate import evaluate
+    from vendorscope.judge.packs import load_packs
+    from vendorscope.model import Asset, AssetKeys, Attribution, Observation, Status, Verdict
+
+    descr = Observation(kind="snmp.sysdescr", source="probe", keys=AssetKeys(ip="192.0.2.9"),
+                        value="Huawei UNC 20.9.2 CloudCore (5G Unified Network Controller, AMF/SMF)")
+    asset = Asset(
+        id="ip:192.0.2.9", keys={"ip": {"192.0.2.9"}}, observations=[descr],
+        attributions=[Attribution("huawei", "Huawei", "huawei", 0.9, "snmp.huawei.test", observation=descr)],
+        verdict=Verdict("huawei", "Huawei", "huawei", 0.9, product="UNC"),
+    )
+    pack = next(p for p in load_packs() if p.id == "de-5g-2024")
+    found = {f.requirement: f for f in evaluate([asset], [pack], date(2026, 12, 4))}
+    core = found["core-2026"]
+    assert core.status is Status.must_remove and core.deadline == date(2026, 12, 31)
+    assert "role.core.5gc-functions" in core.reason

@@ -79,6 +79,11 @@ def parse_role_rules(text: str, origin: str = "roles.toml") -> tuple[RoleRule, .
 
 
 @cache
+def _kinds_read(rules: tuple[RoleRule, ...]) -> frozenset[str]:
+    return frozenset(k for rule in rules for k in rule.kinds)
+
+
+@cache
 def role_rules() -> tuple[RoleRule, ...]:
     text = (resources.files("vendorscope.identify") / "data" / "roles.toml").read_text("utf-8")
     return parse_role_rules(text)
@@ -88,8 +93,12 @@ def infer_role(
     described: Iterable[tuple[str, str]], rules: tuple[RoleRule, ...] | None = None
 ) -> InferredRole | None:
     """The role the first matching rule gives to any ``(kind, value)``; rule order first, then value order."""
-    values = [(kind, value) for kind, value in described if value]
-    for rule in rules if rules is not None else role_rules():
+    rules = rules if rules is not None else role_rules()
+    read = _kinds_read(rules)
+    values = list(dict.fromkeys((kind, value) for kind, value in described if value and kind in read))
+    if not values:
+        return None
+    for rule in rules:
         for kind, value in values:
             if kind in rule.kinds and rule.pattern.search(value):
                 return InferredRole(rule.role, rule.id, kind, value)

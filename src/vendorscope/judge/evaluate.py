@@ -27,6 +27,7 @@ from itertools import islice
 from typing import Literal
 
 from vendorscope.identify.registry import Registry, RegistryError, default_registry
+from vendorscope.identify.roles import PRODUCT_KIND, infer_role
 from vendorscope.judge.packs import (
     EXEMPT_TAG_PREFIX,
     NETWORK_TAGS,
@@ -273,9 +274,20 @@ class Scope:
 
 
 def effective_role(asset: Asset, defaults: JudgeDefaults) -> tuple[Role, str | None]:
-    """The asset's role, or one its device type makes plain; with a note when inferred."""
+    """The asset's role as people set it, else as its descriptions or device type make plain (with a note).
+
+    Order: an inventory role column or an annotation; a role rule over what the
+    device says it is (sysDescr, inventory model, the verdict's product: identify/roles.py);
+    the device type.
+    """
     if asset.role is not Role.unknown:
         return asset.role, None
+    described = [(o.kind, o.value) for o in asset.observations]
+    if asset.verdict.product:
+        described.append((PRODUCT_KIND, asset.verdict.product))
+    inferred = infer_role(described)
+    if inferred is not None:
+        return inferred.role, inferred.note
     device_type = asset.verdict.device_type
     if device_type and device_type in defaults.role_by_device_type:
         return defaults.role_by_device_type[device_type], f"from device type {device_type}"
