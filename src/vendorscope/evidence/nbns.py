@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from struct import unpack_from
 
-from vendorscope.evidence.record import DecodeError, Evidence, ipv4, text
 from vendorscope.evidence.mdns import read_name
+from vendorscope.evidence.record import DecodeError, Evidence, ipv4, text
 
 _OP_REGISTRATION, _OP_REFRESH, _OP_REFRESH_ALT, _OP_MULTIHOMED = 5, 8, 9, 15
 _NB, _NBSTAT = 0x20, 0x21

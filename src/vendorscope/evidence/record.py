@@ -16,7 +16,7 @@ MAX_VALUE = 1024  # longer values are cut: banners are attacker-controlled
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-class DecodeError(Exception):
+class DecodeError(ValueError):
     """A protocol module met bytes it cannot parse; the message names what ("truncated LLDP TLV")."""
 
 

@@ -197,7 +197,6 @@ class Extractor:
         macs = self.macs
         streams = self.tcp.streams
         vlan_tpids = VLAN_TPIDS
-        udp_decoders = UDP_DECODERS
         macs_get, streams_get = macs.get, streams.get
         frame = 0
         l2src: bytes | None
@@ -259,7 +258,7 @@ class Extractor:
                         else:
                             seen[2] += 1
                     # -- IPv4 and IPv6
-                    if ethertype == ETH_IPV4 or ethertype == ETH_IPV6:
+                    if ethertype in (ETH_IPV4, ETH_IPV6):
                         header = ip.ipv4(data, off) if ethertype == ETH_IPV4 else ip.ipv6(data, off)
                         if header is not None:  # None: a later fragment, no transport header to read
                             self._transport(header, data, frame, ts, l2src,

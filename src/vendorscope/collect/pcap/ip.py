@@ -110,4 +110,5 @@ def udp_ports(data: bytes, l4: int, end: int) -> tuple[int, int]:
     """(source port, destination port); raises DecodeError for a truncated header."""
     if end - l4 < UDP_HEADER:
         raise DecodeError("truncated UDP header")
-    return (data[l4 + UDP_SPORT] << 8) | data[l4 + UDP_SPORT + 1], (data[l4 + UDP_DPORT] << 8) | data[l4 + UDP_DPORT + 1]
+    sport = (data[l4 + UDP_SPORT] << 8) | data[l4 + UDP_SPORT + 1]
+    return sport, (data[l4 + UDP_DPORT] << 8) | data[l4 + UDP_DPORT + 1]

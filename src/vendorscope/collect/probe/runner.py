@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from vendorscope.collect import banners
 from vendorscope.collect.probe import http, rtsp, tcp, tls
 from vendorscope.collect.probe.audit import AuditSink
 from vendorscope.collect.probe.gate import Gate, ProbeFailed
 from vendorscope.collect.probe.scope import Scope, ScopeViolation
 from vendorscope.collect.probe.snmp import SnmpProber
+from vendorscope.evidence import greeting as greeting_evidence
 from vendorscope.model import Observation
 
 # What a port number suggests. Only a hint: greetings and answers decide.
@@ -244,13 +244,12 @@ async def probe_tcp_port(gate: Gate, target: str, port: int) -> list[Observation
     adopted = False
     try:
         greeting = await tcp.read_greeting_step(
-            session, wait, reply=banners.telnet_reply, complete=banners.greeting_complete
+            session, wait, reply=greeting_evidence.telnet_reply, complete=greeting_evidence.greeting_complete
         )
         if greeting.data:
-            found = banners.classify(port, greeting.data)
+            found = greeting_evidence.classify(port, greeting.data)
             if found is not None:
-                kind, value = found
-                out.append(gate.observe(greeting.step, kind, value, ended=greeting.end))
+                out.append(gate.record(greeting.step, found, ended=greeting.end))
             if http.looks_like_http(greeting.data):
                 out.extend(http.observations_from_raw(gate, greeting.step, greeting.data))
             return out

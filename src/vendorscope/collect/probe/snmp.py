@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from vendorscope.collect.banners import clean_text
 from vendorscope.collect.probe.gate import Gate, ProbeFailed, Step
 from vendorscope.collect.probe.scope import ScopeViolation, SnmpV3User
+from vendorscope.evidence.record import clean_text
 from vendorscope.model import AssetKeys, Observation
 
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
