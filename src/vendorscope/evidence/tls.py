@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography import x509
@@ -163,12 +163,34 @@ def _split_unescaped(dn: str) -> list[str]:
     return parts
 
 
+def canonical_serial(serial: str) -> str:
+    """A serial number as lower-case hex without separators or leading zeros (how ``cryptography``
+    prints it); a serial that is not hex is kept as text."""
+    compact = serial.replace(":", "").replace(" ", "").lower()
+    if compact and all(c in "0123456789abcdef" for c in compact):
+        return compact.lstrip("0") or "0"
+    return text(serial.encode("utf-8"), 128)
+
+
+def canonical_time(value: str) -> str:
+    """A certificate date as ISO 8601 in UTC (naive dates are UTC, as X.509 says); kept if unreadable."""
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return text(value.encode("utf-8"), 64)
+    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return when.isoformat()
+
+
 def certificate_evidence(subject: str | None, issuer: str | None, *, serial: str | None = None,
                          not_before: str | None = None, not_after: str | None = None,
                          san: Iterable[str] = (), self_signed: bool | None = None,
                          extra: Mapping[str, Any] | None = None) -> list[Evidence]:
     """The evidence of one certificate, the same from every source: subject and issuer (each with
     the rest of the certificate as context), and serial, validity and each SAN as their own kinds."""
+    serial = canonical_serial(serial) if serial else None
+    not_before = canonical_time(not_before) if not_before else None
+    not_after = canonical_time(not_after) if not_after else None
     names = [text(n.encode("utf-8"), 255) for n in list(san)[:_MAX_SAN]]
     names = [n for n in names if n]
     context: dict[str, Any] = {**(extra or {}), "tls": True, "serial": serial, "not_before": not_before,
