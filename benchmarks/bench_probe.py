@@ -38,8 +38,8 @@ from typing import Any
 
 import defusedxml.ElementTree as SafeET
 
-from vendorscope.evidence import greeting as banners
 from vendorscope.collect.probe import http as probe_http
+from vendorscope.evidence import greeting as banners
 from vendorscope.identify.registry import default_registry
 from vendorscope.lab.runner import Lab, LabError
 from vendorscope.model import AssetKeys, Observation
