@@ -16,6 +16,8 @@ matches and their CPEs.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -36,7 +38,7 @@ from vendorscope.collect.imports.common import (
 )
 from vendorscope.evidence import greeting, tls
 from vendorscope.evidence import http as http_evidence
-from vendorscope.evidence.record import Evidence, clean_text
+from vendorscope.evidence.record import DecodeError, Evidence
 from vendorscope.model import AssetKeys, Observation
 
 CHUNK = 1 << 20
@@ -305,16 +307,22 @@ def script_evidence(script: Element, *, service: str, port: int | None) -> list[
                              {**ctx, "bits": _int(fields.get("bits"))}))
         return keys
     if sid == "ssl-cert":
-        subject, issuer = script.find("table[@key='subject']"), script.find("table[@key='issuer']")
         fields = _elems(script)
+        extra = {**ctx, "sha1": fields.get("sha1")}
+        der = pem_certificate(fields.get("pem"))
+        if der is not None:  # the certificate itself: read as a probe or a capture reads it
+            try:
+                return tls.parse_certificate(der).evidence(extra)
+            except DecodeError:
+                pass  # fall back to the fields nmap printed
+        subject, issuer = script.find("table[@key='subject']"), script.find("table[@key='issuer']")
         validity = script.find("table[@key='validity']")
         dates = _elems(validity) if validity is not None else {}
         return tls.certificate_evidence(
             distinguished_name(subject) if subject is not None else None,
             distinguished_name(issuer) if issuer is not None else None,
             serial=clean(fields.get("serial"), 128), not_before=clean(dates.get("notBefore"), 64),
-            not_after=clean(dates.get("notAfter"), 64), san=subject_alt_names(script),
-            extra={**ctx, "sha1": fields.get("sha1")})
+            not_after=clean(dates.get("notAfter"), 64), san=subject_alt_names(script), extra=extra)
     if sid == "http-server-header":
         kind = "rtsp.server" if service.startswith("rtsp") else "http.server"
         values = [e.text for e in script.iterfind("elem") if e.text] or output.splitlines()
@@ -356,6 +364,17 @@ def distinguished_name(table: Element) -> str:
     pairs = [(short, fields.pop(long)) for long, short in _DN_ORDER if fields.get(long)]
     pairs.extend((_DN_SHORT.get(k, k), v) for k, v in fields.items() if v)
     return tls.dn_from_pairs(pairs)
+
+
+def pem_certificate(pem: str | None) -> bytes | None:
+    """The DER bytes of the PEM certificate nmap's ssl-cert prints, or None."""
+    if not pem or "-----BEGIN CERTIFICATE-----" not in pem:
+        return None
+    body = pem.split("-----BEGIN CERTIFICATE-----", 1)[1].split("-----END CERTIFICATE-----", 1)[0]
+    try:
+        return base64.b64decode("".join(body.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 def subject_alt_names(script: Element) -> list[str]:
@@ -402,23 +421,13 @@ def fingerprint_headers(script: Element, ctx: dict[str, Any]) -> list[Evidence]:
     """Server and WWW-Authenticate headers in the answers a fingerprint-strings script shows."""
     out: list[Evidence] = []
     for elem in script.iterfind("elem"):
-        text = elem.text or ""
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
-        if not lines:
+        lines = [line.strip() for line in (elem.text or "").splitlines() if line.strip()]
+        if not lines or not lines[0].startswith(("HTTP/", "RTSP/")):
             continue
-        protocol = "rtsp" if lines[0].startswith("RTSP/") else "http" if lines[0].startswith("HTTP/") else None
-        if protocol is None:
-            continue
-        for line in lines[1:]:
-            name, sep, value = line.partition(":")
-            if not sep:
-                continue
-            name = name.strip().lower()
-            value = clean_text(value.encode("utf-8", "replace"), 1024)
-            if name == "server" and value:
-                out.extend(found(f"{protocol}.server", value, {**ctx, "probe": elem.get("key")}))
-            elif name == "www-authenticate" and value and protocol == "http":
-                out.extend(found("http.www_authenticate", value, {**ctx, "probe": elem.get("key")}))
+        protocol = "rtsp" if lines[0].startswith("RTSP/") else "http"
+        pairs = [(name, value) for name, sep, value in (line.partition(":") for line in lines[1:]) if sep]
+        out.extend(ev._replace(context={**ctx, "probe": elem.get("key"), **(ev.context or {})})
+                   for ev in http_evidence.response_headers_evidence(pairs, protocol))
     return out
 
 
