@@ -15,6 +15,7 @@ from typing import Any
 from vendorscope.evidence.kinds import EVIDENCE_KINDS as EVIDENCE_KINDS
 from vendorscope.evidence.kinds import LABEL_KINDS as LABEL_KINDS
 
+
 # The registry of evidence kinds lives in evidence/kinds.toml; re-exported here for
 # the code that reads them with the rest of the pipeline's records.
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,16 @@ nesting and counts, so hostile bytes fail fast with a DecodeError.
 
 from __future__ import annotations
 
-from vendorscope.evidence.record import DecodeError, Evidence, hex_or_text, is_unicast_mac, mac, text
+from vendorscope.evidence.record import (
+    MAX_VALUE,
+    DecodeError,
+    Evidence,
+    clean_text,
+    hex_or_text,
+    is_unicast_mac,
+    mac,
+    text,
+)
 
 PORTS = frozenset({161, 162})  # agents answer on 161, traps and informs go to 162 (UDP)
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
@@ -24,6 +33,12 @@ _REPORTING_PDUS = frozenset({PDU_RESPONSE, PDU_INFORM, PDU_TRAP_V2})
 _MAX_VARBINDS = 256
 
 TLV = tuple[int, int, int]  # (tag, start of value, end of value)
+
+
+def display_string(raw: bytes, limit: int = MAX_VALUE) -> str:
+    """A DisplayString (sysDescr, sysName) as every source keeps it: lines trimmed, blank lines and
+    control characters dropped (agents end lines with CR LF), capped."""
+    return clean_text(raw, limit)
 
 
 def read_tlv(data: bytes, pos: int, end: int) -> TLV:
@@ -119,11 +134,11 @@ def decode_snmp(payload: bytes) -> list[Evidence]:
     remote: dict[str, dict[int, tuple[int, bytes]]] = {}
     for oid, vtag, value in bindings:
         if oid == SYS_DESCR and vtag == TAG_OCTETS and value:
-            facts.append(Evidence("snmp.sysdescr", text(value)))
+            facts.append(Evidence("snmp.sysdescr", display_string(value)))
         elif oid == SYS_OBJECT_ID and vtag == TAG_OID:
             facts.append(Evidence("snmp.sysobjectid", decode_oid(value)))
         elif oid == SYS_NAME and vtag == TAG_OCTETS and value:
-            facts.append(Evidence("snmp.sysname", text(value, 255)))
+            facts.append(Evidence("snmp.sysname", display_string(value, 255)))
         elif oid == SNMP_TRAP_OID and vtag == TAG_OID:
             facts.append(Evidence("snmp.trap_oid", decode_oid(value)))
         elif oid.startswith(LLDP_REM_PREFIX):

@@ -39,6 +39,7 @@ from vendorscope.collect.imports.common import (
 from vendorscope.evidence import greeting, tls
 from vendorscope.evidence import http as http_evidence
 from vendorscope.evidence.record import DecodeError, Evidence
+from vendorscope.evidence.snmp import display_string
 from vendorscope.model import AssetKeys, Observation
 
 CHUNK = 1 << 20
@@ -297,7 +298,7 @@ def script_evidence(script: Element, *, service: str, port: int | None) -> list[
     output = script.get("output") or ""
     ctx: dict[str, Any] = {"script": sid}
     if sid == "snmp-sysdescr":
-        return [*found("snmp.sysdescr", clean(_UPTIME_LINE.sub("", output)), ctx)]
+        return found("snmp.sysdescr", display_string(_UPTIME_LINE.sub("", output).encode("utf-8", "replace")), ctx)
     if sid == "ssh-hostkey":
         keys: list[Evidence] = []
         for table in script.iterfind("table"):
