@@ -39,7 +39,7 @@ from vendorscope.lab.capture import tls12_server_flight, write_capture
 from vendorscope.model import Observation
 
 OCTET = 70
-SNMP_PORT = 1161
+SNMP_PORT = 161  # the port a capture decodes SNMP on; the probe binds it too (needs root)
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
 CLIENT = ("02:00:00:00:00:01", "192.0.2.250")  # the capture's client (documentation address)
 
@@ -221,8 +221,8 @@ def _server_context() -> ssl.SSLContext:
     return ctx
 
 
-def _can_bind(host: str, port: int) -> bool:
-    with socket.socket() as sock:
+def _can_bind(host: str, port: int, kind: int = socket.SOCK_STREAM) -> bool:
+    with socket.socket(socket.AF_INET, kind) as sock:
         try:
             sock.bind((host, port))
         except OSError:
@@ -239,6 +239,9 @@ def probed() -> Iterator[tuple[list[Observation], set[str]]]:
         for index, case in enumerate(CASES):
             host = _address(index)
             if case.udp:
+                if not _can_bind(host, case.port, socket.SOCK_DGRAM):
+                    unbound.add(case.name)
+                    continue
                 snmp_agent(thread, host, case.port, {SYS_DESCR: rfc1902.OctetString(case.snmp.encode())})  # type: ignore[union-attr]
                 continue
             if not _can_bind(host, case.port):
@@ -281,9 +284,14 @@ def _nmap_escape(data: bytes) -> str:
     return "".join(chr(b) if 32 <= b < 127 and b != 0x5C else f"\\x{b:02X}" for b in data)
 
 
+def _attribute(text: str) -> str:
+    """Text as nmap writes it into an XML attribute (line breaks as character references)."""
+    return html.escape(text).replace("\r", "&#xd;").replace("\n", "&#xa;")
+
+
 def _nmap_script(case: Case) -> str:
     if case.udp:
-        return f'<script id="snmp-sysdescr" output="{html.escape(case.snmp or "")}&#xa;  System uptime: 1d"/>'
+        return f'<script id="snmp-sysdescr" output="{_attribute(case.snmp or "")}&#xa;  System uptime: 1d"/>'
     if case.http:
         response = _http_response().decode().split("\r\n\r\n")[0]
         title = HTTP_BODY.split(b"<title>")[1].split(b"</title>")[0].decode().strip()  # nmap keeps entities
@@ -297,7 +305,7 @@ def _nmap_script(case: Case) -> str:
         return (f'<script id="ssl-cert" output="Subject: ..."><table key="subject">{fields}</table>'
                 f'<elem key="sha1">00</elem><elem key="pem">{CERT_PEM.decode()}</elem></script>')
     data = (TELNET_NEGOTIATION if case.extra.get("telnet") else b"") + case.greeting
-    return f'<script id="banner" output="{html.escape(_nmap_escape(data))}"/>'
+    return f'<script id="banner" output="{_attribute(_nmap_escape(data))}"/>'
 
 
 def _nmap_xml() -> bytes:
