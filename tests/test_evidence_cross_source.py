@@ -143,8 +143,35 @@ def _observed(observations: list[Observation], ip: str, case: Case) -> frozenset
 # -- source 1: a capture of the exchange ------------------------------------------------------------
 
 
+def _session(add: Any, server: tuple[str, str], port: int, client_says: list[bytes],
+             server_says: list[bytes]) -> None:
+    """A TCP connection: handshake, the client's request, the server's answer in segments, FIN."""
+    from scapy.all import IP, TCP, Ether  # type: ignore[attr-defined]
+
+    seq = {"c": 1000, "s": 50000}
+
+    def segment(from_client: bool, flags: str, payload: bytes = b"") -> None:
+        side, other = ("c", "s") if from_client else ("s", "c")
+        src, dst = (CLIENT, server) if from_client else (server, CLIENT)
+        sport, dport = (40000, port) if from_client else (port, 40000)
+        add(Ether(src=src[0], dst=dst[0]) / IP(src=src[1], dst=dst[1])
+            / TCP(sport=sport, dport=dport, flags=flags, seq=seq[side], ack=seq[other]) / payload)
+        seq[side] += len(payload) + (1 if "S" in flags or "F" in flags else 0)
+
+    segment(True, "S")
+    segment(False, "SA")
+    segment(True, "A")
+    for chunk in client_says:
+        segment(True, "PA", chunk)
+    for chunk in server_says:
+        segment(False, "PA", chunk)
+        segment(True, "A")
+    segment(True, "FA")
+    segment(False, "FA")
+
+
 def _frames() -> list[tuple[float, bytes]]:
-    from scapy.all import IP, TCP, UDP, Ether  # type: ignore[attr-defined]
+    from scapy.all import IP, UDP, Ether  # type: ignore[attr-defined]
     from scapy.asn1.asn1 import ASN1_OID, ASN1_STRING
     from scapy.layers.snmp import SNMP, SNMPresponse, SNMPvarbind
 
@@ -173,27 +200,7 @@ def _frames() -> list[tuple[float, bytes]]:
             client_says = [b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00"]  # the start of a ClientHello
             flight = tls12_server_flight(CERT_DER)
             server_says = [flight[i : i + 700] for i in range(0, len(flight), 700)]
-        seq = {"c": 1000, "s": 50000}
-
-        def segment(from_client: bool, flags: str, payload: bytes = b"", *, mac: str = server_mac,
-                    ip: str = server_ip, port: int = case.port) -> None:
-            side, other = ("c", "s") if from_client else ("s", "c")
-            src, dst = (CLIENT, (mac, ip)) if from_client else ((mac, ip), CLIENT)
-            sport, dport = (40000, port) if from_client else (port, 40000)
-            add(Ether(src=src[0], dst=dst[0]) / IP(src=src[1], dst=dst[1])
-                / TCP(sport=sport, dport=dport, flags=flags, seq=seq[side], ack=seq[other]) / payload)
-            seq[side] += len(payload) + (1 if "S" in flags or "F" in flags else 0)
-
-        segment(True, "S")
-        segment(False, "SA")
-        segment(True, "A")
-        for chunk in client_says:
-            segment(True, "PA", chunk)
-        for chunk in server_says:
-            segment(False, "PA", chunk)
-            segment(True, "A")
-        segment(True, "FA")
-        segment(False, "FA")
+        _session(add, (server_mac, server_ip), case.port, client_says, server_says)
     return frames
 
 
