@@ -16,11 +16,11 @@ from scapy.asn1.asn1 import ASN1_OID, ASN1_STRING
 
 from vendorscope.collect.pcap import NotACaptureError, SkipReport, read_observations
 from vendorscope.collect.pcap import first_message as banners
+from vendorscope.collect.pcap.errors import DecodeError
+from vendorscope.collect.pcap.link import link_layer
 from vendorscope.evidence import arp, cdp, dhcp, lldp, mdns, nbns, sip, snmp, tls
 from vendorscope.evidence import upnp as ssdp
-from vendorscope.collect.pcap.errors import DecodeError
 from vendorscope.evidence.record import Evidence as Fact
-from vendorscope.collect.pcap.link import link_layer
 from vendorscope.lab.capture import DEMO_PATH, huawei_certificate, tls12_server_flight
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
