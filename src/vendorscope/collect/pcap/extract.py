@@ -205,16 +205,19 @@ class Extractor:
         eth, fast_ipv4, fast_tcp, fast_min = _ETH, _FAST_IPV4, _FAST_TCP, _FAST_MIN
         v4_proto, v4_frag, v4_len, v4_src = _ETH + ip.V4_PROTOCOL, _ETH + ip.V4_FLAGS_FRAGMENT, \
             _ETH + ip.V4_TOTAL_LENGTH, _ETH + ip.V4_SRC
+        v4_frag_low, v4_len_low = v4_frag + 1, v4_len + 1
         key_end, tcp_offset, tcp_flags = _FAST_TCP + ip.TCP_DPORT + 2, _FAST_TCP + ip.TCP_DATA_OFFSET, \
             _FAST_TCP + ip.TCP_FLAGS
-        proto_tcp, ending = ip.PROTO_TCP, ip.SYN | ip.FIN | ip.RST
+        proto_tcp, ending, v4_min = ip.PROTO_TCP, ip.SYN | ip.FIN | ip.RST, ip.V4_MIN_HEADER
+        proto_udp, udp_header, udp_sport, udp_dport = ip.PROTO_UDP, ip.UDP_HEADER, ip.UDP_SPORT, ip.UDP_DPORT
+        udp_decoders_get = UDP_DECODERS.get
         try:
             for frame, ts, link_type, data, orig in read_frames(path, report, name, progress, part):
                 # The common case first, in as few steps as possible: a TCP segment in
                 # an untagged Ethernet/IPv4 frame without options, of a direction whose
                 # first message was already read (or a bare ACK).
                 if link_type == LINKTYPE_ETHERNET and data.startswith(fast_ipv4, 12) and len(data) >= fast_min \
-                        and data[v4_proto] == proto_tcp and not (data[v4_frag] & 0x1F or data[v4_frag + 1]):
+                        and data[v4_proto] == proto_tcp and not (data[v4_frag] & 0x1F or data[v4_frag_low]):
                     l2src = data[6:12]
                     seen = macs_get(l2src)
                     if seen is None:
@@ -225,12 +228,12 @@ class Extractor:
                     state = streams_get(key, _MISSING)
                     if state is None:
                         continue
-                    total = (data[v4_len] << 8) | data[v4_len + 1]
                     if state is _MISSING and not data[tcp_flags] & ending and \
-                            total <= ip.V4_MIN_HEADER + (data[tcp_offset] >> 4) * 4:
+                            ((data[v4_len] << 8) | data[v4_len_low]) <= v4_min + (data[tcp_offset] >> 4) * 4:
                         continue
                     try:
-                        start, end = fast_tcp + (data[tcp_offset] >> 4) * 4, min(eth + total, len(data))
+                        start = fast_tcp + (data[tcp_offset] >> 4) * 4
+                        end = min(eth + ((data[v4_len] << 8) | data[v4_len_low]), len(data))
                         self._tcp(key, data, v4_src, 4, fast_tcp, start, end, data[tcp_flags], frame, ts, l2src,
                                   len(data) < orig)
                     except DecodeError as exc:
@@ -260,9 +263,22 @@ class Extractor:
                     # -- IPv4 and IPv6
                     if ethertype in (ETH_IPV4, ETH_IPV6):
                         header = ip.ipv4(data, off) if ethertype == ETH_IPV4 else ip.ipv6(data, off)
-                        if header is not None:  # None: a later fragment, no transport header to read
-                            self._transport(header, data, frame, ts, l2src,
-                                            link_type == LINKTYPE_ETHERNET and bool(data[0] & 1), len(data) < orig)
+                        if header is None:
+                            continue  # a later fragment: no transport header to read
+                        if header[0] == proto_udp:  # inline: a third of all frames, most for no decoder
+                            l4, end = header[1], header[2]
+                            if end - l4 < udp_header:
+                                raise DecodeError("truncated UDP header")
+                            sport = (data[l4 + udp_sport] << 8) | data[l4 + udp_sport + 1]
+                            decoder = udp_decoders_get((data[l4 + udp_dport] << 8) | data[l4 + udp_dport + 1]) \
+                                or udp_decoders_get(sport)
+                            if decoder is not None:
+                                src, addr_len = header[3], header[4]
+                                self._udp(decoder, data[l4 + udp_header : end], data[src : src + addr_len],
+                                          header[5] or (link_type == LINKTYPE_ETHERNET and bool(data[0] & 1)),
+                                          frame, ts, l2src, sport)
+                        else:
+                            self._transport(header, data, frame, ts, l2src, len(data) < orig)
                     elif ethertype == ETH_ARP:
                         self._add_all(arp.decode_arp(data[off:]), OWN, frame, ts, l2src, None, "arp")
                     elif ethertype == ETH_LLDP:
@@ -308,8 +324,9 @@ class Extractor:
             self._add_all(found, policy, frame, ts, l2src, _ip_text(src_raw), protocol, port=sport)
 
     def _transport(self, header: ip.IpHeader, data: bytes, frame: int, ts: float, l2src: bytes | None,
-                   link_multicast: bool, cut: bool) -> None:
-        protocol, l4, end, src, addr_len = header.protocol, header.l4, header.end, header.src, header.addr_len
+                   cut: bool) -> None:
+        """TCP and ICMPv6 (UDP is read inline in :meth:`frames`)."""
+        protocol, l4, end, src, addr_len, _multicast = header
         if protocol == ip.PROTO_TCP:
             start = ip.tcp_payload_start(data, l4, end)
             flags = data[l4 + ip.TCP_FLAGS]
@@ -319,11 +336,5 @@ class Extractor:
             if self.tcp.streams.get(key, _MISSING) is None:
                 return  # this direction's first message was already read
             self._tcp(key, data, src, addr_len, l4, start, end, flags, frame, ts, l2src, cut)
-        elif protocol == ip.PROTO_UDP:
-            sport, dport = ip.udp_ports(data, l4, end)
-            decoder = UDP_DECODERS.get(dport) or UDP_DECODERS.get(sport)
-            if decoder is not None:
-                self._udp(decoder, data[l4 + ip.UDP_HEADER : end], data[src : src + addr_len],
-                          link_multicast or header.multicast, frame, ts, l2src, sport)
         elif protocol == ip.PROTO_ICMPV6 and addr_len == 16:
             self._add_all(arp.decode_ndp(data[l4:end], data[src : src + 16]), OWN, frame, ts, l2src, None, "ndp")

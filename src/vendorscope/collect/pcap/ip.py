@@ -8,8 +8,6 @@ and raises :class:`DecodeError` for a header it cannot read.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from vendorscope.collect.pcap.errors import DecodeError
 
 # IPv4 header (RFC 791), offsets from its start
@@ -45,16 +43,9 @@ UDP_HEADER = 8
 PROTO_TCP, PROTO_UDP, PROTO_ICMPV6 = 6, 17, 58
 
 
-class IpHeader(NamedTuple):
-    """What the transport layer needs: the protocol, where its header starts and where the packet
-    ends, and the source address (raw) with its offset in the frame."""
-
-    protocol: int
-    l4: int
-    end: int
-    src: int  # offset of the source address
-    addr_len: int  # 4 or 16
-    multicast: bool  # sent to a multicast or broadcast address
+# (protocol, transport header offset, end of the packet, source address offset, address length
+# 4 or 16, sent to a multicast or broadcast address): a plain tuple, made for every packet.
+IpHeader = tuple[int, int, int, int, int, bool]
 
 
 def ipv4(data: bytes, off: int) -> IpHeader | None:
@@ -70,7 +61,7 @@ def ipv4(data: bytes, off: int) -> IpHeader | None:
     end = min(off + ((data[off + V4_TOTAL_LENGTH] << 8) | data[off + V4_TOTAL_LENGTH + 1]), len(data))
     dst = off + V4_DST
     multicast = data[dst] >= 224 or data[dst : dst + 4] == b"\xff\xff\xff\xff"
-    return IpHeader(data[off + V4_PROTOCOL], off + ihl, end, off + V4_SRC, 4, multicast)
+    return data[off + V4_PROTOCOL], off + ihl, end, off + V4_SRC, 4, multicast
 
 
 def ipv6(data: bytes, off: int) -> IpHeader | None:
@@ -96,7 +87,7 @@ def ipv6(data: bytes, off: int) -> IpHeader | None:
             nxt, l4 = data[l4], l4 + 8
         else:
             break
-    return IpHeader(nxt, l4, end, off + V6_SRC, 16, data[off + V6_DST] == 0xFF)
+    return nxt, l4, end, off + V6_SRC, 16, data[off + V6_DST] == 0xFF
 
 
 def tcp_payload_start(data: bytes, l4: int, end: int) -> int:
@@ -104,11 +95,3 @@ def tcp_payload_start(data: bytes, l4: int, end: int) -> int:
     if end - l4 < TCP_MIN_HEADER:
         raise DecodeError("truncated TCP header")
     return l4 + (data[l4 + TCP_DATA_OFFSET] >> 4) * 4
-
-
-def udp_ports(data: bytes, l4: int, end: int) -> tuple[int, int]:
-    """(source port, destination port); raises DecodeError for a truncated header."""
-    if end - l4 < UDP_HEADER:
-        raise DecodeError("truncated UDP header")
-    sport = (data[l4 + UDP_SPORT] << 8) | data[l4 + UDP_SPORT + 1]
-    return sport, (data[l4 + UDP_DPORT] << 8) | data[l4 + UDP_DPORT + 1]
