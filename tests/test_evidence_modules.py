@@ -246,3 +246,33 @@ def test_bad_registry_is_one_clear_error(toml: str, message: str) -> None:
 
 def test_clean_text_keeps_lines() -> None:
     assert clean_text(b"a\r\n\r\n b \x07\r\n") == "a\nb"
+
+
+def test_every_kind_the_fixtures_and_the_demo_capture_give_is_registered() -> None:
+    """pcap on the demo capture, and every import on its bundled fixtures: no unregistered kind."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from vendorscope.collect.imports.common import Collector
+    from vendorscope.collect.imports.nmap import read_nmap
+    from vendorscope.collect.imports.sbom import read_sbom
+    from vendorscope.collect.imports.scandata import read_scandata
+    from vendorscope.collect.imports.table import read_table
+    from vendorscope.collect.pcap import SkipReport, read_observations
+    from vendorscope.lab.capture import DEMO_PATH
+
+    fixtures = Path(__file__).parent / "fixtures"
+    now = datetime.now(UTC)
+    emitted = {o.kind for o in read_observations(DEMO_PATH, report=SkipReport())}
+    for path in (fixtures / "nmap").glob("*.xml"):
+        with path.open("rb") as stream:
+            emitted |= {o.kind for o in read_nmap(stream, path.name, "import", Collector(), now)}
+    for path in (fixtures / "scandata").glob("*.jsonl"):
+        with path.open("rb") as stream:
+            emitted |= {o.kind for o in read_scandata(stream, path.name, "import", Collector(), now)}
+    for path in (fixtures / "sbom").iterdir():
+        emitted |= {o.kind for o in read_sbom(path.read_bytes(), path.name, "import", Collector(), now)}
+    for path in (fixtures / "tables").glob("*.csv"):
+        emitted |= {o.kind for o in read_table(path, path.name, "import", Collector(), now)}
+    assert len(emitted) > 40
+    assert emitted - set(kinds.EVIDENCE_KINDS) == set()
