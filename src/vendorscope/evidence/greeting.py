@@ -36,6 +36,16 @@ POP_PORTS = frozenset({110, 995})
 IMAP_PORTS = frozenset({143, 993})
 TELNET_PORTS = frozenset({23, 992, 2323})
 PORTS = FTP_PORTS | SMTP_PORTS | POP_PORTS | IMAP_PORTS | TELNET_PORTS | ssh.PORTS
+# The ports above where the protocol normally runs inside TLS (FTPS, SMTPS, POP3S, IMAPS, Telnets): a probe
+# does not wait there for a plaintext greeting first.
+IMPLICIT_TLS_PORTS = frozenset({465, 990, 992, 993, 995})
+# Protocol name of each greeting port a probe waits at for the server to speak first.
+SERVER_FIRST: dict[int, str] = {
+    port: name
+    for name, ports in (("ftp", FTP_PORTS), ("ssh", ssh.PORTS), ("telnet", TELNET_PORTS), ("smtp", SMTP_PORTS),
+                        ("pop3", POP_PORTS), ("imap", IMAP_PORTS))
+    for port in sorted(ports - IMPLICIT_TLS_PORTS)
+}
 # The protocol a scanner named for a port → the kind of its greeting.
 SERVICE_KINDS = {"ftp": "ftp.banner", "smtp": "smtp.banner", "pop3": "pop.banner", "imap": "imap.banner",
                  "telnet": "telnet.banner"}

@@ -21,7 +21,8 @@ from collections.abc import Iterable
 
 from vendorscope.evidence.record import DecodeError, Evidence, text
 
-PORTS = frozenset({80, 81, 88, 8000, 8008, 8080, 8081, 8088, 8888})
+PORTS = frozenset({80, 81, 88, 5000, 7547, 8000, 8008, 8080, 8081, 8888, 37215, 49152, 52869})  # 7547: TR-069
+TLS_PORTS = frozenset({443, 4443, 7443, 8443, 9443, 10443})  # HTTPS
 MAX_TITLE = 256
 MAX_HEADER_VALUE = 1024
 TITLE_SCAN = 64 * 1024

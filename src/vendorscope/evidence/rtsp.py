@@ -6,7 +6,7 @@ from __future__ import annotations
 from vendorscope.evidence import http
 from vendorscope.evidence.record import Evidence
 
-PORTS = frozenset({554, 8554})
+PORTS = frozenset({554, 8554, 10554})
 METHODS = (b"OPTIONS ", b"DESCRIBE ", b"SETUP ", b"PLAY ", b"ANNOUNCE ", b"GET_PARAMETER ", b"TEARDOWN ")
 
 

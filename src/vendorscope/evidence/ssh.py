@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vendorscope.evidence.record import Evidence, clean_text
 
-PORTS = frozenset({22, 2222})
+PORTS = frozenset({22, 2222, 830})  # 830: NETCONF over SSH
 MAX_LINE = 255  # RFC 4253: the identification string is at most 255 characters
 
 

@@ -24,7 +24,9 @@ from vendorscope.evidence.record import DecodeError, Evidence, text
 RECORD_HANDSHAKE = 22
 HS_SERVER_HELLO, HS_CERTIFICATE, HS_SERVER_HELLO_DONE = 2, 11, 14
 MAX_HANDSHAKE = 128 * 1024
-PORTS = frozenset({443, 465, 636, 853, 990, 992, 993, 995, 5061, 8443})  # TLS from the first byte
+# Protocols other than HTTP that run inside TLS from the first byte (SMTPS, LDAPS, IMAPS, POP3S, SIPS,
+# MQTT over TLS). FTPS (990) and Telnets (992) are left to the content: devices often speak plaintext there.
+PORTS = frozenset({465, 636, 993, 995, 5061, 8883})
 _MAX_SAN = 32
 _DN_SPECIAL = frozenset(',+"\\<>;')
 # Attribute names as other tools spell them → the short names of RFC 4514 (and OpenSSL).
