@@ -211,6 +211,7 @@ class Extractor:
         proto_tcp, ending, v4_min = ip.PROTO_TCP, ip.SYN | ip.FIN | ip.RST, ip.V4_MIN_HEADER
         proto_udp, udp_header, udp_sport, udp_dport = ip.PROTO_UDP, ip.UDP_HEADER, ip.UDP_SPORT, ip.UDP_DPORT
         udp_decoders_get = UDP_DECODERS.get
+        fast_udp_min, fast_udp_dport = _FAST_TCP + ip.UDP_HEADER, _FAST_TCP + ip.UDP_DPORT
         try:
             for frame, ts, link_type, data, orig in read_frames(path, report, name, progress, part):
                 # The common case first, in as few steps as possible: a TCP segment in
@@ -239,6 +240,19 @@ class Extractor:
                     except DecodeError as exc:
                         report.add(str(exc), name, frame=frame)
                     continue
+                # The next most common case: a UDP datagram in such a frame for a port no decoder reads.
+                if link_type == LINKTYPE_ETHERNET and data.startswith(fast_ipv4, 12) and len(data) >= fast_udp_min \
+                        and data[v4_proto] == proto_udp and not (data[v4_frag] & 0x1F or data[v4_frag_low]) \
+                        and ((data[v4_len] << 8) | data[v4_len_low]) >= fast_udp_min - eth \
+                        and udp_decoders_get((data[fast_udp_dport] << 8) | data[fast_udp_dport + 1]) is None \
+                        and udp_decoders_get((data[fast_tcp] << 8) | data[fast_tcp + 1]) is None:
+                    l2src = data[6:12]
+                    seen = macs_get(l2src)
+                    if seen is None:
+                        macs[l2src] = [frame, ts, 1]
+                    else:
+                        seen[2] += 1
+                    continue
                 try:
                     # -- link layer: Ethernet without tags inline, everything else via link.py
                     vlans: tuple[int, ...] = ()
@@ -261,7 +275,7 @@ class Extractor:
                         else:
                             seen[2] += 1
                     # -- IPv4 and IPv6
-                    if ethertype in (ETH_IPV4, ETH_IPV6):
+                    if ethertype == ETH_IPV4 or ethertype == ETH_IPV6:  # noqa: SIM109 - no tuple per frame
                         header = ip.ipv4(data, off) if ethertype == ETH_IPV4 else ip.ipv6(data, off)
                         if header is None:
                             continue  # a later fragment: no transport header to read
@@ -275,7 +289,8 @@ class Extractor:
                             if decoder is not None:
                                 src, addr_len = header[3], header[4]
                                 self._udp(decoder, data[l4 + udp_header : end], data[src : src + addr_len],
-                                          header[5] or (link_type == LINKTYPE_ETHERNET and bool(data[0] & 1)),
+                                          (link_type == LINKTYPE_ETHERNET and bool(data[0] & 1))
+                                          or ip.to_multicast(data, src, addr_len),
                                           frame, ts, l2src, sport)
                         else:
                             self._transport(header, data, frame, ts, l2src, len(data) < orig)
@@ -326,7 +341,7 @@ class Extractor:
     def _transport(self, header: ip.IpHeader, data: bytes, frame: int, ts: float, l2src: bytes | None,
                    cut: bool) -> None:
         """TCP and ICMPv6 (UDP is read inline in :meth:`frames`)."""
-        protocol, l4, end, src, addr_len, _multicast = header
+        protocol, l4, end, src, addr_len = header
         if protocol == ip.PROTO_TCP:
             start = ip.tcp_payload_start(data, l4, end)
             flags = data[l4 + ip.TCP_FLAGS]

@@ -44,8 +44,8 @@ PROTO_TCP, PROTO_UDP, PROTO_ICMPV6 = 6, 17, 58
 
 
 # (protocol, transport header offset, end of the packet, source address offset, address length
-# 4 or 16, sent to a multicast or broadcast address): a plain tuple, made for every packet.
-IpHeader = tuple[int, int, int, int, int, bool]
+# 4 or 16; the destination address follows the source): a plain tuple, made for every packet.
+IpHeader = tuple[int, int, int, int, int]
 
 
 def ipv4(data: bytes, off: int) -> IpHeader | None:
@@ -59,9 +59,7 @@ def ipv4(data: bytes, off: int) -> IpHeader | None:
     if (data[off + V4_FLAGS_FRAGMENT] & 0x1F) or data[off + V4_FLAGS_FRAGMENT + 1]:
         return None
     end = min(off + ((data[off + V4_TOTAL_LENGTH] << 8) | data[off + V4_TOTAL_LENGTH + 1]), len(data))
-    dst = off + V4_DST
-    multicast = data[dst] >= 224 or data[dst : dst + 4] == b"\xff\xff\xff\xff"
-    return data[off + V4_PROTOCOL], off + ihl, end, off + V4_SRC, 4, multicast
+    return data[off + V4_PROTOCOL], off + ihl, end, off + V4_SRC, 4
 
 
 def ipv6(data: bytes, off: int) -> IpHeader | None:
@@ -87,7 +85,15 @@ def ipv6(data: bytes, off: int) -> IpHeader | None:
             nxt, l4 = data[l4], l4 + 8
         else:
             break
-    return nxt, l4, end, off + V6_SRC, 16, data[off + V6_DST] == 0xFF
+    return nxt, l4, end, off + V6_SRC, 16
+
+
+def to_multicast(data: bytes, src: int, addr_len: int) -> bool:
+    """Whether the destination (right after the source address at ``src``) is multicast or broadcast."""
+    dst = src + addr_len
+    if addr_len == 16:
+        return data[dst] == 0xFF
+    return data[dst] >= 224 or data[dst : dst + 4] == b"\xff\xff\xff\xff"
 
 
 def tcp_payload_start(data: bytes, l4: int, end: int) -> int:
