@@ -24,7 +24,7 @@ MAC_CONFIDENCE = lookup_confidence("mac")["mac"]
 ENTERPRISE_CONFIDENCE = lookup_confidence("enterprise")["snmp.sysobjectid"]
 NAME_CONFIDENCE = lookup_confidence("name")
 CPE_CONFIDENCE = lookup_confidence("cpe")["cpe"]
-CPE_HARDWARE_BONUS = 0.1  # a CPE of part "h" names the hardware itself
+CPE_HARDWARE_CONFIDENCE = round(CPE_CONFIDENCE + 0.1, 2)  # a CPE of part "h" names the hardware itself
 _ENTERPRISE_OID = re.compile(r"^\.?1\.3\.6\.1\.4\.1\.(\d{1,10})(?:\.|$)")
 _CPE = re.compile(r"^cpe:(?:2\.3:|/)([aho]):([^:]+)(?::([^:]*))?(?::([^:]*))?")
 
@@ -156,7 +156,7 @@ class Engine:
         return [
             self._vendor_attribution(
                 vendor_id,
-                round(CPE_CONFIDENCE + (CPE_HARDWARE_BONUS if part == "h" else 0.0), 2),
+                CPE_HARDWARE_CONFIDENCE if part == "h" else CPE_CONFIDENCE,
                 "cpe.vendor",
                 product=(product or "").replace("_", " ") or None,
                 version=version if version not in (None, "", "*", "-") else None,
