@@ -12,25 +12,19 @@ import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
+from vendorscope.evidence.kinds import lookup_confidence
 from vendorscope.identify.matcher import Matcher, best_matcher
 from vendorscope.identify.oui import MacError, OuiTable, default_oui_table, mac_to_int
 from vendorscope.identify.registry import Registry, default_registry
 from vendorscope.identify.rules import Rule, default_rules
 from vendorscope.model import EVIDENCE_KINDS, Attribution, Observation
 
-# Confidence of the lookups that are not rules (rules carry their own).
-MAC_CONFIDENCE = 0.6
-ENTERPRISE_CONFIDENCE = 0.95
-NAME_CONFIDENCE = {
-    "inventory.manufacturer": 0.7,
-    "netbox.manufacturer": 0.7,
-    "upnp.manufacturer": 0.7,
-    "onvif.manufacturer": 0.75,
-    "nmap.mac_vendor": 0.55,
-    "sbom.manufacturer": 0.7,
-    "sbom.supplier": 0.6,
-    "scan.product_vendor": 0.6,
-}
+# Confidence of the lookups that are not rules (rules carry their own): evidence/kinds.toml.
+MAC_CONFIDENCE = lookup_confidence("mac")["mac"]
+ENTERPRISE_CONFIDENCE = lookup_confidence("enterprise")["snmp.sysobjectid"]
+NAME_CONFIDENCE = lookup_confidence("name")
+CPE_CONFIDENCE = lookup_confidence("cpe")["cpe"]
+CPE_HARDWARE_CONFIDENCE = round(CPE_CONFIDENCE + 0.1, 2)  # a CPE of part "h" names the hardware itself
 _ENTERPRISE_OID = re.compile(r"^\.?1\.3\.6\.1\.4\.1\.(\d{1,10})(?:\.|$)")
 _CPE = re.compile(r"^cpe:(?:2\.3:|/)([aho]):([^:]+)(?::([^:]*))?(?::([^:]*))?")
 
@@ -162,7 +156,7 @@ class Engine:
         return [
             self._vendor_attribution(
                 vendor_id,
-                0.8 if part == "h" else 0.7,
+                CPE_HARDWARE_CONFIDENCE if part == "h" else CPE_CONFIDENCE,
                 "cpe.vendor",
                 product=(product or "").replace("_", " ") or None,
                 version=version if version not in (None, "", "*", "-") else None,
