@@ -12,8 +12,9 @@ import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
-from vendorscope.identify.matcher import Matcher, best_matcher
+from vendorscope.identify.matcher import Matcher, SetMatcher, best_matcher
 from vendorscope.identify.oui import MacError, OuiTable, default_oui_table, mac_to_int
+from vendorscope.identify.recog import RecogDatabase, RecogFingerprint, VendorMap, vendor_slug
 from vendorscope.identify.registry import Registry, default_registry
 from vendorscope.identify.rules import Rule, default_rules
 from vendorscope.model import EVIDENCE_KINDS, Attribution, Observation
@@ -45,11 +46,19 @@ class Engine:
         matcher: Matcher | None = None,
         oui: OuiTable | None = None,
         cache_size: int = 1 << 18,
+        recog: RecogDatabase | None = None,
     ) -> None:
         self.registry = registry or default_registry()
         self.rules = tuple(rules) if rules is not None else default_rules()
         self.matcher = matcher or best_matcher(self.rules)
         self._oui = oui
+        # recog's fingerprints run in a matcher of their own: its SSH patterns see a shorter
+        # value, and a curated rule's answer must be known before recog's is kept.
+        self.recog = recog
+        self._recog: dict[str, RecogFingerprint] = dict(recog.fingerprints) if recog else {}
+        self.recog_matcher: Matcher | None = SetMatcher(recog.rules) if recog else None
+        self._recog_prefix = recog.kinds() if recog else {}
+        self._recog_vendor = VendorMap(self.registry)
         # Group and display name per vendor, computed once: they are on every attribution.
         self._group = {vid: self.registry.group_of(vid) for vid in self.registry.vendors}
         # Rules without captures always give the same attribution: build it once.
@@ -72,7 +81,7 @@ class Engine:
         return self._oui
 
     def kinds(self) -> list[str]:
-        return sorted(set(EVIDENCE_KINDS) | self.matcher.kinds() | set(self._lookups))
+        return sorted(set(EVIDENCE_KINDS) | self.matcher.kinds() | set(self._lookups) | set(self._recog_prefix))
 
     def identify(self, observation: Observation) -> list[Attribution]:
         found = self.identify_value(observation.kind, observation.value)
@@ -92,8 +101,35 @@ class Engine:
         lookup = self._lookups.get(kind)
         if lookup is not None:
             out.extend(lookup(kind, value))
+        if self.recog_matcher is not None and kind in self._recog_prefix:
+            out.extend(self._by_recog(kind, value, {a.group for a in out}))
         out.sort(key=lambda a: (-a.confidence, a.rule))
         return tuple(out)
+
+    def _by_recog(self, kind: str, value: str, curated_groups: set[str]) -> list[Attribution]:
+        """recog's attributions; where the project's own rules named a vendor, only those that agree."""
+        prefix = self._recog_prefix[kind]
+        if prefix:
+            if not value.startswith(prefix[:4]):
+                return []
+            value = _after_prefix(value, prefix)
+        assert self.recog_matcher is not None
+        out = []
+        for m in self.recog_matcher.match(kind, value):
+            found = self._recog_attribution(self._recog[m.rule.id], m.groups)
+            if found is not None and (not curated_groups or found.group in curated_groups):
+                out.append(found)
+        return out
+
+    def _recog_attribution(self, fingerprint: RecogFingerprint, groups: dict[str, str | None]) -> Attribution | None:
+        vendor_name, product, version, device_type = fingerprint.naming(groups)
+        if not vendor_name:
+            return None  # recog names no maker here (a service product only)
+        rule = fingerprint.rule
+        vendor_id = rule.vendor or self._recog_vendor(vendor_name) or vendor_slug(vendor_name)
+        group = self._group.get(vendor_id, vendor_id)
+        return Attribution(vendor=vendor_id, vendor_name=vendor_name[:200], group=group, confidence=rule.confidence,
+                           rule=rule.id, product=product, version=version, device_type=device_type)
 
     # -- attributions ------------------------------------------------------
 
@@ -170,11 +206,25 @@ class Engine:
         ]
 
 
+def _after_prefix(value: str, prefix: str) -> str:
+    """The text after an SSH-style version prefix ("SSH-2.0-", also "SSH-1.99-")."""
+    if value.startswith(prefix):
+        return value[len(prefix):]
+    m = _SSH_VERSION.match(value) if prefix.startswith("SSH-") else None
+    return value[m.end():] if m else value
+
+
+_SSH_VERSION = re.compile(r"SSH-\d+\.\d+-")
 _default: Engine | None = None
 
 
 def default_engine() -> Engine:
+    """The bundled rules, plus recog where the user configured it ($VENDORSCOPE_RECOG, ``rules add-recog``)."""
     global _default
     if _default is None:
-        _default = Engine()
+        from vendorscope.identify.recog import configured_recog_paths, load_recog
+
+        paths = configured_recog_paths()
+        registry = default_registry()
+        _default = Engine(registry=registry, recog=load_recog(paths, registry) if paths else None)
     return _default
