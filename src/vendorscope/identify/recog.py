@@ -560,3 +560,35 @@ def _stored_paths() -> list[str]:
         return [line.strip() for line in recog_list_file().read_text("utf-8").splitlines() if line.strip()]
     except OSError:
         return []
+
+
+# -- what recog's own examples expect ----------------------------------------------
+
+_CAPTURE_TEMPLATE = re.compile(r"^\{(_\d+)\}$")
+
+
+def observed_value(fingerprint: RecogFingerprint, example: RecogExample) -> str:
+    """An example as vendorscope observes it (recog's SSH text behind "SSH-2.0-")."""
+    return fingerprint.value_prefix + example.text
+
+
+def expected_naming(fingerprint: RecogFingerprint,
+                    example: RecogExample) -> tuple[str | None, str | None, bool]:
+    """(vendor, product) recog's example says, and whether that is fully known.
+
+    Constants come from the fingerprint; a captured value only from the example's
+    own attributes (recog's test expectations), so this does not run the pattern.
+    """
+    stated = dict(example.expected)
+    groups: dict[str, str | None] = {}
+    for name, template in fingerprint.params:
+        m = _CAPTURE_TEMPLATE.match(template)
+        if m and name in stated:
+            groups[m.group(1)] = stated[name]
+    values = fingerprint.values(groups)
+    vendor, product, _, _ = naming_of(values)
+    vendor_param = _vendor_param(fingerprint.params)
+    product_param = next((f"{layer}.{field}" for layer in LAYERS if f"{layer}.vendor" == vendor_param
+                          for field in ("product", "family") if dict(fingerprint.params).get(f"{layer}.{field}")), "")
+    complete = all(p == "" or p in values or not dict(fingerprint.params).get(p) for p in (vendor_param, product_param))
+    return vendor, product, complete
