@@ -14,9 +14,10 @@ import typer
 
 from vendorscope.cli.application import app
 from vendorscope.cli.common import OutputFormat, byte_progress, console, err_console, fail, warn, write_rows
-from vendorscope.identify.check import check_rules
+from vendorscope.identify.check import check_rules, recog_disagreements
 from vendorscope.identify.engine import Engine, default_engine
 from vendorscope.identify.oui import MacError, data_dir, parse_ieee_csv
+from vendorscope.identify.recog import RecogError
 from vendorscope.identify.registry import RegistryError, default_registry
 from vendorscope.identify.rules import RuleError, load_rules
 
@@ -29,6 +30,8 @@ def _engine() -> Engine:
         return default_engine()
     except (RegistryError, RuleError) as exc:
         fail(f"bundled data: {exc}")
+    except RecogError as exc:
+        fail(f"recog ($VENDORSCOPE_RECOG or `rules add-recog`): {exc}")
 
 
 def identify_lines(engine: Engine, lines: Iterator[bytes], source: str) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -281,14 +284,55 @@ def rules_check(
     except OSError as exc:
         fail(f"{exc.filename}: {exc.strerror}")
     problems = check_rules(rules, registry)
+    recog_note = ""
+    engine = _engine()
+    if engine.recog is not None:
+        disagreements = recog_disagreements(engine)
+        problems += disagreements
+        recog_note = f"; recog: {len(engine.recog.fingerprints)} fingerprints, {len(disagreements)} disagreements"
     for p in problems:
         (err_console if p.severity == "error" else console).print(str(p), highlight=False, markup=False)
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
     examples = sum(len(r.examples) + len(r.counterexamples) for r in rules)
-    console.print(f"{len(rules)} rules, {examples} examples checked: {errors} errors, {warnings} warnings")
+    console.print(f"{len(rules)} rules, {examples} examples checked: {errors} errors, {warnings} warnings{recog_note}",
+                  highlight=False)
     if errors or (strict and warnings):
         raise typer.Exit(1)
+
+
+@rules_app.command("add-recog")
+def rules_add_recog(
+    path: Path = typer.Argument(..., help="Your recog checkout, or its xml/ folder (github.com/rapid7/recog)."),
+) -> None:
+    """Use Rapid7 recog's fingerprints from now on (remembered in the data directory; curated rules win)."""
+    from vendorscope.identify.recog import add_recog_path, load_recog
+
+    path = path.expanduser().resolve()
+    try:
+        database = load_recog([path], default_registry())
+    except RecogError as exc:
+        fail(str(exc))
+    if not database.fingerprints:
+        fail(f"{path}: no recog fingerprint files found (expected xml/*.xml)")
+    stored = add_recog_path(path)
+    console.print(f"{path}: {len(database.fingerprints)} recog fingerprints in "
+                  f"{len({f.rule.kinds[0] for f in database.fingerprints.values()})} evidence kinds; "
+                  f"remembered in {stored}", highlight=False)
+    if database.skipped_files:
+        warn(f"files of evidence kinds vendorscope does not map, skipped: {', '.join(database.skipped_files)}")
+
+
+@rules_app.command("remove-recog")
+def rules_remove_recog(
+    path: Path = typer.Argument(..., help="A folder added with `rules add-recog`."),
+) -> None:
+    """Stop using a recog checkout added with `rules add-recog`."""
+    from vendorscope.identify.recog import remove_recog_path
+
+    if not remove_recog_path(path.expanduser().resolve()) and not remove_recog_path(path):
+        fail(f"{path}: not among the recog folders added with `rules add-recog`")
+    console.print(f"{path}: removed", highlight=False)
 
 
 @rules_app.command("list")

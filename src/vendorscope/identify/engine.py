@@ -102,12 +102,15 @@ class Engine:
         if lookup is not None:
             out.extend(lookup(kind, value))
         if self.recog_matcher is not None and kind in self._recog_prefix:
-            out.extend(self._by_recog(kind, value, {a.group for a in out}))
+            curated = {a.group for a in out}
+            out.extend(a for a in self.recog_attributions(kind, value) if not curated or a.group in curated)
         out.sort(key=lambda a: (-a.confidence, a.rule))
         return tuple(out)
 
-    def _by_recog(self, kind: str, value: str, curated_groups: set[str]) -> list[Attribution]:
-        """recog's attributions; where the project's own rules named a vendor, only those that agree."""
+    def recog_attributions(self, kind: str, value: str) -> list[Attribution]:
+        """recog's own attributions (identify keeps only those that agree with the curated rules)."""
+        if self.recog_matcher is None or kind not in self._recog_prefix:
+            return []
         prefix = self._recog_prefix[kind]
         if prefix:
             if not value.startswith(prefix[:4]):
@@ -117,7 +120,7 @@ class Engine:
         out = []
         for m in self.recog_matcher.match(kind, value):
             found = self._recog_attribution(self._recog[m.rule.id], m.groups)
-            if found is not None and (not curated_groups or found.group in curated_groups):
+            if found is not None:
                 out.append(found)
         return out
 
