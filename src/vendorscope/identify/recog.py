@@ -586,6 +586,7 @@ def expected_naming(fingerprint: RecogFingerprint,
         if m and name in stated:
             groups[m.group(1)] = stated[name]
     values = fingerprint.values(groups)
+    values.update((k, v) for k, v in stated.items() if k in values or k in dict(fingerprint.params))
     vendor, product, _, _ = naming_of(values)
     vendor_param = _vendor_param(fingerprint.params)
     product_param = next((f"{layer}.{field}" for layer in LAYERS if f"{layer}.vendor" == vendor_param
