@@ -15,8 +15,8 @@ import io
 import os
 import re
 from dataclasses import dataclass
-from importlib.util import find_spec
 from functools import cache
+from importlib.util import find_spec
 from pathlib import Path
 
 from vendorscope.identify.cache import cache_key, cached_pickle

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import os
 import re
 import tomllib
@@ -29,8 +30,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 from xml.sax import SAXParseException
 from xml.sax.handler import ContentHandler
+from xml.sax.xmlreader import AttributesImpl, Locator
 
 import defusedxml.sax
 from defusedxml import DefusedXmlException
@@ -153,13 +156,13 @@ def recog_config() -> RecogConfig:
     return parse_config(tomllib.loads(text))
 
 
-def parse_config(doc: dict[str, object]) -> RecogConfig:
-    default = float(doc.get("default_confidence", 0.7))  # type: ignore[arg-type]
+def parse_config(doc: dict[str, Any]) -> RecogConfig:
+    default = float(doc.get("default_confidence", 0.7))
     kinds: dict[str, KindMapping] = {}
-    for matches, entry in (doc.get("matches") or {}).items():  # type: ignore[attr-defined]
+    for matches, entry in (doc.get("matches") or {}).items():
         kinds[matches] = KindMapping(kind=str(entry["kind"]), value_prefix=str(entry.get("value_prefix", "")),
                                      confidence=float(entry.get("confidence", default)))
-    vendors = {str(k): str(v) for k, v in (doc.get("vendors") or {}).items()}  # type: ignore[attr-defined]
+    vendors = {str(k): str(v) for k, v in (doc.get("vendors") or {}).items()}
     return RecogConfig(kinds, vendors)
 
 
@@ -287,39 +290,49 @@ def _rename_groups(body: str) -> tuple[str, int]:
 # -- reading the XML ------------------------------------------------------------
 
 
+@dataclass
+class _RawFingerprint:
+    """A <fingerprint> as read, before its pattern and params are checked."""
+
+    pattern: str | None
+    flags: str
+    line: int
+    description: str = ""
+    params: list[tuple[dict[str, str], int]] = field(default_factory=list)
+    examples: list[tuple[str, dict[str, str], int]] = field(default_factory=list)
+
+
 class _Handler(ContentHandler):
+    """Collects <fingerprint> elements with the line each starts on (for error messages)."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.locator: object | None = None
+        self.locator: Locator | None = None
         self.matches: str | None = None
-        self.fingerprints: list[dict[str, object]] = []
-        self._current: dict[str, object] | None = None
+        self.fingerprints: list[_RawFingerprint] = []
+        self._current: _RawFingerprint | None = None
         self._text: list[str] = []
         self._in: str | None = None
-        self._example_attrs: dict[str, str] = {}
-        self._example_line = 0
+        self._attrs: dict[str, str] = {}
+        self._line = 0
         self._depth = 0
 
-    def setDocumentLocator(self, locator) -> None:  # type: ignore[no-untyped-def]  # noqa: N802 - SAX API
+    def setDocumentLocator(self, locator: Locator) -> None:  # noqa: N802 - the SAX API's name
         self.locator = locator
 
     def line(self) -> int:
-        return int(self.locator.getLineNumber()) if self.locator is not None else 0  # type: ignore[attr-defined]
+        return int(self.locator.getLineNumber() or 0) if self.locator is not None else 0
 
-    def startElement(self, name: str, attrs) -> None:  # type: ignore[no-untyped-def]  # noqa: N802
+    def startElement(self, name: str, attrs: AttributesImpl) -> None:  # noqa: N802
         self._depth += 1
         if name == "fingerprints" and self._depth == 1:
             self.matches = attrs.get("matches")
         elif name == "fingerprint":
-            self._current = {"pattern": attrs.get("pattern"), "flags": attrs.get("flags", ""), "line": self.line(),
-                             "params": [], "examples": [], "description": ""}
+            self._current = _RawFingerprint(attrs.get("pattern"), attrs.get("flags", ""), self.line())
         elif self._current is not None and name == "param":
-            self._current["params"].append((dict(attrs), self.line()))  # type: ignore[attr-defined]
+            self._current.params.append((dict(attrs), self.line()))
         elif self._current is not None and name in ("example", "description"):
-            self._in = name
-            self._text = []
-            self._example_attrs = dict(attrs)
-            self._example_line = self.line()
+            self._in, self._text, self._attrs, self._line = name, [], dict(attrs), self.line()
 
     def characters(self, content: str) -> None:
         if self._in is not None:
@@ -330,11 +343,10 @@ class _Handler(ContentHandler):
         if self._current is None:
             return
         if name == "example" and self._in == "example":
-            self._current["examples"].append(  # type: ignore[attr-defined]
-                ("".join(self._text), self._example_attrs, self._example_line))
+            self._current.examples.append(("".join(self._text), self._attrs, self._line))
             self._in = None
         elif name == "description" and self._in == "description":
-            self._current["description"] = " ".join("".join(self._text).split())
+            self._current.description = " ".join("".join(self._text).split())
             self._in = None
         elif name == "fingerprint":
             self.fingerprints.append(self._current)
@@ -366,14 +378,14 @@ def parse_recog_xml(data: bytes, file: str, config: RecogConfig | None = None,
     return matches, out
 
 
-def _fingerprint(raw: dict[str, object], index: int, file: str, stem: str, mapping: KindMapping,
+def _fingerprint(raw: _RawFingerprint, index: int, file: str, stem: str, mapping: KindMapping,
                  vendor_of: VendorMap | None) -> RecogFingerprint:
-    line = int(raw["line"])  # type: ignore[call-overload]
+    line = raw.line
     where = f"{file}: line {line}"
-    pattern = raw.get("pattern")
-    if not isinstance(pattern, str) or not pattern:
+    pattern = raw.pattern
+    if not pattern:
         raise RecogError(f"{where}: fingerprint without a pattern")
-    flags = [f.strip() for f in str(raw.get("flags") or "").split(",") if f.strip()]
+    flags = [f.strip() for f in raw.flags.split(",") if f.strip()]
     unknown = [f for f in flags if f not in _KNOWN_FLAGS]
     if unknown:
         raise RecogError(f"{where}: unknown flag {unknown[0]!r}")
@@ -383,7 +395,7 @@ def _fingerprint(raw: dict[str, object], index: int, file: str, stem: str, mappi
     except re.error as exc:
         raise RecogError(f"{where}: pattern does not compile: {exc}") from None
     params: list[tuple[str, str]] = []
-    for attrs, pline in raw["params"]:  # type: ignore[attr-defined]
+    for attrs, pline in raw.params:
         name = attrs.get("name")
         if not name:
             raise RecogError(f"{file}: line {pline}: param without a name")
@@ -398,7 +410,7 @@ def _fingerprint(raw: dict[str, object], index: int, file: str, stem: str, mappi
         else:
             params.append((name, f"{{_{pos}}}"))
     params = [(name, _interpolate(template, dict(params))) for name, template in params]
-    examples = tuple(_example(text, attrs, eline, file) for text, attrs, eline in raw["examples"])  # type: ignore[attr-defined]
+    examples = tuple(_example(text, attrs, eline, file) for text, attrs, eline in raw.examples)
     vendor_template = dict(params).get(_vendor_param(params), "")
     vendor_id = ""
     if vendor_template and "{" not in vendor_template and vendor_of is not None:
@@ -414,7 +426,7 @@ def _fingerprint(raw: dict[str, object], index: int, file: str, stem: str, mappi
         source=f"recog {Path(file).name} line {line}",
         file=file,
     )
-    return RecogFingerprint(rule=rule, file=file, line=line, description=str(raw.get("description") or ""),
+    return RecogFingerprint(rule=rule, file=file, line=line, description=raw.description,
                             params=tuple(params), examples=examples, value_prefix=mapping.value_prefix)
 
 
@@ -506,8 +518,6 @@ def _load(files: list[Path], registry: Registry, config: RecogConfig) -> RecogDa
 
 
 def _with_id(rule: Rule, rid: str) -> Rule:
-    import dataclasses
-
     return dataclasses.replace(rule, id=rid)
 
 
