@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from vendorscope.identify.check import recog_disagreements
 from vendorscope.identify.engine import Engine
+from vendorscope.identify.matcher import SetMatcher
 from vendorscope.identify.recog import (
     RecogDatabase,
     RecogError,
@@ -142,13 +143,22 @@ def test_curated_rules_win_and_disagreements_are_reported(recog_engine: Engine) 
     assert "Acme Cameras" in problems[0].what and "http.hikvision" in problems[0].what
 
 
+def test_patterns_re2_refuses_run_with_python_re(recog_engine: Engine) -> None:
+    found = recog_engine.identify_value("http.server", "LookaheadServer/2")
+    assert [(a.vendor_name, a.product) for a in found] == [("Lookahead", "Server")]
+    assert recog_engine.identify_value("http.server", "LookaheadServer/x") == ()
+    matcher = SetMatcher(recog_engine.recog.rules if recog_engine.recog else [])
+    matcher.compile_all()
+    assert matcher.fallback_rules == ["recog.http_servers.0005"]
+
+
 def test_no_vendor_no_attribution(recog_engine: Engine) -> None:
     assert recog_engine.identify_value("http.server", "no-vendor-here") == ()
 
 
 def test_every_fixture_example_gives_its_vendor_and_product(recog_engine: Engine, fixture_db: RecogDatabase) -> None:
     checked = _check_examples(recog_engine, fixture_db)
-    assert checked == 11  # every example that names a vendor
+    assert checked == 12  # every example that names a vendor
 
 
 def _check_examples(engine: Engine, database: RecogDatabase) -> int:
@@ -252,7 +262,7 @@ def test_env_var_and_add_remove_recog(tmp_path: Path) -> None:
              env={**env, "VENDORSCOPE_RECOG": str(FIXTURES / "xml")})
     assert r.returncode == 0 and '"vendor_name": "Gizmo Networks"' in r.stdout
     r = _cli("rules", "add-recog", str(FIXTURES), env=env)
-    assert r.returncode == 0 and "11 recog fingerprints" in r.stdout and "gopher_banners.xml" in r.stderr
+    assert r.returncode == 0 and "12 recog fingerprints" in r.stdout and "gopher_banners.xml" in r.stderr
     r = _cli("identify", "--kind", "telnet.banner", "Gizmo switch\nfirmware ready", "-f", "jsonl", env=env)
     assert '"vendor_name": "Gizmo Networks"' in r.stdout
     r = _cli("rules", "check", env=env)

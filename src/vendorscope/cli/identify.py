@@ -315,9 +315,14 @@ def rules_add_recog(
         fail(str(exc))
     if not database.fingerprints:
         fail(f"{path}: no recog fingerprint files found (expected xml/*.xml)")
+    from vendorscope.identify.matcher import SetMatcher
+
+    matcher = SetMatcher(database.rules)
+    matcher.compile_all()  # here rather than on first use: report the patterns RE2 refuses
     stored = add_recog_path(path)
     console.print(f"{path}: {len(database.fingerprints)} recog fingerprints in "
-                  f"{len({f.rule.kinds[0] for f in database.fingerprints.values()})} evidence kinds; "
+                  f"{len({f.rule.kinds[0] for f in database.fingerprints.values()})} evidence kinds "
+                  f"({len(matcher.fallback_rules)} patterns run with Python re: RE2 refuses them); "
                   f"remembered in {stored}", highlight=False)
     if database.skipped_files:
         warn(f"files of evidence kinds vendorscope does not map, skipped: {', '.join(database.skipped_files)}")
