@@ -130,6 +130,9 @@ def test_identify_mac_names_ma_s_and_ma_m_registrants() -> None:
     assert r.exit_code == 0 and "Coveloz Technologies" in r.output and "MA-S" in r.output
     r = runner.invoke(app, ["identify", "--mac", "88:C9:B3:10:00:01"])
     assert r.exit_code == 0 and "Cervoz Technology" in r.output and "MA-M" in r.output
+    r = runner.invoke(app, ["identify", "--mac", "70:B3:D5:04:20:01", "--format", "jsonl"])
+    assert json.loads(r.output) == {"mac": "70:b3:d5:04:20:01", "registrant": "Coveloz Technologies Inc.",
+                                    "prefix": "70:B3:D5:04:2", "block": "MA-S"}
     r = runner.invoke(app, ["identify", "--mac", "E0:24:7F:00:00:01", "--format", "jsonl"])
     row = json.loads(r.output)
     assert row["vendor"] == "huawei" and row["block"] == "MA-L"

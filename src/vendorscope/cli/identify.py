@@ -124,9 +124,12 @@ def identify(
                 f"registrant: {info.registrant or 'not in the IEEE registry'}",
                 highlight=False,
             )
-        write_rows(({"mac": info.mac, "registrant": info.registrant, "prefix": info.prefix,
-                     "block": info.block, **a.as_dict()} for a in found),
-                   ("mac", "registrant", "prefix", *ATTRIBUTION_COLUMNS), fmt)
+        mac_row = {"mac": info.mac, "registrant": info.registrant, "prefix": info.prefix, "block": info.block}
+        if fmt is OutputFormat.table and not found:
+            return  # the line above says it all: the registrant is no vendor of the registry
+        # A registrant outside the registry still gets its row (registrant, block), without a vendor.
+        write_rows(({**mac_row, **a.as_dict()} for a in found) if found else [mac_row],
+                   ("mac", "registrant", "prefix", "block", *ATTRIBUTION_COLUMNS), fmt)
         return
     if kind:
         if input is None:
