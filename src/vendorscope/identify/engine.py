@@ -58,7 +58,7 @@ class Engine:
         self._recog: dict[str, RecogFingerprint] = dict(recog.fingerprints) if recog else {}
         self.recog_matcher: Matcher | None = SetMatcher(recog.rules) if recog else None
         self._recog_prefix = recog.kinds() if recog else {}
-        self._recog_vendor = VendorMap(self.registry)
+        self._recog_vendor = VendorMap(self.registry) if recog else None
         # Group and display name per vendor, computed once: they are on every attribution.
         self._group = {vid: self.registry.group_of(vid) for vid in self.registry.vendors}
         # Rules without captures always give the same attribution: build it once.
@@ -111,14 +111,11 @@ class Engine:
         """recog's own attributions (identify keeps only those that agree with the curated rules)."""
         if self.recog_matcher is None or kind not in self._recog_prefix:
             return []
-        prefix = self._recog_prefix[kind]
-        if prefix:
-            if not value.startswith(prefix[:4]):
-                return []
-            value = _after_prefix(value, prefix)
-        assert self.recog_matcher is not None
+        text = _after_prefix(value, self._recog_prefix[kind])
+        if text is None:
+            return []
         out = []
-        for m in self.recog_matcher.match(kind, value):
+        for m in self.recog_matcher.match(kind, text):
             found = self._recog_attribution(self._recog[m.rule.id], m.groups)
             if found is not None:
                 out.append(found)
@@ -129,7 +126,8 @@ class Engine:
         if not vendor_name:
             return None  # recog names no maker here (a service product only)
         rule = fingerprint.rule
-        vendor_id = rule.vendor or self._recog_vendor(vendor_name) or vendor_slug(vendor_name)
+        mapped = self._recog_vendor(vendor_name) if self._recog_vendor is not None and not rule.vendor else None
+        vendor_id = rule.vendor or mapped or vendor_slug(vendor_name)
         group = self._group.get(vendor_id, vendor_id)
         return Attribution(vendor=vendor_id, vendor_name=vendor_name[:200], group=group, confidence=rule.confidence,
                            rule=rule.id, product=product, version=version, device_type=device_type)
@@ -209,12 +207,12 @@ class Engine:
         ]
 
 
-def _after_prefix(value: str, prefix: str) -> str:
-    """The text after an SSH-style version prefix ("SSH-2.0-", also "SSH-1.99-")."""
+def _after_prefix(value: str, prefix: str) -> str | None:
+    """The text recog's patterns see: after the prefix ("SSH-2.0-", also "SSH-1.99-"), None without it."""
     if value.startswith(prefix):
         return value[len(prefix):]
     m = _SSH_VERSION.match(value) if prefix.startswith("SSH-") else None
-    return value[m.end():] if m else value
+    return value[m.end():] if m else None
 
 
 _SSH_VERSION = re.compile(r"SSH-\d+\.\d+-")
