@@ -18,6 +18,7 @@ from vendorscope.identify.matcher import SetMatcher
 from vendorscope.identify.recog import (
     RecogDatabase,
     RecogError,
+    VendorMap,
     expected_naming,
     load_recog,
     observed_value,
@@ -86,6 +87,15 @@ def test_capture_groups_are_numbered_like_ruby() -> None:
     assert groups == 4
     m = re.search(translated, "a(b(cde")
     assert m is not None and m.groupdict() == {"_1": "a", "_2": "cd", "_3": "d", "_4": "e"}
+
+
+def test_vendor_names_map_by_whole_name_or_the_data_table(registry: Registry) -> None:
+    vendor_of = VendorMap(registry)
+    assert (vendor_of("Huawei"), vendor_of("ZTE"), vendor_of("Hikvision"), vendor_of("Dahua")) == (
+        "huawei", "zte", "hikvision", "dahua")
+    assert vendor_of("Dahua Scale Factory") is None  # no prefix guessing: look-alikes stay apart
+    overridden = VendorMap(registry, {"Examplesoft Labs": "huawei", "Hikvision": ""})
+    assert overridden("Examplesoft Labs") == "huawei" and overridden("Hikvision") is None
 
 
 # -- the loader ---------------------------------------------------------------------
