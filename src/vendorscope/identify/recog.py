@@ -41,7 +41,7 @@ from defusedxml import DefusedXmlException
 from vendorscope.identify.cache import cache_key, cached_pickle
 from vendorscope.identify.oui import data_dir
 from vendorscope.identify.registry import Registry, normalise_name
-from vendorscope.identify.rules import Rule
+from vendorscope.identify.rules import Rule, render_template
 
 RECOG_ENV = "VENDORSCOPE_RECOG"
 _PLACEHOLDER = re.compile(r"\{([\w.]+)\}")
@@ -88,7 +88,7 @@ class RecogFingerprint:
         """Every param's value for a match's groups (params whose capture did not take part are left out)."""
         out: dict[str, str] = {}
         for name, template in self.params:
-            value = _fill(template, groups)
+            value = render_template(template, groups)  # names are resolved: only {_N} remain
             if value is not None:
                 out[name] = value
         return out
@@ -107,21 +107,6 @@ def naming_of(values: dict[str, str]) -> tuple[str | None, str | None, str | Non
                     values.get(f"{layer}.version"), values.get(f"{layer}.device") or values.get("hw.device")
                     or values.get("os.device"))
     return None, None, None, None
-
-
-def _fill(template: str, groups: dict[str, str | None]) -> str | None:
-    missing = False
-
-    def sub(m: re.Match[str]) -> str:
-        nonlocal missing
-        value = groups.get(m.group(1))
-        if value is None:
-            missing = True
-            return ""
-        return value
-
-    text = _PLACEHOLDER.sub(sub, template).strip()
-    return None if (missing and not text) or not text else text
 
 
 @dataclass(frozen=True)
