@@ -117,7 +117,7 @@ class RecogConfig:
 
 @dataclass
 class RecogDatabase:
-    """Every loaded fingerprint, by rule id, and the vendor names they use."""
+    """Every loaded fingerprint by rule id, the files whose kind is not mapped, and where they came from."""
 
     fingerprints: dict[str, RecogFingerprint] = field(default_factory=dict)
     skipped_files: list[str] = field(default_factory=list)
