@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -283,3 +284,16 @@ def test_env_var_and_add_remove_recog(tmp_path: Path) -> None:
     assert r.stdout.strip() == ""
     r = _cli("rules", "add-recog", str(tmp_path / "missing"), env=env)
     assert r.returncode != 0 and "no such file or folder" in r.stderr and "Traceback" not in r.stderr
+
+
+@cache
+def _fixture_engine() -> Engine:  # Hypothesis tests take no function-scoped fixtures
+    return Engine(registry=default_registry(), recog=load_recog([FIXTURES], default_registry()))
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.sampled_from(["ssh.banner", "telnet.banner", "http.server"]), st.text(max_size=300))
+def test_hostile_values_never_raise_with_recog(kind: str, value: str) -> None:
+    for attribution in _fixture_engine().identify_value(kind, "SSH-2.0-" + value if kind == "ssh.banner" else value):
+        assert attribution.vendor and attribution.group and len(attribution.vendor_name) <= 200
+
