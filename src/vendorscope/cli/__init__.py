@@ -56,6 +56,15 @@ def main() -> None:
     except KeyboardInterrupt:  # pragma: no cover - interactive
         sys.stderr.write("interrupted\n")
         sys.exit(130)
+    except ValueError as exc:
+        # A broken recog folder ($VENDORSCOPE_RECOG, `rules add-recog`) reaches every collecting
+        # command through the engine: one line, not a traceback.
+        from vendorscope.identify.recog import RecogError
+
+        if not isinstance(exc, RecogError):
+            raise
+        sys.stderr.write(f"error: recog ($VENDORSCOPE_RECOG or `rules add-recog`): {exc}\n")
+        sys.exit(2)
 
 
 def __getattr__(name: str) -> Any:
