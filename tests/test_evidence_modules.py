@@ -161,6 +161,15 @@ def test_certificate_the_same_from_der_and_from_fields() -> None:
     assert subject.context is not None and subject.context["serial"] == info.serial
 
 
+def test_a_version_2_certificate_is_a_decode_error_not_a_crash() -> None:
+    """cryptography raises InvalidVersion (not a ValueError) for X.509 v2; found by the capture fuzzer."""
+    der = huawei_certificate()
+    v3 = b"\xa0\x03\x02\x01\x02"
+    assert v3 in der
+    with pytest.raises(DecodeError, match="unreadable TLS certificate"):
+        tls.parse_certificate(der.replace(v3, b"\xa0\x03\x02\x01\x01", 1))
+
+
 def test_server_flight() -> None:
     found, done = tls.decode_server_flight(tls12_server_flight(huawei_certificate()))
     assert done and {e.kind for e in found} >= {"tls.cert.subject", "tls.cert.issuer", "tls.cert.serial"}

@@ -7,8 +7,8 @@ import io
 import json
 
 from hypothesis import given, settings
-from rich.cells import cell_len
 from hypothesis import strategies as st
+from rich.cells import cell_len
 
 from vendorscope.report.csv_writer import safe_cell, write_csv_rows
 from vendorscope.report.jsonl_writer import json_line

@@ -83,9 +83,8 @@ class Attribution:
             "device_type": self.device_type,
             "confidence": self.confidence,
             "rule": self.rule,
+            "component": self.component,  # True: names a chip or SDK inside the device, not the device
         }
-        if self.component:
-            out["component"] = True
         return out
 
 

@@ -233,7 +233,7 @@ def parse_certificate(der: bytes) -> CertInfo:
     """The facts of a DER certificate; raises DecodeError on a malformed one."""
     try:
         cert = x509.load_der_x509_certificate(der)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, x509.InvalidVersion) as exc:
         raise DecodeError(f"unreadable TLS certificate ({str(exc)[:80]})") from None
     try:
         subject = text(cert.subject.rfc4514_string().encode("utf-8"))
