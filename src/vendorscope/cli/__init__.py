@@ -33,6 +33,9 @@ COMMAND_MODULES: dict[str, str] = {
     "report": "report",
     "lab": "lab",
     "demo": "demo",
+    "serve": "web",
+    "user": "accounts",
+    "token": "accounts",
 }
 _NOT_COMMANDS = {"application", "common", "judging"}
 
