@@ -34,6 +34,7 @@ COMMAND_MODULES: dict[str, str] = {
     "lab": "lab",
     "demo": "demo",
     "serve": "web",
+    "watch": "web",
     "user": "accounts",
     "token": "accounts",
 }

@@ -85,3 +85,86 @@ def serve(
                     ssl_certfile=str(tls_cert) if tls_cert else None, ssl_keyfile=str(tls_key) if tls_key else None)
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
+@app.command(rich_help_panel="Serve")
+def watch(
+    scope_file: Path = typer.Option(None, "--scope", "-s", help="Scope file (TOML) listing the ranges you may "
+                                    "probe. Required.", show_default=False),
+    every: str = typer.Option("1h", "--every", help="Time from the start of one round to the next: 30m, 1h, 1d."),
+    db: str = typer.Option(DEFAULT_DB, "--db", help="Inventory: SQLite file or PostgreSQL URL."),
+    webhook: str = typer.Option(None, "--webhook", help="POST each alert as JSON to this http(s) URL."),
+    rounds: int = typer.Option(None, "--rounds", min=1, help="Stop after this many rounds (default: run until "
+                               "interrupted)."),
+    audit_log: Path = typer.Option(None, "--audit-log", help="Append one JSON line per probe here (default: "
+                                   "probe-audit.jsonl next to the db)."),
+    concurrency: int = typer.Option(None, "--concurrency", "-c", min=1, max=65536, help="Hosts probed at once."),
+    policy: list[str] = POLICY_OPTION,
+    jurisdiction: list[str] = JURISDICTION_OPTION,
+    mode: JudgeMode = MODE_OPTION,
+    audience: list[str] = AUDIENCE_OPTION,
+    extra: list[Path] = PACKS_OPTION,
+) -> None:
+    """Probe the scope again and again: a snapshot per round, and an alert when a high-risk device
+    appears or a deadline passes with covered equipment still present.
+
+    An alert is a log line, a JSON POST to --webhook and a banner on the dashboard's overview.
+
+    Examples:
+
+      vendorscope watch --scope scope.toml --every 1h
+
+      vendorscope watch --scope scope.toml --every 6h --webhook https://chat.example/hooks/vendorscope
+    """
+    import threading
+
+    from vendorscope.cli.probe import default_audit_path
+    from vendorscope.collect.probe.runner import default_concurrency
+    from vendorscope.collect.probe.scope import ScopeError, ScopeViolation, load_scope
+    from vendorscope.store.accounts import Accounts
+    from vendorscope.store.inventory import InventoryError, open_inventory
+    from vendorscope.web.data import WebData
+    from vendorscope.web.watch import Monitor, RoundResult, parse_every, probe_function, run_rounds
+
+    if scope_file is None:
+        fail("no scope: watching needs --scope FILE naming the ranges you are allowed to examine "
+             "(there is no default scope)")
+    try:
+        every_s = parse_every(every)
+    except ValueError as exc:
+        fail(str(exc))
+    if webhook is not None and not webhook.lower().startswith(("http://", "https://")):
+        fail(f"--webhook: an http:// or https:// URL, not {webhook!r}")
+    try:
+        scope = load_scope(scope_file)
+        addresses = scope.expand(())
+    except ScopeError as exc:
+        fail(str(exc))
+    except ScopeViolation as exc:
+        fail(f"refused, nothing was sent: {exc}")
+    if not addresses:
+        fail(f"nothing to probe: {scope_file} allows no address")
+    chosen = select_packs(packs_or_fail(extra), policy or (), jurisdiction or ())
+    check_audiences(chosen, audience or ())
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    audit_path = audit_log or default_audit_path(db)
+    stop = threading.Event()
+
+    def report(n: int, result: RoundResult) -> None:
+        err_console.print(f"round {n}: {result.hosts} hosts, {result.observations} observations, snapshot "
+                          f"{result.snapshot_id}, {len(result.alerts)} alerts", highlight=False, markup=False)
+
+    try:
+        with open_inventory(db) as inventory:
+            monitor = Monitor(WebData(inventory, chosen, mode=mode.value, audiences=audience or None),
+                              Accounts(inventory.engine), db,
+                              probe_function(scope, addresses, audit_path, db, concurrency or default_concurrency()),
+                              webhook=webhook)
+            err_console.print(f"watching {len(addresses)} addresses of {scope_file} every {every}; "
+                              f"inventory {db}; audit log {audit_path}", highlight=False, markup=False)
+            run_rounds(monitor, every_s, rounds, stop, report)
+    except InventoryError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        stop.set()
+        err_console.print("stopped", highlight=False)

@@ -390,11 +390,14 @@ class WebData:
         return self._extra(("diff", self.generation(), a, b), lambda: self.inventory.diff(a, b))
 
     def latest_change(self) -> Diff | None:
-        """What changed from the previous snapshot to the latest one."""
+        """What the latest snapshot changed: against the previous snapshot of the same source
+        (a capture is compared with the last capture of that source, not with a CMDB import)."""
         snaps = self.snapshots()
-        if len(snaps) < 2:
+        if not snaps:
             return None
-        return self.diff(snaps[-2].id, snaps[-1].id)
+        latest = snaps[-1]
+        earlier = [s for s in snaps[:-1] if s.source == latest.source]
+        return self.diff(earlier[-1].id, latest.id) if earlier else None
 
     def burndowns(self, assessment: Assessment) -> ReportData:
         """The report with burn-down series from every snapshot (judged once per generation)."""
