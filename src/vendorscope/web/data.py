@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,10 @@ SORT_KEYS = ("id", "vendor", "group", "product", "site", "role", "confidence", "
 MAX_PAGE_SIZE = 500
 CACHED_VIEWS = 256
 CACHED_ASSESSMENTS = 4
+# How long a generation is trusted before the database is asked again: writes
+# through this process invalidate it at once, other writers (a CLI import, a
+# watcher) show within this time.
+GENERATION_TTL_S = 0.5
 
 Generation = tuple[Any, ...]
 K = TypeVar("K", bound=Hashable)
@@ -257,11 +262,25 @@ class WebData:
         self._extras: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
         self._high_risk: frozenset[str] | None = None
+        self._generation: tuple[float, Generation] | None = None
 
     # ---- generations
 
     def generation(self) -> Generation:
         """Changes whenever a snapshot completes or an annotation is written."""
+        known = self._generation
+        now = time.monotonic()
+        if known is not None and now - known[0] < GENERATION_TTL_S:
+            return known[1]
+        found = self._read_generation()
+        self._generation = (now, found)
+        return found
+
+    def invalidate(self) -> None:
+        """Something was written: read the generation again on the next request."""
+        self._generation = None
+
+    def _read_generation(self) -> Generation:
         s, a = snapshot_table.c, annotation_table.c
         with self.inventory.engine.connect() as conn:
             snaps = conn.execute(
@@ -271,6 +290,10 @@ class WebData:
         return (int(snaps[0]), snaps[1], int(notes[0]), str(notes[1]))
 
     # ---- the assessment
+
+    def cached_assessment(self, as_of: date | None = None) -> Assessment | None:
+        """The assessment if it is ready (no judging needed), else None."""
+        return self._assessments.get((self.generation(), as_of or date.today()))
 
     def assessment(self, as_of: date | None = None) -> Assessment:
         day = as_of or date.today()
@@ -328,6 +351,11 @@ class WebData:
         chosen = matching[(page - 1) * size: page * size]
         return Page([assessment.rows[i] for i in chosen], len(matching), page, pages, size)
 
+    def has_view(self, assessment: Assessment, flt: AssetFilter, sort: str = "category",
+                 descending: bool = False) -> bool:
+        sort = sort if sort in SORT_KEYS else "category"
+        return (flt.normalised(), sort, descending) in assessment.views
+
     def view(self, assessment: Assessment, flt: AssetFilter, sort: str = "category",
              descending: bool = False) -> list[int]:
         """Indexes into ``assessment.rows`` of the matching rows, in order."""
@@ -373,7 +401,10 @@ class WebData:
 
     def annotate(self, asset_id: str, role: str | None, site: str | None, add_tags: Iterable[str],
                  remove_tags: Iterable[str]) -> Annotation:
-        return self.inventory.annotate(asset_id, role=role, site=site, add_tags=add_tags, remove_tags=remove_tags)
+        try:
+            return self.inventory.annotate(asset_id, role=role, site=site, add_tags=add_tags, remove_tags=remove_tags)
+        finally:
+            self.invalidate()
 
     def effective_role(self, asset: Asset) -> Role:
         from vendorscope.judge.evaluate import effective_role

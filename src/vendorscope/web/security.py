@@ -6,10 +6,10 @@ import hmac
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
 
 # No inline script or style anywhere: htmx, the CSS and the little script are
 # files served from /static; charts are inline SVG with attributes only.
@@ -35,13 +35,35 @@ MAX_FAILURES = 5
 FAILURE_WINDOW_S = 15 * 60
 
 
-async def add_security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    response = await call_next(request)
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    if not request.url.path.startswith("/static/"):
-        response.headers.setdefault("Cache-Control", "no-store")
-    return response
+_RAW_HEADERS = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in SECURITY_HEADERS.items()]
+
+
+class SecurityHeaders:
+    """ASGI middleware: every HTTP response gets the security headers (and no-store, except static files).
+
+    Plain ASGI rather than Starlette's BaseHTTPMiddleware: it costs nothing per request.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = str(scope.get("path", "")).startswith("/static/")
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(k, v) for k, v in _RAW_HEADERS if k not in present]
+                if not static and b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def same_secret(given: str | None, expected: str | None) -> bool:
