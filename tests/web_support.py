@@ -46,7 +46,8 @@ def round_two(at: datetime = T2) -> list[Observation]:
     return [*kept, _obs("http.server", "App-webs/", "02:00:00:00:00:05", "192.0.2.5", at, frame=20)]
 
 
-def build_inventory(path: Path) -> str:
+def build_inventory(path: Path | str) -> str:
+    """Two snapshots of one capture source and a hostile annotation, in a SQLite file or a database URL."""
     db = str(path)
     ingest(round_one(), source="pcap:lab.pcap", db=db, started_at=T1)
     ingest(round_two(), source="pcap:lab.pcap", db=db, started_at=T2)
