@@ -26,16 +26,14 @@ import sys
 import tempfile
 import threading
 import time
-from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx  # noqa: E402
-from bench_store import generate  # noqa: E402
+from bench_store import _postgres, generate  # noqa: E402
 
 from vendorscope.pipeline import to_assets  # noqa: E402
 from vendorscope.store.accounts import Accounts  # noqa: E402
@@ -155,15 +153,6 @@ def bench_database(name: str, url: str, args: argparse.Namespace) -> dict[str, f
           f"p95 {result['p95_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, {result['per_s']:.0f} requests/s, "
           f"{result['errors']} errors", flush=True)
     return result
-
-
-def _postgres() -> AbstractContextManager[Any]:
-    from pg import find_pg_bin, postgres_server
-
-    if find_pg_bin() is None:
-        print("postgresql: skipped (no server binaries; run .ci/install-postgres.sh)")
-        return nullcontext(None)
-    return postgres_server()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,26 +22,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+# The same browser, arguments and skip-unless-CI rule as the report's browser tests.
+from test_report_browser import ARGS, CHROMIUM, sync_api
 from web_support import HOSTILE_MAC, PASSWORD, add_users, build_inventory
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_PCAP = ROOT / "src" / "vendorscope" / "lab" / "data" / "demo.pcapng"
 DOCS = ROOT / "docs"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
-if not Path(CHROMIUM).exists():
-    if os.environ.get("CI"):
-        pytest.fail(f"{CHROMIUM} is missing and CI is set: install Debian's chromium "
-                    "(scripts/install-system-deps.sh)", pytrace=False)
-    pytest.skip(f"{CHROMIUM} is missing (Debian package chromium); CI is unset", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
 pytest.importorskip("fastapi")
 
 

@@ -14,6 +14,7 @@ as-of date, and kept; so are the filtered and sorted views of the asset list.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import threading
 import time
@@ -47,6 +48,7 @@ CACHED_ASSESSMENTS = 4
 # through this process invalidate it at once, other writers (a CLI import, a
 # watcher) show within this time.
 GENERATION_TTL_S = 0.5
+SEARCH_SEPARATOR = "\x00"  # between rows' search texts; removed from queries
 
 Generation = tuple[Any, ...]
 K = TypeVar("K", bound=Hashable)
@@ -72,7 +74,8 @@ class AssetFilter:
 
         return AssetFilter(
             group=clean(self.group), verdict=clean(self.verdict), site=clean(self.site), role=clean(self.role),
-            source=clean(self.source), min_confidence=self.min_confidence, text=clean(self.text),
+            source=clean(self.source), min_confidence=self.min_confidence,
+            text=clean((self.text or "").replace(SEARCH_SEPARATOR, "")),
         )
 
 
@@ -136,6 +139,30 @@ class Assessment:
     views: OrderedDict[Hashable, list[int]] = field(default_factory=OrderedDict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     by_id: dict[str, Asset] = field(default_factory=dict)
+    # Every row's search text in one string, and where each row starts: a text
+    # search is then one C-speed scan of the string, not a Python loop over rows.
+    search_blob: str = ""
+    search_starts: list[int] = field(default_factory=list)
+
+    def rows_containing(self, text: str) -> list[int]:
+        """Indexes of the rows whose search text contains ``text`` (lower case), in order."""
+        with self.lock:
+            if not self.search_starts and self.rows:
+                starts, position = [], 0
+                for r in self.rows:
+                    starts.append(position)
+                    position += len(r.search) + 1
+                self.search_blob = SEARCH_SEPARATOR.join(r.search for r in self.rows)
+                self.search_starts = starts
+        blob, starts = self.search_blob, self.search_starts
+        found: list[int] = []
+        at = blob.find(text)
+        while at >= 0:
+            row = bisect.bisect_right(starts, at) - 1
+            found.append(row)
+            # Go on from the next row: one hit per row is enough.
+            at = blob.find(text, starts[row + 1]) if row + 1 < len(starts) else -1
+        return found
 
     def asset(self, asset_id: str) -> Asset | None:
         if not self.by_id:
@@ -369,7 +396,8 @@ class WebData:
                 return found
         rows = assessment.rows
         by = sort_key(sort)
-        indexes = sorted((i for i, r in enumerate(rows) if row_matches(r, flt)), key=lambda i: by(rows[i]),
+        candidates: Iterable[int] = assessment.rows_containing(flt.text) if flt.text else range(len(rows))
+        indexes = sorted((i for i in candidates if row_matches(rows[i], flt)), key=lambda i: by(rows[i]),
                          reverse=descending)
         with assessment.lock:
             return _remember(assessment.views, key, indexes, CACHED_VIEWS)
