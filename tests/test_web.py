@@ -15,6 +15,7 @@ import pytest
 
 fastapi = pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
+from probe_servers import loopback  # noqa: E402
 from web_support import (  # noqa: E402
     AS_OF,
     HOSTILE_MAC,
@@ -27,9 +28,11 @@ from web_support import (  # noqa: E402
     build_inventory,
 )
 
+from vendorscope.collect.probe.scope import load_scope  # noqa: E402
 from vendorscope.store.accounts import Accounts, check_password, hash_password  # noqa: E402
 from vendorscope.store.inventory import open_inventory  # noqa: E402
 from vendorscope.web.app import create_app  # noqa: E402
+from vendorscope.web.jobs import ProbeSetup  # noqa: E402
 from vendorscope.web.security import LoginLimiter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,10 +42,20 @@ BROKEN_CSV = ROOT / "tests" / "fixtures" / "tables" / "broken.csv"
 ROLES = ("viewer", "analyst", "admin")
 
 
-def _site(folder: Path) -> Iterator[dict[str, Any]]:
+def quiet_scope(folder: Path) -> ProbeSetup:
+    """A scope of one loopback address where nothing listens: probe rounds that send nothing elsewhere."""
+    address = loopback(42, 0, 9)
+    path = folder / "scope.toml"
+    path.write_text(f'[scope]\nallow = ["{address}/32"]\nports = [2222]\nudp_ports = []\ntimeout = 0.5\n'
+                    'retries = 0\n[snmp]\ncommunities = []\n')
+    scope = load_scope(path)
+    return ProbeSetup(scope, path, scope.expand(()), folder / "audit.jsonl", 4)
+
+
+def _site(folder: Path, probes: bool = False) -> Iterator[dict[str, Any]]:
     db = build_inventory(folder / "inv.db")
     tokens = add_users(db)
-    app = create_app(db, as_of=AS_OF)
+    app = create_app(db, as_of=AS_OF, probes=quiet_scope(folder) if probes else None)
     with TestClient(app) as client:
         yield {"db": db, "tokens": tokens, "app": app, "client": client}
 
@@ -55,8 +68,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def busy_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """Another copy for tests that upload files; job 1 is an nmap import."""
-    for found in _site(tmp_path_factory.mktemp("web-jobs")):
+    """Another copy for tests that upload files or probe (a quiet loopback scope); job 1 is an nmap import."""
+    for found in _site(tmp_path_factory.mktemp("web-jobs"), probes=True):
         r = found["client"].post("/api/v1/jobs", headers=bearer(found, "analyst"), data={"kind": "nmap"},
                                  files={"file": (NMAP_XML.name, NMAP_XML.read_bytes())})
         assert wait_for_job(found["client"], r.json()["id"], bearer(found, "analyst"))["state"] == "done"
@@ -248,6 +261,7 @@ PAGE_ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("GET", "/imports", "viewer", {}),
     ("POST", "/imports", "analyst", {"data": {"kind": "nmap"}, "file": NMAP_XML}),
     ("GET", "/jobs/1", "viewer", {}),
+    ("POST", "/probe", "analyst", {"data": {}}),
     ("GET", "/users", "admin", {}),
     ("POST", "/users", "admin", {"data": {"action": "add", "role": "viewer", "password": "a long password"}}),
     ("GET", "/docs", "viewer", {}),
@@ -265,6 +279,7 @@ API_ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("GET", "/api/v1/jobs", "viewer", {}),
     ("POST", "/api/v1/jobs", "analyst", {"data": {"kind": "nmap"}, "file": NMAP_XML}),
     ("GET", "/api/v1/jobs/1", "viewer", {}),
+    ("POST", "/api/v1/probes", "analyst", {}),
     ("GET", "/api/v1/alerts", "viewer", {}),
 ]
 PUBLIC_ROUTES = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
@@ -473,6 +488,23 @@ def test_a_failed_job_shows_one_line_and_keeps_what_was_read(busy_site: dict[str
     assert job["state"] == "failed" and "notes.pcap" in job["error"] and job["snapshot_id"] is None
     page = log_in(busy_site["app"], "viewer").get("/imports").text
     assert "notes.pcap" in page and 'class="job job-failed"' in page
+
+
+def test_a_probe_round_from_the_api_is_a_job_with_a_snapshot(busy_site: dict[str, Any]) -> None:
+    client, headers = busy_site["client"], bearer(busy_site, "analyst")
+    r = client.post("/api/v1/probes", headers=headers)
+    assert r.status_code == 202 and r.json()["kind"] == "probe" and r.json()["total"] == 1
+    job = wait_for_job(client, r.json()["id"], headers)
+    assert job["state"] == "done" and job["done"] == 1 and job["snapshot_id"], job
+    snaps = client.get("/api/v1/snapshots", headers=headers).json()["snapshots"]
+    assert snaps[-1]["source"] == "probe" and snaps[-1]["id"] == job["snapshot_id"]
+    audit = (Path(busy_site["db"]).parent / "audit.jsonl").read_text()
+    assert loopback(42, 0, 9) in audit  # every probe sent is in the audit log
+
+
+def test_probing_without_a_scope_is_409(site: dict[str, Any]) -> None:
+    r = site["client"].post("/api/v1/probes", headers=bearer(site, "analyst"))
+    assert r.status_code == 409 and "--scope" in r.json()["error"]
 
 
 def test_upload_of_an_unknown_kind_is_refused(busy_site: dict[str, Any]) -> None:

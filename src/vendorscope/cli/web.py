@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -34,6 +35,29 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _probe_setup(scope_file: Path, db: str, audit_log: Path | None, concurrency: int | None,
+                 webhook: str | None) -> Any:
+    """The scope, what it allows and where probes are logged: for `watch` and `serve --scope`."""
+    from vendorscope.cli.probe import default_audit_path
+    from vendorscope.collect.probe.runner import default_concurrency
+    from vendorscope.collect.probe.scope import ScopeError, ScopeViolation, load_scope
+    from vendorscope.web.jobs import ProbeSetup
+
+    if webhook is not None and not webhook.lower().startswith(("http://", "https://")):
+        fail(f"--webhook: an http:// or https:// URL, not {webhook!r}")
+    try:
+        scope = load_scope(scope_file)
+        addresses = scope.expand(())
+    except ScopeError as exc:
+        fail(str(exc))
+    except ScopeViolation as exc:
+        fail(f"refused, nothing was sent: {exc}")
+    if not addresses:
+        fail(f"nothing to probe: {scope_file} allows no address")
+    return ProbeSetup(scope, scope_file, addresses, audit_log or default_audit_path(db),
+                      concurrency or default_concurrency(), webhook)
+
+
 @app.command(rich_help_panel="Serve")
 def serve(
     db: str = typer.Option(DEFAULT_DB, "--db", help="Inventory: SQLite file or PostgreSQL URL."),
@@ -46,6 +70,9 @@ def serve(
     extra: list[Path] = PACKS_OPTION,
     tls_cert: Path = typer.Option(None, "--tls-cert", help="Serve HTTPS with this certificate (PEM)."),
     tls_key: Path = typer.Option(None, "--tls-key", help="The certificate's private key (PEM)."),
+    scope_file: Path = typer.Option(None, "--scope", help="Let analysts start probe rounds of this scope from "
+                                    "the Imports page and POST /api/v1/probes.", show_default=False),
+    webhook: str = typer.Option(None, "--webhook", help="With --scope: POST alerts of those rounds here as JSON."),
 ) -> None:
     """Serve the web dashboard and the REST API over an inventory.
 
@@ -71,8 +98,11 @@ def serve(
     check_audiences(chosen, audience or ())
     if not _is_loopback(host):
         warn(f"listening on {host}: reachable from other machines; put it behind TLS (--tls-cert/--tls-key)")
+    probes = _probe_setup(scope_file, db, None, None, webhook) if scope_file is not None else None
+    if webhook is not None and probes is None:
+        fail("--webhook goes with --scope")
     try:
-        web = create_app(db, packs=chosen, mode=mode.value, audiences=audience or None)
+        web = create_app(db, packs=chosen, mode=mode.value, audiences=audience or None, probes=probes)
     except InventoryError as exc:
         fail(str(exc))
     scheme = "https" if tls_cert else "http"
@@ -118,9 +148,6 @@ def watch(
     """
     import threading
 
-    from vendorscope.cli.probe import default_audit_path
-    from vendorscope.collect.probe.runner import default_concurrency
-    from vendorscope.collect.probe.scope import ScopeError, ScopeViolation, load_scope
     from vendorscope.store.accounts import Accounts
     from vendorscope.store.inventory import InventoryError, open_inventory
     from vendorscope.web.data import WebData
@@ -133,21 +160,10 @@ def watch(
         every_s = parse_every(every)
     except ValueError as exc:
         fail(str(exc))
-    if webhook is not None and not webhook.lower().startswith(("http://", "https://")):
-        fail(f"--webhook: an http:// or https:// URL, not {webhook!r}")
-    try:
-        scope = load_scope(scope_file)
-        addresses = scope.expand(())
-    except ScopeError as exc:
-        fail(str(exc))
-    except ScopeViolation as exc:
-        fail(f"refused, nothing was sent: {exc}")
-    if not addresses:
-        fail(f"nothing to probe: {scope_file} allows no address")
+    setup = _probe_setup(scope_file, db, audit_log, concurrency, webhook)
     chosen = select_packs(packs_or_fail(extra), policy or (), jurisdiction or ())
     check_audiences(chosen, audience or ())
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    audit_path = audit_log or default_audit_path(db)
     stop = threading.Event()
 
     def report(n: int, result: RoundResult) -> None:
@@ -158,10 +174,10 @@ def watch(
         with open_inventory(db) as inventory:
             monitor = Monitor(WebData(inventory, chosen, mode=mode.value, audiences=audience or None),
                               Accounts(inventory.engine), db,
-                              probe_function(scope, addresses, audit_path, db, concurrency or default_concurrency()),
+                              probe_function(setup.scope, setup.addresses, setup.audit_path, db, setup.concurrency),
                               webhook=webhook)
-            err_console.print(f"watching {len(addresses)} addresses of {scope_file} every {every}; "
-                              f"inventory {db}; audit log {audit_path}", highlight=False, markup=False)
+            err_console.print(f"watching {len(setup.addresses)} addresses of {scope_file} every {every}; "
+                              f"inventory {db}; audit log {setup.audit_path}", highlight=False, markup=False)
             run_rounds(monitor, every_s, rounds, stop, report)
     except InventoryError as exc:
         fail(str(exc))

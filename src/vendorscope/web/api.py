@@ -201,6 +201,18 @@ def create_job(request: Request, kind: str = Form(..., description=", ".join(UPL
     return json_response(_job_dict(job), 202, {"Location": f"/api/v1/jobs/{job.id}"})
 
 
+@router.post("/probes", status_code=202, responses={**ERRORS, 409: {"description": "the server has no scope"}},
+             summary="Start a probe round of the server's scope (analyst): a snapshot and alerts")
+def start_probe(request: Request, who: Principal = analyst) -> Response:
+    check_csrf(request, who)
+    st = state(request)
+    if st.probes is None:
+        raise HTTPException(409, "this server has no scope to probe: start it with `vendorscope serve --scope FILE`")
+    job = st.jobs.submit_probe(st.probes, st.data, who.name)
+    st.accounts.audit(who.name, "job.probe", f"job:{job.id}", {"scope": st.probes.scope_path.name})
+    return json_response(_job_dict(job), 202, {"Location": f"/api/v1/jobs/{job.id}"})
+
+
 @router.get("/jobs/{job_id}", responses={**ERRORS, 404: {"description": "no such job"}},
             summary="One job's progress")
 def get_job(request: Request, job_id: int, who: Principal = viewer) -> Response:

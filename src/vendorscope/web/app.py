@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from vendorscope import __version__
 from vendorscope.store.accounts import Accounts, Principal, Role
 from vendorscope.web.data import WebData
-from vendorscope.web.jobs import JobRunner
+from vendorscope.web.jobs import JobRunner, ProbeSetup
 from vendorscope.web.security import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -48,6 +48,7 @@ class WebState:
     jobs: JobRunner
     limiter: LoginLimiter
     templates: Jinja2Templates
+    probes: ProbeSetup | None = None
 
 
 class Unauthorised(Exception):
@@ -112,8 +113,12 @@ def wants_json(request: Request) -> bool:
 
 
 def create_app(db: str, *, packs: Sequence[Any] | None = None, mode: str = "statutory",
-               audiences: Sequence[str] | None = None, as_of: date | None = None) -> FastAPI:
-    """The web app over the inventory ``db`` (a SQLite path or a database URL)."""
+               audiences: Sequence[str] | None = None, as_of: date | None = None,
+               probes: ProbeSetup | None = None) -> FastAPI:
+    """The web app over the inventory ``db`` (a SQLite path or a database URL).
+
+    With ``probes``, analysts may start probe rounds of that scope (`serve --scope`).
+    """
     from vendorscope.judge.packs import load_packs
     from vendorscope.store.inventory import open_inventory
 
@@ -147,7 +152,7 @@ def create_app(db: str, *, packs: Sequence[Any] | None = None, mode: str = "stat
         openapi_url=None,  # served by pages.openapi_json, behind the login like everything else
         lifespan=lifespan,
     )
-    app.state.web = WebState(db, data, accounts, jobs, LoginLimiter(), templates)
+    app.state.web = WebState(db, data, accounts, jobs, LoginLimiter(), templates, probes)
     app.state.fixed_as_of = as_of
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

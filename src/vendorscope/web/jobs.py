@@ -15,9 +15,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from vendorscope.model import Observation
 from vendorscope.store.accounts import Accounts, Job
@@ -34,6 +35,18 @@ UPLOAD_KINDS: dict[str, str] = {
 }
 MAX_UPLOAD_BYTES = 2 << 30
 PROGRESS_EVERY_S = 0.25
+
+
+@dataclass(frozen=True)
+class ProbeSetup:
+    """What `serve --scope` allows analysts to start from the web: rounds of `watch` over one scope."""
+
+    scope: Any
+    scope_path: Path
+    addresses: list[str]
+    audit_path: Path
+    concurrency: int
+    webhook: str | None = None
 
 
 class JobRunner:
@@ -70,6 +83,33 @@ class JobRunner:
         self.accounts.update_job(job.id, total=size)
         self.executor.submit(self._run, job.id, kind, name, target)
         return self.accounts.job(job.id) or job
+
+    def submit_probe(self, probes: ProbeSetup, data: Any, user: str) -> Job:
+        """One round of `watch` as a job: probe the scope, store a snapshot, raise alerts."""
+        job = self.accounts.create_job("probe", probes.scope_path.name, user, total=len(probes.addresses))
+        self.executor.submit(self._run_probe, job.id, probes, data)
+        return self.accounts.job(job.id) or job
+
+    def _run_probe(self, job_id: int, probes: ProbeSetup, data: Any) -> None:
+        from vendorscope.web.watch import Monitor, probe_function
+
+        tracker = _Progress(self.accounts, job_id)
+        self.accounts.update_job(job_id, state="running")
+        run = probe_function(probes.scope, probes.addresses, probes.audit_path, self.db, probes.concurrency,
+                             on_host=lambda _result: tracker.advance(1))
+        try:
+            result = Monitor(data, self.accounts, self.db, run, webhook=probes.webhook).round()
+        except Exception as exc:  # one line in the job; the audit log has every probe sent
+            log.warning("job %s (probe) failed: %s", job_id, exc)
+            tracker.flush()
+            self.accounts.update_job(job_id, state="failed", error=_one_line(exc, probes.scope_path.name,
+                                                                             probes.scope_path))
+            return
+        self.on_stored()
+        tracker.flush()
+        self.accounts.update_job(job_id, state="done", snapshot_id=result.snapshot_id, done=tracker.done,
+                                 message=f"{result.hosts} hosts, {result.observations} observations, "
+                                 f"{len(result.alerts)} alerts, snapshot {result.snapshot_id}")
 
     def _run(self, job_id: int, kind: str, name: str, path: Path) -> None:
         tracker = _Progress(self.accounts, job_id)

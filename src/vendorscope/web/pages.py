@@ -304,7 +304,8 @@ def diff(request: Request, a: int | None = None, b: int | None = None, who: Prin
 
 @router.get("/imports", response_class=HTMLResponse)
 def imports(request: Request, who: Principal = viewer) -> Response:
-    return render(request, "imports.html", who, jobs=state(request).accounts.jobs(), kinds=UPLOAD_KINDS)
+    st = state(request)
+    return render(request, "imports.html", who, jobs=st.accounts.jobs(), kinds=UPLOAD_KINDS, probes=st.probes)
 
 
 @router.post("/imports", response_class=HTMLResponse)
@@ -320,6 +321,18 @@ async def upload(request: Request, who: Principal = analyst) -> Response:
     st = state(request)
     job = st.jobs.submit(kind, file.filename or "upload", file.file, who.name)
     st.accounts.audit(who.name, "job.upload", f"job:{job.id}", {"kind": kind, "file": job.name})
+    return RedirectResponse(f"/imports#job-{job.id}", status_code=303)
+
+
+@router.post("/probe", response_class=HTMLResponse)
+async def start_probe(request: Request, who: Principal = analyst) -> Response:
+    form = await request.form()
+    check_csrf(request, who, form)
+    st = state(request)
+    if st.probes is None:
+        raise HTTPException(409, "this server has no scope to probe: start it with `vendorscope serve --scope FILE`")
+    job = st.jobs.submit_probe(st.probes, st.data, who.name)
+    st.accounts.audit(who.name, "job.probe", f"job:{job.id}", {"scope": str(st.probes.scope_path.name)})
     return RedirectResponse(f"/imports#job-{job.id}", status_code=303)
 
 

@@ -170,8 +170,8 @@ def _now() -> float:
     return time.monotonic()
 
 
-def probe_function(scope: Any, addresses: list[str], audit_path: Path, db: str,
-                   concurrency: int) -> Callable[[], tuple[Any, Any]]:
+def probe_function(scope: Any, addresses: list[str], audit_path: Path, db: str, concurrency: int,
+                   on_host: Callable[[Any], None] | None = None) -> Callable[[], tuple[Any, Any]]:
     """One probe round as `vendorscope probe` runs it: the scope's gate, the audit log, one snapshot."""
 
     def run() -> tuple[Any, Any]:
@@ -180,7 +180,7 @@ def probe_function(scope: Any, addresses: list[str], audit_path: Path, db: str,
         from vendorscope.pipeline import ingest
 
         with AuditLog.open(audit_path) as audit:
-            report = run_probe(scope, addresses, audit, concurrency=concurrency)
+            report = run_probe(scope, addresses, audit, concurrency=concurrency, on_host=on_host)
         result = ingest(report.observations, source="probe", db=db, started_at=report.started_at,
                         stats=report.stats)
         return report, result
