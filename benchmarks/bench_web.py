@@ -89,6 +89,7 @@ def serve(url: str, port: int) -> subprocess.Popen[str]:
 
 def load(base: str, token: str, clients: int, requests: int, seconds: float, pages: int) -> dict[str, float]:
     latencies: list[float] = []
+    by_query: dict[str, list[float]] = {q: [] for q in QUERIES}
     errors = [0]
     lock = threading.Lock()
     remaining = [requests]
@@ -102,12 +103,14 @@ def load(base: str, token: str, clients: int, requests: int, seconds: float, pag
                     if remaining[0] <= 0:
                         return
                     remaining[0] -= 1
-                path = rng.choice(QUERIES).format(page=rng.randint(1, pages), third=rng.randint(0, 255))
+                query = rng.choice(QUERIES)
+                path = query.format(page=rng.randint(1, pages), third=rng.randint(0, 255))
                 t0 = time.perf_counter()
                 r = http.get(path)
                 elapsed = (time.perf_counter() - t0) * 1000
                 with lock:
                     latencies.append(elapsed)
+                    by_query[query].append(elapsed)
                     if r.status_code != 200:
                         errors[0] += 1
 
@@ -119,6 +122,11 @@ def load(base: str, token: str, clients: int, requests: int, seconds: float, pag
         t.join()
     wall = time.perf_counter() - t0
     ordered = sorted(latencies)
+    for query, values in by_query.items():
+        if values:
+            values.sort()
+            print(f"    {query}: {len(values)} requests, p50 {values[len(values) // 2]:.1f} ms, "
+                  f"p95 {values[min(len(values) - 1, int(0.95 * len(values)))]:.1f} ms")
 
     def pct(p: float) -> float:
         return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else float("nan")

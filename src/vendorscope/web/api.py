@@ -77,10 +77,10 @@ async def list_assets(
         raise HTTPException(422, f"sort: one of {', '.join(SORT_KEYS)}")
     data = state(request).data
     flt = asset_filter(group, verdict, site, role, source, min_confidence, q)
-    # The hot path: with the assessment and this view cached, a page is a slice (microseconds) and runs
-    # in the event loop; judging or filtering anew goes to a worker thread.
+    # The hot path: with the assessment judged and this view kept (or cheap to make), a page is a slice
+    # and runs in the event loop; judging, or sorting a large view anew, goes to a worker thread.
     a = data.cached_assessment(as_of_of(request, as_of))
-    if a is None or not data.has_view(a, flt, sort, desc):
+    if a is None or not data.view_is_cheap(a, flt, sort, desc):
         a = await run_in_threadpool(assessment_of, request, as_of)
         await run_in_threadpool(data.view, a, flt, sort, desc)
     result = data.page(a, flt, sort, desc, page, size)

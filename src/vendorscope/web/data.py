@@ -48,6 +48,7 @@ CACHED_ASSESSMENTS = 4
 # through this process invalidate it at once, other writers (a CLI import, a
 # watcher) show within this time.
 GENERATION_TTL_S = 0.5
+CHEAP_VIEW_ROWS = 5000  # a view of at most this many candidate rows is made in the event loop
 SEARCH_SEPARATOR = "\x00"  # between rows' search texts; removed from queries
 
 Generation = tuple[Any, ...]
@@ -378,10 +379,14 @@ class WebData:
         chosen = matching[(page - 1) * size: page * size]
         return Page([assessment.rows[i] for i in chosen], len(matching), page, pages, size)
 
-    def has_view(self, assessment: Assessment, flt: AssetFilter, sort: str = "category",
-                 descending: bool = False) -> bool:
+    def view_is_cheap(self, assessment: Assessment, flt: AssetFilter, sort: str = "category",
+                      descending: bool = False) -> bool:
+        """Whether the view is kept already, or a text search narrows it to few rows (milliseconds to make)."""
         sort = sort if sort in SORT_KEYS else "category"
-        return (flt.normalised(), sort, descending) in assessment.views
+        flt = flt.normalised()
+        if (flt, sort, descending) in assessment.views:
+            return True
+        return flt.text is not None and len(assessment.rows_containing(flt.text)) <= CHEAP_VIEW_ROWS
 
     def view(self, assessment: Assessment, flt: AssetFilter, sort: str = "category",
              descending: bool = False) -> list[int]:
