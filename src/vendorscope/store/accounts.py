@@ -15,6 +15,8 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -23,7 +25,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Table, Text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vendorscope.store.models import Base
@@ -261,6 +263,15 @@ class Accounts:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE, waiting up to
+        the busy timeout) instead of failing when a reading transaction tries to write beside an import."""
+        with self.engine.connect() as conn:
+            conn.execution_options(for_write=True)
+            with conn.begin():
+                yield conn
+
     # ---- users
 
     def add_user(self, name: str, role: Role | str, password: str) -> User:
@@ -269,7 +280,7 @@ class Accounts:
         if len(password) < 8:
             raise AccountError("a password has at least 8 characters")
         now = datetime.now(UTC)
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             if conn.execute(sa.select(user_table.c.id).where(user_table.c.name == name)).first():
                 raise AccountError(f"user {name!r} exists already")
             result = conn.execute(
@@ -286,7 +297,7 @@ class Accounts:
             return [User(r.id, r.name, Role(r.role), r.created_at) for r in rows]
 
     def remove_user(self, name: str) -> None:
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             found = conn.execute(sa.select(user_table.c.id).where(user_table.c.name == name)).first()
             if found is None:
                 raise AccountError(f"no user {name!r}")
@@ -309,7 +320,7 @@ class Accounts:
         role = role_of(role) if not isinstance(role, Role) else role
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         now = datetime.now(UTC)
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             result = conn.execute(
                 token_table.insert().values(name=name, role=role.value, token_hash=secret_hash(secret),
                                             created_at=now, revoked_at=None)
@@ -329,7 +340,7 @@ class Accounts:
         match = t.name == name_or_id
         if name_or_id.isdigit():
             match = sa.or_(match, t.id == int(name_or_id))
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             result = conn.execute(
                 token_table.update().where(match, t.revoked_at.is_(None)).values(revoked_at=datetime.now(UTC))
             )
@@ -351,7 +362,7 @@ class Accounts:
         """A new session for ``user``: (session secret for the cookie, CSRF token)."""
         secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         now = datetime.now(UTC)
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(session_table.delete().where(session_table.c.expires_at < now))
             conn.execute(session_table.insert().values(session_hash=secret_hash(secret), user_id=user.id, csrf=csrf,
                                                        created_at=now, expires_at=now + SESSION_LIFETIME))
@@ -370,13 +381,13 @@ class Accounts:
         return Principal(row.name, Role(row.role), "session", row.csrf)
 
     def end_session(self, secret: str) -> None:
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(session_table.delete().where(session_table.c.session_hash == secret_hash(secret)))
 
     # ---- audit trail
 
     def audit(self, actor: str, action: str, target: str | None = None, detail: dict[str, Any] | None = None) -> None:
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(audit_table.insert().values(at=datetime.now(UTC), actor=actor[:MAX_NAME], action=action,
                                                      target=None if target is None else target[:400],
                                                      detail=detail or {}))
@@ -394,7 +405,7 @@ class Accounts:
 
     def create_job(self, kind: str, name: str, created_by: str, total: int = 0) -> Job:
         now = datetime.now(UTC)
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             result = conn.execute(job_table.insert().values(
                 kind=kind, name=name[:400], state="queued", done=0, total=total, message=None, error=None,
                 snapshot_id=None, created_by=created_by, created_at=now, finished_at=None))
@@ -407,7 +418,7 @@ class Accounts:
     def update_job(self, job_id: int, **values: Any) -> None:
         if values.get("state") in ("done", "failed"):
             values.setdefault("finished_at", datetime.now(UTC))
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(job_table.update().where(job_table.c.id == job_id).values(**values))
 
     def job(self, job_id: int) -> Job | None:
@@ -424,7 +435,7 @@ class Accounts:
     def add_alert(self, kind: str, message: str, detail: dict[str, Any] | None = None,
                   snapshot_id: int | None = None) -> Alert:
         now = datetime.now(UTC)
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             result = conn.execute(alert_table.insert().values(at=now, kind=kind, message=message, detail=detail or {},
                                                               snapshot_id=snapshot_id))
             key = result.inserted_primary_key

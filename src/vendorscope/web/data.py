@@ -291,6 +291,8 @@ class WebData:
         self._lock = threading.Lock()
         self._high_risk: frozenset[str] | None = None
         self._generation: tuple[float, Generation] | None = None
+        self._epoch = 0  # bumped by every invalidation
+        self._generation_lock = threading.Lock()  # not self._lock: that one is held while judging
 
     # ---- generations
 
@@ -300,13 +302,18 @@ class WebData:
         now = time.monotonic()
         if known is not None and now - known[0] < GENERATION_TTL_S:
             return known[1]
+        epoch = self._epoch
         found = self._read_generation()
-        self._generation = (now, found)
+        with self._generation_lock:
+            if epoch == self._epoch:  # no write came in while reading: safe to keep
+                self._generation = (now, found)
         return found
 
     def invalidate(self) -> None:
         """Something was written: read the generation again on the next request."""
-        self._generation = None
+        with self._generation_lock:
+            self._epoch += 1
+            self._generation = None
 
     def _read_generation(self) -> Generation:
         s, a = snapshot_table.c, annotation_table.c
