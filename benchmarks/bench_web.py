@@ -74,17 +74,21 @@ def serve(url: str, port: int) -> subprocess.Popen[str]:
     exe = Path(sys.executable).with_name("vendorscope")
     proc = subprocess.Popen([str(exe), "serve", "--db", url, "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"serve exited: {proc.stderr.read() if proc.stderr else ''}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("serve did not start")
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"serve exited: {proc.stderr.read() if proc.stderr else ''}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return proc
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("serve did not start")
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
 
 
 def load(base: str, token: str, clients: int, requests: int, seconds: float, pages: int) -> dict[str, float]:

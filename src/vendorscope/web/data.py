@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import gc
 import threading
 import time
 from collections import OrderedDict, defaultdict
@@ -358,6 +359,9 @@ class WebData:
         for f in findings:
             by_asset[f.asset_id].append(f)
         rows = [listed_asset(a, report.categories[a.id].value, by_asset.get(a.id, [])) for a in report.assets]
+        # Millions of long-lived objects: without this, every full collection of the cyclic garbage
+        # collector would walk them all (pauses of a tenth of a second, in the middle of requests).
+        gc.freeze()
         return Assessment(
             generation=generation, as_of=day, mode=self.mode, report=report, rows=rows,
             findings_by_asset=dict(by_asset),
