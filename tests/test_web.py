@@ -502,6 +502,16 @@ def test_a_probe_round_from_the_api_is_a_job_with_a_snapshot(busy_site: dict[str
     assert loopback(42, 0, 9) in audit  # every probe sent is in the audit log
 
 
+def test_assets_merged_across_sources_have_all_their_evidence(busy_site: dict[str, Any]) -> None:
+    client, headers = busy_site["client"], bearer(busy_site, "viewer")
+    sources = {s["source"] for s in client.get("/api/v1/snapshots", headers=headers).json()["snapshots"]}
+    assert len(sources) > 1  # the lab capture and the nmap import of the fixture, at least
+    asset = client.get("/api/v1/assets/mac:00:e0:fc:00:00:01", headers=headers).json()
+    assert asset["id"] == "mac:00:e0:fc:00:00:01" and asset["evidence"]
+    gone = client.get("/api/v1/assets/mac:02:00:00:00:00:04", headers=headers)
+    assert gone.status_code == 200  # no longer seen: shown as its last snapshot saw it
+
+
 def test_probing_without_a_scope_is_409(site: dict[str, Any]) -> None:
     r = site["client"].post("/api/v1/probes", headers=bearer(site, "analyst"))
     assert r.status_code == 409 and "--scope" in r.json()["error"]
