@@ -21,7 +21,7 @@ from vendorscope.store.accounts import Job, Principal, Role
 from vendorscope.web.app import check_csrf, require, state
 from vendorscope.web.data import SORT_KEYS
 from vendorscope.web.jobs import UPLOAD_KINDS
-from vendorscope.web.pages import as_of_of, assessment_of
+from vendorscope.web.pages import assessment_of, requested_day
 from vendorscope.web.views import asset_detail, asset_filter, listed_dict
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -79,7 +79,7 @@ async def list_assets(
     flt = asset_filter(group, verdict, site, role, source, min_confidence, q)
     # The hot path: with the assessment judged and this view kept (or cheap to make), a page is a slice
     # and runs in the event loop; judging, or sorting a large view anew, goes to a worker thread.
-    a = data.cached_assessment(as_of_of(request, as_of))
+    a = data.cached_assessment(requested_day(request, as_of))
     if a is None or not data.view_is_cheap(a, flt, sort, desc):
         a = await run_in_threadpool(assessment_of, request, as_of)
         await run_in_threadpool(data.view, a, flt, sort, desc)

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 
+from vendorscope.model import Role as AssetRole
 from vendorscope.report.charts import bar_chart, burndown_chart
 from vendorscope.store.accounts import AccountError, Principal, Role
 from vendorscope.web.app import check_csrf, require, state
@@ -49,7 +50,8 @@ def render(request: Request, template: str, who: Principal | None, code: int = 2
     )
 
 
-def as_of_of(request: Request, text: str | None = None) -> date | None:
+def requested_day(request: Request, text: str | None = None) -> date | None:
+    """The as-of date a request asks for; else the server's fixed date (tests), else None (today)."""
     try:
         chosen = parse_day(text)
     except ValueError as exc:
@@ -58,7 +60,7 @@ def as_of_of(request: Request, text: str | None = None) -> date | None:
 
 
 def assessment_of(request: Request, text: str | None = None) -> Assessment:
-    return state(request).data.assessment(as_of_of(request, text))
+    return state(request).data.assessment(requested_day(request, text))
 
 
 def login_response(request: Request, status: int = 200, message: str | None = None, next: str = "/") -> Response:
@@ -228,7 +230,7 @@ def asset_page(request: Request, asset_id: str, who: Principal = viewer) -> Resp
         request, "asset.html", who, asset=asset, a=a, findings=findings, policies=policies,
         observations=observations[:MAX_OBSERVATIONS_SHOWN], more_observations=max(0, len(observations) - 500),
         category=a.report.categories.get(asset.id), effective_role=st.data.effective_role(asset),
-        trail=st.accounts.audit_trail(target=asset.id, limit=50), roles=[r.value for r in _roles()],
+        trail=st.accounts.audit_trail(target=asset.id, limit=50), roles=[r.value for r in AssetRole],
     )
 
 
@@ -252,12 +254,6 @@ async def annotate_page(request: Request, asset_id: str, who: Principal = analys
         "added": add, "removed": remove,
     })
     return RedirectResponse(request.url.path, status_code=303)
-
-
-def _roles() -> list[Any]:
-    from vendorscope.model import Role as AssetRole
-
-    return list(AssetRole)
 
 
 # ---------------------------------------------------------------- findings, snapshots, diff
