@@ -206,7 +206,7 @@ def listed_asset(asset: Asset, category: str, findings: Sequence[Finding]) -> Li
         device_type=v.device_type, confidence=float(v.confidence), role=asset.role.value, site=asset.site, tags=tags,
         category=category, worst_status=worst, sources=sources, ips=keys.get("ip", ()), macs=keys.get("mac", ()),
         hostnames=keys.get("hostname", ()), last_seen=asset.last_seen, conflicts=len(asset.conflicts),
-        search="\n".join(w.lower() for w in words if w),
+        search="\n".join(w.lower() for w in words if w).replace(SEARCH_SEPARATOR, ""),
     )
 
 
