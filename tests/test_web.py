@@ -454,6 +454,14 @@ def test_unknown_api_path_is_json_404(site: dict[str, Any]) -> None:
     assert r.status_code == 404 and "nothing" in r.json()["error"]
 
 
+def test_anonymous_requests_learn_no_paths(site: dict[str, Any]) -> None:
+    client = TestClient(site["app"])
+    assert client.get("/api/v1/nothing").status_code == 401
+    assert client.get("/nothing").status_code == 401
+    assert client.delete("/api/v1/assets").status_code == 401
+    assert client.get("/static/nothing.js").status_code == 404
+
+
 # ---------------------------------------------------------------- jobs
 
 

@@ -112,6 +112,10 @@ def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/openapi.json"
 
 
+def _public(path: str) -> bool:
+    return path in ("/login", "/logout") or path.startswith("/static/")
+
+
 def create_app(db: str, *, packs: Sequence[Any] | None = None, mode: str = "statutory",
                audiences: Sequence[str] | None = None, as_of: date | None = None,
                probes: ProbeSetup | None = None) -> FastAPI:
@@ -189,6 +193,9 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code in (404, 405) and not _public(request.url.path) and principal_of(request) is None:
+            # Anonymous: 401 everywhere, so that not even which paths exist is told.
+            return await unauthorised(request, Unauthorised())
         message = exc.detail if isinstance(exc.detail, str) else "error"
         if exc.status_code == 404 and message == "Not Found":
             message = f"nothing at {request.url.path}"
