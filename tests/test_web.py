@@ -29,9 +29,9 @@ from web_support import (  # noqa: E402
 )
 
 from vendorscope.collect.probe.scope import load_scope  # noqa: E402
-from vendorscope.store.accounts import Accounts, check_password, hash_password  # noqa: E402
+from vendorscope.store.accounts import Accounts, Principal, Role, check_password, hash_password  # noqa: E402
 from vendorscope.store.inventory import open_inventory  # noqa: E402
-from vendorscope.web.app import create_app  # noqa: E402
+from vendorscope.web.app import TokenCache, create_app  # noqa: E402
 from vendorscope.web.jobs import ProbeSetup  # noqa: E402
 from vendorscope.web.security import LoginLimiter  # noqa: E402
 
@@ -129,6 +129,7 @@ def test_secrets_are_stored_hashed(site: dict[str, Any]) -> None:
 
 
 def test_revoked_token_is_refused(site: dict[str, Any]) -> None:
+    site["app"].state.token_cache = TokenCache(ttl_s=0.0)  # the cache's own delay is tested below
     with open_inventory(site["db"]) as inv:
         accounts = Accounts(inv.engine)
         _token, secret = accounts.create_token("short-lived", "viewer")
@@ -139,6 +140,27 @@ def test_revoked_token_is_refused(site: dict[str, Any]) -> None:
         assert Accounts(inv.engine).revoke_token("short-lived") == 1
     r = client.get("/api/v1/snapshots", headers=headers)
     assert r.status_code == 401 and r.json()["error"]
+    site["app"].state.token_cache = TokenCache()
+
+
+def test_token_cache_keeps_a_valid_token_for_its_time_only() -> None:
+    now = [0.0]
+    cache = TokenCache(ttl_s=1.0, clock=lambda: now[0])
+    valid = {"s3": Principal("token:t", Role.viewer, "token")}
+    lookups: list[str] = []
+
+    def lookup(secret: str) -> Principal | None:
+        lookups.append(secret)
+        return valid.get(secret)
+
+    assert cache.get("s3", lookup) == valid["s3"]
+    del valid["s3"]  # revoked
+    now[0] = 0.5
+    assert cache.get("s3", lookup) is not None and lookups == ["s3"]  # within the second: no lookup
+    now[0] = 1.5
+    assert cache.get("s3", lookup) is None and lookups == ["s3", "s3"]
+    assert cache.get("wrong", lookup) is None and cache.get("wrong", lookup) is None
+    assert lookups.count("wrong") == 2  # refusals are never cached
 
 
 # ---------------------------------------------------------------- headers, login, CSRF

@@ -9,6 +9,7 @@ requests get 401, except the login page and the static files.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from vendorscope.web.security import (
 )
 
 HERE = Path(__file__).resolve().parent
+TOKEN_CACHE_S = 1.0
 log = logging.getLogger("vendorscope.web")
 
 
@@ -75,11 +77,40 @@ def principal_of(request: Request) -> Principal | None:
     found: Principal | None = None
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        found = accounts.token_principal(header[7:].strip())
+        found = _token_cache(request).get(header[7:].strip(), accounts.token_principal)
     elif cookie := request.cookies.get(SESSION_COOKIE):
         found = accounts.session_principal(cookie)
     request.state.principal = found
     return found
+
+
+class TokenCache:
+    """Bearer tokens recently found valid, for ``TOKEN_CACHE_S``: a busy API client costs one lookup a
+    second, not one per request. A revocation takes effect within that time."""
+
+    def __init__(self, ttl_s: float = TOKEN_CACHE_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self._found: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, secret: str, lookup: Callable[[str], Principal | None]) -> Principal | None:
+        now = self.clock()
+        known = self._found.get(secret)
+        if known is not None and now - known[0] < self.ttl_s:
+            return known[1]
+        found = lookup(secret)
+        if found is None:
+            self._found.pop(secret, None)
+        else:
+            if len(self._found) > 10_000:
+                self._found.clear()
+            self._found[secret] = (now, found)
+        return found
+
+
+def _token_cache(request: Request) -> TokenCache:
+    cache: TokenCache = request.app.state.token_cache
+    return cache
 
 
 def require(role: Role) -> Callable[[Request], Awaitable[Principal]]:
@@ -158,6 +189,7 @@ def create_app(db: str, *, packs: Sequence[Any] | None = None, mode: str = "stat
     )
     app.state.web = WebState(db, data, accounts, jobs, LoginLimiter(), templates, probes)
     app.state.fixed_as_of = as_of
+    app.state.token_cache = TokenCache()
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     _error_handlers(app)
