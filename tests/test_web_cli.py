@@ -76,6 +76,8 @@ def test_serve_refuses_what_it_cannot_open_in_one_line(tmp_path: Path) -> None:
     (tmp_path / "folder").mkdir()
     code, _out, err = run("serve", "--db", str(tmp_path / "folder"))
     assert code == 2 and "is a directory" in err and "Traceback" not in err
+    code, _out, err = run("serve", "--db", str(tmp_path / "typo.db"))
+    assert code == 2 and "no inventory there" in err and not (tmp_path / "typo.db").exists()
     code, _out, err = run("serve", "--tls-cert", str(tmp_path / "c.pem"))
     assert code == 2 and "go together" in err
 

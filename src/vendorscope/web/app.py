@@ -158,7 +158,8 @@ def create_app(db: str, *, packs: Sequence[Any] | None = None, mode: str = "stat
     from vendorscope.store.inventory import open_inventory
 
     stack = ExitStack()
-    inventory = stack.enter_context(open_inventory(db, create=True))
+    # Not created here: a mistyped path must be an error, not an empty dashboard.
+    inventory = stack.enter_context(open_inventory(db, create=False))
     chosen = list(packs) if packs is not None else load_packs()
     data = WebData(inventory, chosen, mode=mode, audiences=audiences)
     accounts = Accounts(inventory.engine)
