@@ -547,6 +547,18 @@ def test_probing_without_a_scope_is_409(site: dict[str, Any]) -> None:
     assert r.status_code == 409 and "--scope" in r.json()["error"]
 
 
+def test_hostile_upload_names_are_text_and_stay_in_their_folder(busy_site: dict[str, Any]) -> None:
+    client, headers = busy_site["client"], bearer(busy_site, "analyst")
+    name = "../../<img src=x onerror=window.pwned=9>\u202e.xml"
+    r = client.post("/api/v1/jobs", headers=headers, data={"kind": "nmap"},
+                    files={"file": (name, NMAP_XML.read_bytes())})
+    job = wait_for_job(client, r.json()["id"], headers)
+    assert job["state"] == "done" and "/" not in job["name"] and ".." not in job["name"]
+    page = log_in(busy_site["app"], "viewer").get("/imports").text
+    assert "&lt;img src=x onerror=window.pwned=9&gt;&lt;U+202E&gt;.xml" in page
+    assert "<img src=x onerror" not in page and "\u202e" not in page
+
+
 def test_upload_of_an_unknown_kind_is_refused(busy_site: dict[str, Any]) -> None:
     r = busy_site["client"].post("/api/v1/jobs", headers=bearer(busy_site, "analyst"), data={"kind": "exe"},
                             files={"file": ("x.exe", b"MZ")})
