@@ -15,7 +15,6 @@ as-of date, and kept; so are the filtered and sorted views of the asset list.
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import gc
 import threading
 import time
@@ -23,11 +22,14 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
 from vendorscope.model import Asset, Finding, Role, Status
+
+if TYPE_CHECKING:
+    from vendorscope.assess import Criteria
 from vendorscope.report.data import (
     COVERED_STATUSES,
     STATUS_ORDER,
@@ -342,17 +344,11 @@ class WebData:
             return found
 
     def _assess(self, generation: Generation, day: date) -> Assessment:
-        # The one place that judges (see the module's docstring).
-        from vendorscope.judge.evaluate import effective_role, evaluate
-        from vendorscope.judge.packs import default_judge_defaults
+        # The one place the web judges: the same assessment as `findings`, `report` and `history`.
+        from vendorscope.assess import assess_inventory
 
-        assets = self.inventory.assets(all_observations=False)
-        findings = evaluate(assets, self.packs, day, mode=self.mode, audiences=self.audiences)
-        defaults = default_judge_defaults()
-        shown = []
-        for a in assets:
-            role = effective_role(a, defaults)[0]
-            shown.append(a if role is a.role else dataclasses.replace(a, role=role))
+        assessed = assess_inventory(self.inventory, self.criteria(), day)
+        shown, findings = list(assessed.assets), list(assessed.findings)
         report = build_report(shown, findings, day, packs=self.packs, snapshots=self.inventory.snapshots(),
                               high_risk_vendors=self.high_risk_vendors())
         by_asset: dict[str, list[Finding]] = defaultdict(list)
@@ -461,10 +457,15 @@ class WebData:
             self.invalidate()
 
     def effective_role(self, asset: Asset) -> Role:
-        from vendorscope.judge.evaluate import effective_role
-        from vendorscope.judge.packs import default_judge_defaults
+        from vendorscope.assess import with_effective_roles
 
-        return effective_role(asset, default_judge_defaults())[0]
+        return with_effective_roles([asset])[0].role
+
+    def criteria(self) -> Criteria:
+        """What the web judges against: its packs, mode and audiences, as every command does."""
+        from vendorscope.assess import Criteria
+
+        return Criteria.of(self.packs, self.mode, self.audiences)
 
     # ---- snapshots, history, diff
 
@@ -472,7 +473,10 @@ class WebData:
         return self.inventory.snapshots()
 
     def diff(self, a: int, b: int) -> Diff:
-        return self._extra(("diff", self.generation(), a, b), lambda: self.inventory.diff(a, b))
+        from vendorscope.assess import diff as judged_diff
+
+        criteria = self.criteria()
+        return self._extra(("diff", self.generation(), a, b), lambda: judged_diff(self.inventory, a, b, criteria))
 
     def latest_change(self) -> Diff | None:
         """What the latest snapshot changed: against the previous snapshot of the same source
