@@ -19,7 +19,8 @@ from typing import IO, Any
 FORMULA_START: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
-def _without_surrogates(value: str) -> str:
+def utf8_text(value: str) -> str:
+    """``value`` as text any UTF-8 file can hold: bytes kept by ``surrogateescape`` become ``\\xNN``."""
     if value.isascii():
         return value
     try:
@@ -41,7 +42,7 @@ def safe_cell(value: Any) -> str | int | float:
         value = " ".join(sorted(str(v) for v in value))
     elif isinstance(value, (list, tuple)):
         value = " ".join(str(v) for v in value)
-    text = _without_surrogates(str(value))
+    text = utf8_text(str(value))
     return "'" + text if text.startswith(FORMULA_START) else text
 
 

@@ -11,6 +11,8 @@ import json
 from enum import Enum
 from typing import IO, Any
 
+from vendorscope.report.csv_writer import utf8_text
+
 
 def json_default(value: Any) -> Any:
     if isinstance(value, (set, frozenset)):
@@ -24,11 +26,7 @@ def json_default(value: Any) -> Any:
 
 def _clean(value: Any) -> Any:
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-            return value
-        except UnicodeEncodeError:
-            return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return utf8_text(value)
     if isinstance(value, dict):
         return {_clean(k): _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
