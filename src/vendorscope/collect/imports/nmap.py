@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import IO, Any
 from xml.etree.ElementTree import Element, ParseError
@@ -38,7 +38,7 @@ from vendorscope.collect.imports.common import (
     observation,
     utc_from_epoch,
 )
-from vendorscope.evidence import greeting, rtsp, sip, tls, upnp
+from vendorscope.evidence import dhip, greeting, rtsp, sadp, sip, tls, upnp, wsdiscovery
 from vendorscope.evidence import http as http_evidence
 from vendorscope.evidence import snmp as snmp_evidence
 from vendorscope.evidence.record import DecodeError, Evidence
@@ -462,16 +462,23 @@ def _answer_evidence(data: bytes) -> list[Evidence]:
     return []
 
 
+# UDP port → the decoder of the module that declares it.
+UDP_DECODERS: dict[int, Callable[[bytes], list[Evidence]]] = {
+    **{p: snmp_evidence.decode_snmp for p in snmp_evidence.PORTS},
+    **{p: upnp.decode_ssdp for p in upnp.PORTS},
+    **{p: sadp.decode_sadp for p in sadp.PORTS},
+    **{p: dhip.decode_dhip for p in dhip.PORTS},
+    **{p: wsdiscovery.decode_wsdiscovery for p in wsdiscovery.PORTS},
+}
+
+
 def _udp_evidence(port: int, data: bytes) -> list[Evidence]:
     """A UDP answer to one of nmap's UDP probes, read by the module that owns the port."""
+    decode = UDP_DECODERS.get(port)
     try:
-        if port in snmp_evidence.PORTS:
-            return snmp_evidence.decode_snmp(data)
-        if port in upnp.PORTS:
-            return upnp.decode_ssdp(data)
+        return decode(data) if decode is not None else []
     except DecodeError:
         return []
-    return []
 
 
 def servicefp_evidence(servicefp: str, *, port: int, protocol: str, service: str | None,
