@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - the replies are quoted as devices send them
 """Vendor discovery protocols (Hikvision SADP, Dahua DHIP, ONVIF WS-Discovery): the evidence
 modules on replies shaped like real ones, the probe against the lab's responders on loopback,
 and the scope's multicast rule."""

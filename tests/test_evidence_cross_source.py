@@ -128,7 +128,8 @@ SADP_REPLY = (b'<?xml version="1.0" encoding="UTF-8"?><ProbeMatch><Uuid>E8ECFE09
               b"<DeviceType>141945</DeviceType><DeviceDescription>DS-2CD2385G1-I</DeviceDescription>"
               b"<DeviceSN>DS-2CD2385G1-I20200414AAWRE33842150</DeviceSN><MAC>58-50-ed-1f-e3-85</MAC>"
               b"<SoftwareVersion>V5.6.2build 190701</SoftwareVersion></ProbeMatch>")
-DHIP_REPLY = dhip.frame(b'{ "mac" : "4c:11:bf:c2:0b:9d", "method" : "client.notifyDevInfo", "params" : { "deviceInfo" : '
+DHIP_REPLY = dhip.frame(b'{ "mac" : "4c:11:bf:c2:0b:9d", "method" : "client.notifyDevInfo", '
+                        b'"params" : { "deviceInfo" : '
                         b'{ "DeviceClass" : "IPC", "DeviceType" : "IPC-HDW5421S", "SerialNo" : "1F006E4PAX00075", '
                         b'"Vendor" : "Dahua", "Version" : "2.400.0.8" } } }\n')
 WSD_REPLY = (b'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '

@@ -58,7 +58,8 @@ MAX_FP_CHARS = 256 * 1024  # of one servicefp attribute: nmap prints a few KiB
 MAX_FP_RESPONSE = 16 * 1024  # escaped characters read of one r(…) entry
 MAX_FP_ENTRIES = 64
 # One r(Probe,hexlen,"escaped bytes") entry; the bounded repeat keeps an unterminated one linear.
-_FP_ENTRY = re.compile(r'(?:^|%|:)r\(([A-Za-z0-9_-]{1,64}),([0-9A-Fa-f]{1,8}),"((?:[^"\\]|\\.){0,' + str(MAX_FP_RESPONSE) + r'})"\)')
+_FP_ENTRY = re.compile(r'(?:^|%|:)r\(([A-Za-z0-9_-]{1,64}),([0-9A-Fa-f]{1,8}),'
+                       r'"((?:[^"\\]|\\.){0,' + str(MAX_FP_RESPONSE) + r'})"\)')
 _FP_WRAP = re.compile(r"\r?\nSF:")  # nmap's normal output wraps fingerprints in "SF:" lines
 _FP_ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{2}|.)")
 _FP_SIMPLE = {"r": "\r", "n": "\n", "t": "\t", "0": "\0"}
