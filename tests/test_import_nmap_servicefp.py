@@ -115,3 +115,13 @@ def test_upnp_info_output() -> None:
     assert [(e.kind, e.value) for e in found] == [("upnp.server", "Linux UPnP/1.0 Huawei-ATP-IGD"),
                                                   ("upnp.manufacturer", "Huawei"), ("upnp.model", "HG8245H")]
     assert N.upnp_info_evidence(io.StringIO("").read()) == []
+
+
+def test_udp_discovery_answers_in_a_fingerprint_go_to_their_modules() -> None:
+    reply = (b'<?xml version="1.0" encoding="UTF-8"?><ProbeMatch><DeviceDescription>DS-2CD2385G1-I</DeviceDescription>'
+             b"<DeviceSN>DS-2CD2385G1-I20200414AAWRE33842150</DeviceSN></ProbeMatch>")
+    fp = f'SF-Port37020-UDP:V=7.93%I=7%r(Help,{len(reply):x},"{nmap_escape(reply)}");'
+    found = N.servicefp_evidence(fp, port=37020, protocol="udp", service=None)
+    assert {(e.kind, e.value) for e in found} == {("sadp.model", "DS-2CD2385G1-I"),
+                                                  ("sadp.serial", "DS-2CD2385G1-I20200414AAWRE33842150")}
+    assert N.servicefp_evidence(fp, port=9, protocol="udp", service=None) == []  # nobody owns port 9
