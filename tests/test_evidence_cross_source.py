@@ -8,6 +8,7 @@ greeting whose text says FTP on the SMTP port, and a bare ``220 Welcome`` on the
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import html
 import io
@@ -35,7 +36,8 @@ from vendorscope.collect.pcap import SkipReport, read_observations
 from vendorscope.collect.probe.audit import MemoryAudit
 from vendorscope.collect.probe.runner import run_probe
 from vendorscope.collect.probe.scope import parse_scope
-from vendorscope.lab.capture import tls12_server_flight, write_capture
+from vendorscope.evidence import dhip, sadp, wsdiscovery
+from vendorscope.lab.capture import discovery_exchange, tls12_server_flight, write_capture
 from vendorscope.model import Observation
 
 OCTET = 70
@@ -83,6 +85,7 @@ class Case:
     tls: bool = False
     snmp: str | None = None
     udp: bool = False
+    discovery: bytes = b""  # a vendor discovery reply (SADP, DHIP, WS-Discovery) to the probe's question
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -119,6 +122,30 @@ CASES = [
     Case("snmp-sysdescr", SNMP_PORT, ("snmp.sysdescr",),
          frozenset({("snmp.sysdescr", "Huawei Versatile Routing Platform Software\nVRP (R) software, Version 8.180")}),
          snmp="Huawei Versatile Routing Platform Software\r\nVRP (R) software, Version 8.180", udp=True),
+]
+# Discovery replies shaped like devices' own (see tests/test_discovery.py for where each was seen).
+SADP_REPLY = (b'<?xml version="1.0" encoding="UTF-8"?><ProbeMatch><Uuid>E8ECFE09</Uuid><Types>inquiry</Types>'
+              b"<DeviceType>141945</DeviceType><DeviceDescription>DS-2CD2385G1-I</DeviceDescription>"
+              b"<DeviceSN>DS-2CD2385G1-I20200414AAWRE33842150</DeviceSN><MAC>58-50-ed-1f-e3-85</MAC>"
+              b"<SoftwareVersion>V5.6.2build 190701</SoftwareVersion></ProbeMatch>")
+DHIP_REPLY = dhip.frame(b'{ "mac" : "4c:11:bf:c2:0b:9d", "method" : "client.notifyDevInfo", '
+                        b'"params" : { "deviceInfo" : '
+                        b'{ "DeviceClass" : "IPC", "DeviceType" : "IPC-HDW5421S", "SerialNo" : "1F006E4PAX00075", '
+                        b'"Vendor" : "Dahua", "Version" : "2.400.0.8" } } }\n')
+WSD_REPLY = (b'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+             b'xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery"><s:Body><d:ProbeMatches><d:ProbeMatch>'
+             b"<d:Scopes>onvif://www.onvif.org/name/Dahua onvif://www.onvif.org/hardware/IPC-HFW2228M-I1-V2</d:Scopes>"
+             b"<d:XAddrs>http://192.0.2.45/onvif/device_service</d:XAddrs></d:ProbeMatch></d:ProbeMatches></s:Body>"
+             b"</s:Envelope>")
+CASES += [
+    Case("sadp", next(iter(sadp.PORTS)), ("sadp.model", "sadp.serial", "sadp.software"),
+         frozenset({("sadp.model", "DS-2CD2385G1-I"), ("sadp.serial", "DS-2CD2385G1-I20200414AAWRE33842150"),
+                    ("sadp.software", "V5.6.2build 190701")}), discovery=SADP_REPLY),
+    Case("dhip", next(iter(dhip.PORTS)), ("dhip.model", "dhip.vendor", "dhip.serial"),
+         frozenset({("dhip.model", "IPC-HDW5421S"), ("dhip.vendor", "Dahua"), ("dhip.serial", "1F006E4PAX00075")}),
+         discovery=DHIP_REPLY),
+    Case("wsdiscovery", next(iter(wsdiscovery.PORTS)), ("wsd.name", "wsd.hardware"),
+         frozenset({("wsd.name", "Dahua"), ("wsd.hardware", "IPC-HFW2228M-I1-V2")}), discovery=WSD_REPLY),
 ]
 TELNET_NEGOTIATION = b"\xff\xfd\x18\xff\xfd\x20\xff\xfb\x01\xff\xfb\x03"
 
@@ -184,6 +211,10 @@ def _frames() -> list[tuple[float, bytes]]:
 
     for index, case in enumerate(CASES):
         server_mac, server_ip = f"02:00:00:00:01:{index + 1:02x}", _capture_address(index)
+        if case.discovery:
+            for _ts, frame in discovery_exchange(CLIENT, (server_mac, server_ip), case.port, case.discovery):
+                add(frame)
+            continue
         if case.udp:
             resp = SNMP(community="public", PDU=SNMPresponse(id=7, varbindlist=[
                 SNMPvarbind(oid=ASN1_OID(SYS_DESCR), value=ASN1_STRING(case.snmp.encode()))]))  # type: ignore[union-attr]
@@ -245,6 +276,12 @@ def probed() -> Iterator[tuple[list[Observation], set[str]]]:
     try:
         for index, case in enumerate(CASES):
             host = _address(index)
+            if case.discovery:
+                if not _can_bind(host, case.port, socket.SOCK_DGRAM):
+                    unbound.add(case.name)
+                    continue
+                thread.udp(host, case.port, lambda reply=case.discovery: _Answer(reply))
+                continue
             if case.udp:
                 if not _can_bind(host, case.port, socket.SOCK_DGRAM):
                     unbound.add(case.name)
@@ -262,12 +299,12 @@ def probed() -> Iterator[tuple[list[Observation], set[str]]]:
                 thread.tcp(host, case.port, http({}, server=None), tls=_server_context())
             else:
                 thread.tcp(host, case.port, greeting(case.greeting, hold=1))
-        tcp_ports = sorted({c.port for c in CASES if not c.udp})
+        tcp_ports = sorted({c.port for c in CASES if not c.udp and not c.discovery})
         scope = parse_scope(f"""
 [scope]
 allow = ["127.{_address(0).split('.')[1]}.0.0/24"]
 ports = {tcp_ports}
-udp_ports = [{SNMP_PORT}]
+udp_ports = {[SNMP_PORT] + [c.port for c in CASES if c.discovery]}
 rate = 5000
 per_host = 4
 timeout = 1.5
@@ -281,6 +318,20 @@ communities = ["public"]
         yield report.observations, unbound
     finally:
         thread.stop()
+
+
+class _Answer(asyncio.DatagramProtocol):
+    """A device's discovery responder: the same reply to whoever asks."""
+
+    def __init__(self, reply: bytes) -> None:
+        self.reply = reply
+        self.transport: Any = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.transport.sendto(self.reply, addr)
 
 
 # -- source 3: an nmap XML import ---------------------------------------------------------------------------
@@ -318,6 +369,8 @@ def _nmap_script(case: Case) -> str:
 def _nmap_xml() -> bytes:
     hosts = []
     for index, case in enumerate(CASES):
+        if case.discovery:
+            continue  # nmap has no probe or script that prints these replies
         protocol = "udp" if case.udp else "tcp"
         hosts.append(f'<host><status state="up"/><address addr="{_capture_address(index)}" addrtype="ipv4"/>'
                      f'<ports><port protocol="{protocol}" portid="{case.port}"><state state="open"/>'
@@ -345,6 +398,8 @@ def test_capture_gives_the_table(case: Case, captured: list[Observation]) -> Non
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_import_gives_the_table(case: Case, imported: list[Observation]) -> None:
+    if case.discovery:
+        pytest.skip("nmap has no probe or script that prints vendor discovery replies")
     assert _observed(imported, _capture_address(CASES.index(case)), case) == case.expected
 
 

@@ -236,7 +236,8 @@ def test_registry_holds_the_kinds_rules_and_lookups_use() -> None:
     assert {"ssh.banner", "tls.cert.serial", "lldp.med.model", "pop.banner", "sbom.purl"} <= set(registry)
     assert registry["mac"].names == "component" and registry["mac"].confidence == 0.6
     assert {"inventory.manufacturer", "inventory.model", "onvif.manufacturer", "onvif.model",
-                                 "upnp.manufacturer", "upnp.model", "netbox.manufacturer"} == kinds.LABEL_KINDS
+                                 "upnp.manufacturer", "upnp.model", "netbox.manufacturer",
+                                 "dhip.vendor", "wsd.name", "wsd.hardware"} == kinds.LABEL_KINDS
     assert all(k.title for k in registry.values())
 
 

@@ -628,7 +628,7 @@ def test_scope_file_covers_the_lab(lab: Lab, tmp_path: Path) -> None:
     assert all(n.subnet_of(ipaddress.ip_network("127.0.0.0/8")) for n in allowed)  # type: ignore[arg-type]
     assert all(any(ipaddress.ip_address(d.ip) in n for n in allowed) for d in lab.devices)
     assert set(scope["scope"]["ports"]) == {p for d in lab.devices for p in d.tcp_ports()}
-    assert scope["scope"]["udp_ports"] == [161]
+    assert scope["scope"]["udp_ports"] == [161, 3702, 37020, 37810]  # SNMP and the vendor discovery protocols
     assert scope["scope"]["exclude"] == []
     assert {"rate", "per_host", "timeout", "retries"} <= set(scope["scope"])
     assert scope["snmp"]["communities"] == ["public"]

@@ -215,6 +215,30 @@ def _snmp_exchange(out: _Frames, s: Any, agent: Device, sysdescr: str, sysobject
             / s.UDP(sport=161, dport=50161) / resp)
 
 
+def discovery_request(port: int) -> bytes:
+    """The question a vendor discovery client sends on ``port`` (SADP, DHIP or WS-Discovery)."""
+    from vendorscope.evidence import dhip, sadp, wsdiscovery
+
+    requests = {**{p: sadp.inquiry("4A3B2C1D-0000-4000-8000-000000000001") for p in sadp.PORTS},
+                **{p: dhip.search() for p in dhip.PORTS},
+                **{p: wsdiscovery.probe("4a3b2c1d-0000-4000-8000-000000000002") for p in wsdiscovery.PORTS}}
+    return requests[port]
+
+
+def discovery_exchange(client: tuple[str, str], server: tuple[str, str], port: int, reply: bytes,
+                       start: float = T0) -> list[tuple[float, bytes]]:
+    """Frames of one unicast discovery question from ``client`` (MAC, IP) and ``server``'s ``reply``
+    (the reply is what a SADP, DHIP or WS-Discovery device sends back from ``port``)."""
+    s, _lldp, _cdp = _scapy()
+    out = _Frames()
+    out.clock = start
+    out.add(s.Ether(src=client[0], dst=server[0]) / s.IP(src=client[1], dst=server[1])
+            / s.UDP(sport=49152, dport=port) / discovery_request(port))
+    out.add(s.Ether(src=server[0], dst=client[0]) / s.IP(src=server[1], dst=client[1])
+            / s.UDP(sport=port, dport=49152) / reply)
+    return out.frames
+
+
 def device_frames() -> list[tuple[float, bytes]]:
     """The discovery traffic of every device in :data:`DEVICES`, in time order."""
     s, lldp, cdp = _scapy()

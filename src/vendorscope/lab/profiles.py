@@ -30,8 +30,12 @@ STANDARD_PORTS: dict[str, int] = {
     "https": 443,
     "rtsp": 554,
     "snmp": 161,
+    "sadp": 37020,
+    "dhip": 37810,
+    "wsdiscovery": 3702,
 }
-UDP_SERVICES = frozenset({"snmp"})
+DISCOVERY_SERVICES = frozenset({"sadp", "dhip", "wsdiscovery"})
+UDP_SERVICES = frozenset({"snmp"}) | DISCOVERY_SERVICES
 SERVICES = tuple(STANDARD_PORTS)
 
 
@@ -118,6 +122,20 @@ class SnmpService:
 
 
 @dataclass(frozen=True, slots=True)
+class DiscoveryService:
+    """What a device says in a vendor discovery reply (SADP, DHIP, WS-Discovery)."""
+
+    port: int
+    model: str
+    serial: str
+    firmware: str = ""
+    vendor: str = ""  # DHIP Vendor
+    name: str = ""  # WS-Discovery onvif://www.onvif.org/name/ scope (URL-encoded as devices send it)
+    device_class: str = ""  # SADP DeviceType number, DHIP DeviceClass
+    source: str = ""  # where a reply of this shape was seen
+
+
+@dataclass(frozen=True, slots=True)
 class Profile:
     name: str
     hostname: str
@@ -136,6 +154,9 @@ class Profile:
     https: HttpService | None = None
     rtsp: RtspService | None = None
     snmp: SnmpService | None = None
+    sadp: DiscoveryService | None = None
+    dhip: DiscoveryService | None = None
+    wsdiscovery: DiscoveryService | None = None
 
     @property
     def conflict(self) -> bool:
@@ -259,6 +280,10 @@ def _service(service: str, raw: Any, where: str, snmp_dir: Path, fault: str | No
                     parse_dn(dn)
         elif service == "rtsp":
             svc = RtspService(port=port, **options)
+        elif service in DISCOVERY_SERVICES:
+            svc = DiscoveryService(port=port, **options)
+            if not svc.source:
+                raise ProfileError(f"{where}: {service}.source must say where a reply like this was seen")
         else:
             svc = SnmpService(port=port, **options)
             if fault is None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from vendorscope.lab import faults, ftp, http, rtsp, smtp, ssh, telnet, tls
+from vendorscope.lab import discovery, faults, ftp, http, rtsp, smtp, ssh, telnet, tls
 from vendorscope.lab.model import (
     DEFAULT_BASE,
     PORT_MODES,
@@ -34,7 +34,7 @@ from vendorscope.lab.model import (
     parse_base,
     plan_addresses,
 )
-from vendorscope.lab.profiles import UDP_SERVICES, Profile, data_path, load_profiles
+from vendorscope.lab.profiles import DISCOVERY_SERVICES, UDP_SERVICES, Profile, data_path, load_profiles
 from vendorscope.lab.snmp import MibView, SnmpAgent, SnmpCredentials, device_records, load_snmprec
 from vendorscope.lab.streams import Service
 
@@ -80,7 +80,9 @@ def plan_devices(profiles: list[Profile], addresses: list[str], port_offset: int
                 vendor=profile.vendor,
                 group=profile.group,
                 role=profile.role,
-                services={name: port + port_offset for name, port in profile.services().items()},
+                # Only privileged ports move: the discovery protocols' ports are above 1024 already.
+                services={name: port + (port_offset if port < 1024 else 0)
+                          for name, port in profile.services().items()},
                 conflict=profile.conflict,
                 fault=profile.fault,
                 hostname=profile.hostname + suffix,
@@ -353,6 +355,10 @@ class Lab:
                     mac = bytes.fromhex(device.mac.replace(":", "")) if device.mac else None
                     view = MibView(device_records(snmp_data[profile.name], device.hostname, mac))
                     agent.add(sock, view, v2c=profile.snmp.v2c, v3=profile.snmp.v3)
+                elif service in DISCOVERY_SERVICES:
+                    svc = getattr(profile, service)
+                    assert svc is not None
+                    self._services.append(await discovery.start(sock, service, svc, device.ip, device.mac))
                 else:  # pragma: no cover - profiles.py admits no other service
                     raise LabError(f"{device.name}: no server for {service}")
 

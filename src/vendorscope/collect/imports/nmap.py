@@ -10,7 +10,9 @@ one fails to parse ("undefined entity").
 Per host: IP, MAC and nmap's MAC vendor, hostnames; per open port: the
 product nmap's service detection names, CPEs, and the output of the scripts
 that carry evidence (banner, snmp-sysdescr, ssh-hostkey, ssl-cert,
-http-server-header, http-title, rtsp-methods, fingerprint-strings); OS
+http-server-header, http-title, rtsp-methods, upnp-info, fingerprint-strings);
+the raw answers of the service fingerprint (``servicefp``) nmap prints when
+it cannot name a service, each read by its protocol's evidence module; OS
 matches and their CPEs.
 """
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import IO, Any
 from xml.etree.ElementTree import Element, ParseError
@@ -36,8 +38,9 @@ from vendorscope.collect.imports.common import (
     observation,
     utc_from_epoch,
 )
-from vendorscope.evidence import greeting, tls
+from vendorscope.evidence import dhip, greeting, rtsp, sadp, sip, tls, upnp, wsdiscovery
 from vendorscope.evidence import http as http_evidence
+from vendorscope.evidence import snmp as snmp_evidence
 from vendorscope.evidence.record import DecodeError, Evidence
 from vendorscope.evidence.snmp import display_string
 from vendorscope.model import AssetKeys, Observation
@@ -51,9 +54,18 @@ _NMAPRUN = re.compile(rb"<nmaprun\b[^>]*>")
 _START_ATTR = re.compile(rb'\bstart="(\d+)"')
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.I)
 _NMAP_ESCAPE = re.compile(r"\\x([0-9A-Fa-f]{2})")
-_FP_NULL = re.compile(r'%r\(NULL,[0-9A-Fa-f]+,"((?:[^"\\]|\\.)*)"\)')
+MAX_FP_CHARS = 256 * 1024  # of one servicefp attribute: nmap prints a few KiB
+MAX_FP_RESPONSE = 16 * 1024  # escaped characters read of one r(…) entry
+MAX_FP_ENTRIES = 64
+# One r(Probe,hexlen,"escaped bytes") entry; the bounded repeat keeps an unterminated one linear.
+_FP_ENTRY = re.compile(r'(?:^|%|:)r\(([A-Za-z0-9_-]{1,64}),([0-9A-Fa-f]{1,8}),'
+                       r'"((?:[^"\\]|\\.){0,' + str(MAX_FP_RESPONSE) + r'})"\)')
+_FP_WRAP = re.compile(r"\r?\nSF:")  # nmap's normal output wraps fingerprints in "SF:" lines
 _FP_ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{2}|.)")
 _FP_SIMPLE = {"r": "\r", "n": "\n", "t": "\t", "0": "\0"}
+# upnp-info's labels → UPnP description fields (nmap prints "Model Version" for modelNumber).
+_UPNP_INFO_FIELDS = {"Server": "server", "Manufacturer": "manufacturer", "Model Name": "modelName",
+                     "Model Version": "modelNumber", "Name": "friendlyName", "Model Descr": "modelDescription"}
 _UPTIME_LINE = re.compile(r"\n\s*System uptime:.*$", re.S)
 # OpenSSL one-line order; other attributes follow in nmap's order.
 _DN_ORDER = (
@@ -284,11 +296,10 @@ def port_evidence(port: Element) -> list[Evidence]:
         from_script = script_evidence(script, service=name, port=number)
         banner_seen = banner_seen or any(ev.kind.endswith(".banner") for ev in from_script)
         out.extend(ev._replace(context={**where, **(ev.context or {})}) for ev in from_script)
-    if service is not None and not banner_seen and number is not None:
-        response = null_probe_response(service.get("servicefp") or "")
-        classified = greeting.classify(number, response, name or None) if response else None
-        if classified is not None:
-            out.append(classified._replace(context={**where, "from": "servicefp"}))
+    if service is not None and number is not None and service.get("servicefp"):
+        out.extend(ev._replace(context={**where, **(ev.context or {})})
+                   for ev in servicefp_evidence(service.get("servicefp") or "", port=number, protocol=protocol,
+                                                service=name or None, with_greeting=not banner_seen))
     return out
 
 
@@ -337,6 +348,8 @@ def script_evidence(script: Element, *, service: str, port: int | None) -> list[
         data = unescape_banner(output)
         classified = greeting.classify(port or 0, data, service or None) if data else None
         return [classified._replace(context=ctx)] if classified is not None else []
+    if sid == "upnp-info":
+        return [ev._replace(context={**ctx, **(ev.context or {})}) for ev in upnp_info_evidence(output)]
     if sid == "fingerprint-strings":
         return fingerprint_headers(script, ctx)
     return []
@@ -403,11 +416,12 @@ def unescape_banner(output: str) -> bytes:
     return bytes(raw)
 
 
-def null_probe_response(servicefp: str) -> bytes | None:
-    """What the service sent unprompted, from a service fingerprint's ``r(NULL,…)`` entry."""
-    m = _FP_NULL.search(servicefp)
-    if m is None:
-        return None
+def unescape_servicefp(escaped: str) -> bytes:
+    """The bytes behind one escaped response of a service fingerprint.
+
+    nmap writes bytes that are not plain printable ASCII as ``\\xNN``, CR/LF/tab/NUL as
+    ``\\r \\n \\t \\0``, and puts a backslash before quotes, backslashes and regex punctuation
+    (``\\.``); anything else stands for itself. The result is cut at :data:`MAX_FP_RESPONSE`."""
 
     def one(esc: re.Match[str]) -> str:
         code = esc.group(1)
@@ -415,7 +429,93 @@ def null_probe_response(servicefp: str) -> bytes | None:
             return chr(int(code[1:], 16))
         return _FP_SIMPLE.get(code, code)
 
-    return _FP_ESCAPE.sub(one, m.group(1)[:4096]).encode("latin-1", "replace")
+    return _FP_ESCAPE.sub(one, escaped[:MAX_FP_RESPONSE]).encode("latin-1", "replace")[:MAX_FP_RESPONSE]
+
+
+def servicefp_responses(servicefp: str) -> list[tuple[str, bytes]]:
+    """(probe name, raw answer) of every ``r(Probe,len,"…")`` entry of a service fingerprint,
+    in the fingerprint's order; at most :data:`MAX_FP_ENTRIES`, each bounded."""
+    text = _FP_WRAP.sub("", servicefp[:MAX_FP_CHARS])
+    out: list[tuple[str, bytes]] = []
+    for m in _FP_ENTRY.finditer(text):
+        out.append((m.group(1), unescape_servicefp(m.group(3))))
+        if len(out) >= MAX_FP_ENTRIES:
+            break
+    return out
+
+
+def null_probe_response(servicefp: str) -> bytes | None:
+    """What the service sent unprompted, from a service fingerprint's ``r(NULL,…)`` entry."""
+    return next((data for probe, data in servicefp_responses(servicefp) if probe == "NULL"), None)
+
+
+def _answer_evidence(data: bytes) -> list[Evidence]:
+    """An answer whose first line names its protocol (HTTP, RTSP, SIP): the protocol module's evidence."""
+    try:
+        if data.startswith(b"HTTP/"):
+            return http_evidence.response_evidence(data, "http")
+        if data.startswith(b"RTSP/"):
+            return rtsp.response_evidence(data)
+        if sip.is_sip(data):
+            return sip.parse_sip(data)
+    except DecodeError:
+        return []
+    return []
+
+
+# UDP port → the decoder of the module that declares it.
+UDP_DECODERS: dict[int, Callable[[bytes], list[Evidence]]] = {
+    **{p: snmp_evidence.decode_snmp for p in snmp_evidence.PORTS},
+    **{p: upnp.decode_ssdp for p in upnp.PORTS},
+    **{p: sadp.decode_sadp for p in sadp.PORTS},
+    **{p: dhip.decode_dhip for p in dhip.PORTS},
+    **{p: wsdiscovery.decode_wsdiscovery for p in wsdiscovery.PORTS},
+}
+
+
+def _udp_evidence(port: int, data: bytes) -> list[Evidence]:
+    """A UDP answer to one of nmap's UDP probes, read by the module that owns the port."""
+    decode = UDP_DECODERS.get(port)
+    try:
+        return decode(data) if decode is not None else []
+    except DecodeError:
+        return []
+
+
+def servicefp_evidence(servicefp: str, *, port: int, protocol: str, service: str | None,
+                       with_greeting: bool = True) -> list[Evidence]:
+    """Evidence in the raw answers nmap kept in a service fingerprint it could not match.
+
+    The NULL probe's answer is a greeting (:mod:`vendorscope.evidence.greeting`); answers that
+    start with a protocol's status line (``HTTP/1.1 401``, ``RTSP/1.0 200``, ``SIP/2.0 200``)
+    go to that protocol's module whatever probe drew them; UDP answers go to the module that
+    owns the port. Each carries ``from: servicefp`` and the probe's name."""
+    out: list[Evidence] = []
+    for probe, data in servicefp_responses(servicefp):
+        found: list[Evidence]
+        if probe == "NULL" and protocol == "tcp":
+            classified = greeting.classify(port, data, service) if with_greeting and data else None
+            found = [classified] if classified is not None else []
+            found = found or _answer_evidence(data)
+        elif protocol == "udp":
+            found = _udp_evidence(port, data) or _answer_evidence(data)
+        else:
+            found = _answer_evidence(data)
+        out.extend(ev._replace(context={**(ev.context or {}), "from": "servicefp", "fp_probe": probe})
+                   for ev in found)
+    return out
+
+
+def upnp_info_evidence(output: str) -> list[Evidence]:
+    """The ``upnp-info`` script's answer: the SSDP Server header and the description it fetched."""
+    fields: dict[str, str] = {}
+    for line in output.splitlines()[:256]:
+        name, sep, value = line.strip().partition(":")
+        if sep and value.strip() and name.strip() in _UPNP_INFO_FIELDS:
+            fields.setdefault(_UPNP_INFO_FIELDS[name.strip()], clean(value.strip(), 256) or "")
+    server = fields.pop("server", "")
+    out = [Evidence("upnp.server", server)] if server else []
+    return out + upnp.description_evidence({k: v for k, v in fields.items() if v})
 
 
 def fingerprint_headers(script: Element, ctx: dict[str, Any]) -> list[Evidence]:

@@ -50,7 +50,7 @@ from vendorscope.collect.pcap.link import (
 )
 from vendorscope.collect.pcap.reader import ProgressCallback, read_frames
 from vendorscope.collect.pcap.tcp import Reassembler, Stream
-from vendorscope.evidence import arp, cdp, dhcp, lldp, mdns, nbns, sip, snmp, upnp
+from vendorscope.evidence import arp, cdp, dhcp, dhip, lldp, mdns, nbns, sadp, sip, snmp, upnp, wsdiscovery
 from vendorscope.evidence.record import Evidence, is_unicast_mac
 from vendorscope.model import AssetKeys, Observation
 
@@ -77,6 +77,9 @@ UDP_DECODERS: dict[int, tuple[UdpDecoder, str, str]] = {
     **{port: (upnp.decode_ssdp, IP, "ssdp") for port in upnp.PORTS},
     **{port: (snmp.decode_snmp, IP, "snmp") for port in snmp.PORTS},
     **{port: (sip.parse_sip, IP, "sip") for port in sip.PORTS},
+    **{port: (sadp.decode_sadp, IP, "sadp") for port in sadp.PORTS},
+    **{port: (dhip.decode_dhip, IP, "dhip") for port in dhip.PORTS},
+    **{port: (wsdiscovery.decode_wsdiscovery, IP, "wsdiscovery") for port in wsdiscovery.PORTS},
 }
 
 

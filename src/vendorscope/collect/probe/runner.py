@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from vendorscope.collect.probe import http, rtsp, tcp, tls
+from vendorscope.collect.probe import discovery, http, rtsp, tcp, tls
 from vendorscope.collect.probe.audit import AuditSink
 from vendorscope.collect.probe.gate import Gate, ProbeFailed
 from vendorscope.collect.probe.scope import Scope, ScopeViolation
@@ -86,13 +86,24 @@ def plan(scope: Scope, targets: Sequence[str]) -> list[PlannedHost]:
     probes = ["tcp.connect"]
     names = {SERVER_FIRST.get(p) or CLIENT_FIRST.get(p) or "banner/http/tls" for p in scope.ports}
     probes.extend(sorted(names))
-    if scope.udp_ports and scope.snmp:
+    if _snmp_ports(scope) and scope.snmp:
         probes.append("snmp")
+    probes.extend(discovery.PROTOCOLS[p].name for p in _discovery_ports(scope))
+    udp = tuple(p for p in scope.udp_ports if p in _discovery_ports(scope) or (scope.snmp and p in _snmp_ports(scope)))
     hosts = []
     for target in targets:
         address = scope.check(target)
-        hosts.append(PlannedHost(address, scope.ports, scope.udp_ports if scope.snmp else (), tuple(probes)))
+        hosts.append(PlannedHost(address, scope.ports, udp, tuple(probes)))
     return hosts
+
+
+def _discovery_ports(scope: Scope) -> tuple[int, ...]:
+    """The scope's UDP ports a vendor discovery protocol owns (asked with that protocol, not SNMP)."""
+    return tuple(p for p in scope.udp_ports if p in discovery.PROTOCOLS)
+
+
+def _snmp_ports(scope: Scope) -> tuple[int, ...]:
+    return tuple(p for p in scope.udp_ports if p not in discovery.PROTOCOLS)
 
 
 def default_concurrency() -> int:
@@ -126,7 +137,7 @@ async def probe_targets(
     queue: asyncio.Queue[str] = asyncio.Queue()
     for target in targets:
         queue.put_nowait(target)
-    snmp = SnmpProber(gate) if scope.snmp and scope.udp_ports else None
+    snmp = SnmpProber(gate) if scope.snmp and _snmp_ports(scope) else None
     if snmp is not None:
         snmp.prepare()
 
@@ -143,14 +154,19 @@ async def probe_targets(
 
     # Hosts in flight: enough to keep every connection slot busy.
     workers = max(1, min(len(targets), concurrency))
+    segment_observations: list[Observation] = []
     try:
         await asyncio.gather(*(worker() for _ in range(workers)))
+        # Multicast only where the scope file names the segment (allow_multicast); never otherwise.
+        for segment in scope.allow_multicast:
+            for port in _discovery_ports(scope):
+                segment_observations.extend(await discovery.multicast(gate, segment, port))
     finally:
         if snmp is not None:
             snmp.close()
     order = {t: i for i, t in enumerate(targets)}
     results.sort(key=lambda r: order.get(r.target, 0))
-    observations = [o for r in results for o in r.observations]
+    observations = [o for r in results for o in r.observations] + segment_observations
     return ProbeReport(
         observations, results, started, datetime.now(UTC), gate.steps, gate.connections, gate.run_id
     )
@@ -172,7 +188,8 @@ async def probe_host(gate: Gate, target: str, snmp: SnmpProber | None = None) ->
     result = HostResult(target)
     tasks = [probe_tcp_port(gate, target, port) for port in gate.scope.ports]
     if snmp is not None:
-        tasks.extend(snmp.probe(target, port) for port in gate.scope.udp_ports)
+        tasks.extend(snmp.probe(target, port) for port in _snmp_ports(gate.scope))
+    tasks.extend(discovery.probe_discovery(gate, target, port) for port in _discovery_ports(gate.scope))
     seen: set[tuple[str, str, Any]] = set()
     for found in await asyncio.gather(*tasks, return_exceptions=True):
         if isinstance(found, BaseException):

@@ -16,6 +16,7 @@ Format (TOML)::
     per_host = 4         # concurrent connections per host
     timeout = 2.0        # seconds per probe
     retries = 1
+    allow_multicast = []  # segments (inside allow) where discovery may multicast, e.g. ["192.0.2.0/24"]
     [snmp]
     communities = ["public"]
     [[snmp.v3]]
@@ -59,6 +60,7 @@ _SCOPE_KEYS = {
     "timeout",
     "retries",
     "banner_wait",
+    "allow_multicast",
 }
 _SNMP_KEYS = {"communities", "v3"}
 _V3_KEYS = {"user", "auth_protocol", "auth_key", "priv_protocol", "priv_key"}
@@ -115,6 +117,9 @@ class Scope:
     banner_wait: float | None = None
     snmp: SnmpCredentials = field(default_factory=SnmpCredentials)
     source: str = "<scope>"
+    # Local segments where discovery probes may ask by multicast (reaching devices nobody named);
+    # empty: unicast to named targets only. Each lies inside ``allow``.
+    allow_multicast: tuple[IPNetwork, ...] = ()
 
     @property
     def greeting_wait(self) -> float:
@@ -141,6 +146,14 @@ class Scope:
             if port not in allowed:
                 raise ScopeViolation(f"{transport} port {port} on {address} is not in scope {self.source}")
         return str(address)
+
+    def check_multicast(self, segment: IPNetwork, port: int) -> None:
+        """Raise ScopeViolation unless the scope lists ``segment`` in allow_multicast and ``port`` in udp_ports."""
+        if segment not in self.allow_multicast:
+            raise ScopeViolation(f"multicast to {segment} is not allowed by scope {self.source} "
+                                 f"(allow_multicast: {_nets(self.allow_multicast)})")
+        if port not in self.udp_ports:
+            raise ScopeViolation(f"udp port {port} is not in scope {self.source}")
 
     def expand(self, targets: Sequence[str] = (), limit: int = MAX_TARGETS) -> list[str]:
         """Addresses to probe: the named targets (addresses, CIDRs, ranges, host names)
@@ -346,7 +359,15 @@ class _Validator:
             ),
             snmp=self.snmp(data.get("snmp", {})),
             source=self.source,
+            allow_multicast=self.multicast_segments(section.get("allow_multicast", []), allow),
         )
+
+    def multicast_segments(self, value: Any, allow: tuple[IPNetwork, ...]) -> tuple[IPNetwork, ...]:
+        segments = self.networks("allow_multicast", value)
+        for segment in segments:
+            if not any(segment.version == a.version and segment.subnet_of(a) for a in allow):  # type: ignore[arg-type]
+                raise self.fail("scope", "allow_multicast", f"{segment} is not inside allow")
+        return segments
 
     def unknown_keys(self, table: str, section: dict[str, Any], known: set[str], index: int = 0) -> None:
         for key in sorted(set(section) - known):
