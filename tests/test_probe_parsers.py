@@ -81,7 +81,8 @@ def test_classify_any_bytes(data: bytes, port: int) -> None:
     found = classify(port, data)
     if found is not None:
         kind, value = found
-        assert kind in ("ssh.banner", "ftp.banner", "smtp.banner", "telnet.banner", "tcp.banner")
+        assert kind in ("ssh.banner", "ftp.banner", "smtp.banner", "telnet.banner", "pop.banner", "imap.banner",
+                        "tcp.banner")
         assert value and len(value) <= banners.MAX_BANNER and "\x00" not in value
 
 
