@@ -32,6 +32,7 @@ from vendorscope.cli.common import (
 )
 from vendorscope.cli.judging import AUDIENCE_OPTION, MODE_OPTION, PACKS_OPTION, JudgeMode, criteria_or_fail
 from vendorscope.model import Asset, Attribution, Observation, Role
+from vendorscope.resolve import annotation_for
 from vendorscope.store.inventory import Inventory, InventoryError, display_url, open_inventory
 from vendorscope.store.queries import Annotation, Diff, HistoryEntry, SnapshotInfo, SnapshotRefError
 
@@ -226,7 +227,7 @@ def asset(
         snapshot_id = inventory.snapshot(snapshot).id if snapshot is not None else None
         found = inventory.asset(resolved, snapshot_id)
         seen_in = inventory.asset_snapshots(resolved)
-        note = inventory.annotations().get(resolved)
+        note = annotation_for(found, inventory.annotations()) if found is not None else None
     if found is None:
         fail(f"asset {resolved} is not in snapshot {snapshot}" if snapshot else f"asset {resolved} has no observations")
     if fmt is not OutputFormat.table:
