@@ -527,3 +527,50 @@ def test_report_roles_as_the_judge_sees_them() -> None:
     core = replace(bare("core", "huawei"), role=Role.core)
     out = _with_effective_roles([cam, core])
     assert [a.role for a in out] == [Role.cctv, Role.core]
+
+
+def _unique_assets(data: Any) -> Any:
+    seen: set[str] = set()
+    unique = [a for a in data.assets if not (a.id in seen or seen.add(a.id))]
+    return replace(data, assets=unique)
+
+
+def _comparable(doc: dict[str, Any]) -> dict[str, Any]:
+    """A BOM's content without the order (and repeats) the library's sorted sets drop."""
+    def component(c: dict[str, Any]) -> tuple[Any, ...]:
+        identity = [(i["field"], i["confidence"], i["concludedValue"],
+                     sorted({(m["technique"], m["confidence"], m["value"]) for m in i["methods"]}))
+                    for i in c.get("evidence", {}).get("identity", [])]
+        return (c["type"], c["name"], c.get("version"), c.get("supplier"), c.get("manufacturer"),
+                c.get("description"), sorted({(p["name"], p["value"]) for p in c["properties"]}), identity)
+
+    meta = doc["metadata"]
+    return {
+        "spec": (doc["bomFormat"], doc["specVersion"], doc["serialNumber"], doc["version"]),
+        "meta": (meta["timestamp"][:19], meta["lifecycles"],
+                 sorted({(p["name"], p["value"]) for p in meta["properties"]}),
+                 [(t["name"], t["version"]) for t in meta["tools"]["components"]]),
+        "components": [(c["bom-ref"], component(c)) for c in doc["components"]],
+    }
+
+
+def test_cyclonedx_built_by_the_library_carries_the_direct_writers_content() -> None:
+    """Below the threshold the library builds the BOM; above it the direct writer: the same BOM either way."""
+    import uuid
+
+    from vendorscope.report import cyclonedx_bom
+
+    data = _unique_assets(report(40, hostile=2))
+    assert any(a.site == HOSTILE_SITE for a in data.assets)
+    serial = uuid.uuid4()
+    doc = bom_dict(data, serial)
+    via_library = cyclonedx_bom.library_bom_json(doc)
+    direct = json.dumps(doc, ensure_ascii=False, indent=2)
+    validate_cyclonedx(via_library)
+    validate_cyclonedx(direct)
+    assert _comparable(json.loads(via_library)) == _comparable(json.loads(direct))
+    assert [c["bom-ref"] for c in json.loads(via_library)["components"]] == [a.id for a in data.assets]
+    # render_bom chooses by size: both routes give valid BOMs of every asset.
+    for limit in (0, cyclonedx_bom.LIBRARY_MAX_ASSETS):
+        rendered = json.loads(render_bom(data, library_max_assets=limit))
+        assert [c["bom-ref"] for c in rendered["components"]] == [a.id for a in data.assets]

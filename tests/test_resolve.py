@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from vendorscope.identify.engine import Engine
 from vendorscope.model import AssetKeys, Observation, Role
@@ -179,7 +180,7 @@ def test_product_ranks_follow_the_tiers() -> None:
 # ---------------------------------------------------------------- annotations follow the device
 
 
-def test_annotations_follow_the_device_when_a_merge_changes_its_id(tmp_path, engine: Engine) -> None:  # type: ignore[no-untyped-def]
+def test_annotations_follow_the_device_when_a_merge_changes_its_id(tmp_path: Path, engine: Engine) -> None:
     """Annotate ip:…, then an inventory adds a serial (the id becomes serial:…): role, site, tags stay."""
     from typer.testing import CliRunner
 
