@@ -192,8 +192,9 @@ def library_bom_json(doc: dict[str, Any], *, indent: int | None = 2) -> str:
         return ComponentEvidence(identity=[
             Identity(field=IdentityField(i["field"]), confidence=Decimal(str(i["confidence"])),
                      concluded_value=i["concludedValue"],
-                     methods=[Method(technique=AnalysisTechnique(m["technique"]), confidence=Decimal(str(m["confidence"])),
-                                     value=m["value"]) for m in i["methods"]])
+                     methods=[Method(technique=AnalysisTechnique(m["technique"]),
+                                     confidence=Decimal(str(m["confidence"])), value=m["value"])
+                              for m in i["methods"]])
             for i in raw["identity"]
         ])
 
