@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system demo test bench lint clean
+.PHONY: setup system demo test bench accuracy lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: setup system
 bench: setup
 	bash scripts/install-system-deps.sh bench
 	$(PY) benchmarks/run_all.py
+
+# Attribution accuracy on Rapid7 recog's examples (../shared/recog or RECOG=path/to/recog).
+accuracy: setup
+	$(PY) benchmarks/accuracy.py $(if $(RECOG),--recog $(RECOG))
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -38,8 +38,8 @@ from typing import Any
 
 import defusedxml.ElementTree as SafeET
 
-from vendorscope.collect import banners
 from vendorscope.collect.probe import http as probe_http
+from vendorscope.evidence import greeting as banners
 from vendorscope.identify.registry import default_registry
 from vendorscope.lab.runner import Lab, LabError
 from vendorscope.model import AssetKeys, Observation
@@ -158,7 +158,7 @@ def fingerprint_observations(name: str, fingerprint: str, keys: AssetKeys,
         if name in BANNER_KINDS or not data.startswith((b"HTTP/", b"RTSP/")):
             found = banners.classify(context["port"], data)
             if found:
-                yield Observation(found[0], found[1], "nmap", keys=keys, context=context)
+                yield Observation(found.kind, found.value, "nmap", keys=keys, context=context)
             continue
         try:
             protocol, _, _, _, headers = probe_http.parse_head(data.split(b"\r\n\r\n", 1)[0])

@@ -98,6 +98,12 @@ def _exploding_app() -> typer.Typer:
     def fine() -> None:
         pass
 
+    @broken.command()
+    def bad_recog() -> None:
+        from vendorscope.identify.recog import RecogError
+
+        raise RecogError("/tmp/recog/ssh_banners.xml: not recog XML")
+
     describe_parameters(broken)
     return broken
 
@@ -115,6 +121,9 @@ def test_an_internal_error_is_one_line_and_exit_70(capsys: pytest.CaptureFixture
     assert run_guarded(command, ["explode"], "vendorscope") == INTERNAL_ERROR
     assert "Traceback" in capsys.readouterr().err
     assert run_guarded(command, ["fine"], "vendorscope") == 0
+    monkeypatch.delenv("VENDORSCOPE_DEBUG")
+    assert run_guarded(command, ["bad-recog"], "vendorscope") == 2  # bad input, not a bug
+    assert one_line(capsys.readouterr().err).startswith("error: recog ($VENDORSCOPE_RECOG")
 
 
 # ---------------------------------------------------------------- help

@@ -90,7 +90,8 @@ def test_mark_components_only_marks_component_rules() -> None:
     chip = Attribution("hisilicon", "HiSilicon", "huawei", 0.5, "rtsp.hisilicon.hiipcam")
     marked = mark_components([plain, chip], frozenset({"rtsp.hisilicon.hiipcam"}))
     assert [a.component for a in marked] == [False, True]
-    assert "component" not in plain.as_dict()  # the dict stays as it was for device attributions
+    # Every attribution says whether it names a component, so JSON and Arrow rows keep one shape.
+    assert plain.as_dict()["component"] is False and marked[1].as_dict()["component"] is True
     verdict, _ = reconcile(marked)
     assert verdict.vendor == "huawei"
 

@@ -42,7 +42,7 @@ def test_shodan_banners() -> None:
     assert ("192.0.2.20", "http.server", "App-webs/") in got
     assert any(k == "http.www_authenticate" and "IP Camera(C6182)" in v for _, k, v in got)
     assert ("192.0.2.30", "tls.cert.issuer",
-            "C=CN, ST=ZheJiang, L=HangZhou, O=ZheJiang Dahua Technology Co., Ltd., CN=Dahua Device CA") in got
+            "CN=Dahua Device CA,O=ZheJiang Dahua Technology Co.\\, Ltd.,L=HangZhou,ST=ZheJiang,C=CN") in got
     telnet = next(o for o in observations if o.kind == "telnet.banner")
     assert telnet.value.startswith("Warning: Telnet is not a secure protocol") and "\xff" not in telnet.value
     ssh = next(o for o in observations if o.kind == "ssh.banner")
@@ -57,7 +57,7 @@ def test_censys_hosts() -> None:
     assert collector.bad_count == 0 and collector.records == 2
     assert groups(observations) == {"198.51.100.7": "huawei", "198.51.100.8": "hikvision"}
     got = {(o.keys.ip, o.kind, o.value) for o in observations}
-    assert ("198.51.100.7", "tls.cert.subject", "C=CN, O=Huawei, CN=Huawei") in got
+    assert ("198.51.100.7", "tls.cert.subject", "CN=Huawei,O=Huawei,C=CN") in got  # RFC 4514, as every source
     assert ("198.51.100.7", "http.server", "Huawei Auth-Http Server 1.0") in got
     assert ("198.51.100.7", "snmp.sysname", "BR-AR6120-01") in got
     assert ("198.51.100.7", "scan.product_vendor", "Huawei") in got
@@ -138,6 +138,6 @@ def test_truncated_gzip_keeps_what_was_read(tmp_path: Path) -> None:
 
 
 def test_distinguished_names_from_fields() -> None:
-    assert SD.dn_from_fields({"CN": "x", "O": "Huawei", "C": "CN"}) == "C=CN, O=Huawei, CN=x"
-    assert SD.dn_from_fields({"common_name": ["IPC"], "organization": ["Hikvision"]}) == "O=Hikvision, CN=IPC"
+    assert SD.dn_from_fields({"CN": "x", "O": "Huawei", "C": "CN"}) == "CN=x,O=Huawei,C=CN"  # RFC 4514
+    assert SD.dn_from_fields({"common_name": ["IPC"], "organization": ["Hikvision"]}) == "CN=IPC,O=Hikvision"
     assert SD.dn_from_fields("C=CN") is None

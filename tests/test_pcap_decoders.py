@@ -10,11 +10,13 @@ import scapy.contrib.cdp as cdp_layers
 import scapy.contrib.lldp as lldp_layers
 from scapy.asn1.asn1 import ASN1_OID, ASN1_STRING
 
-from vendorscope.collect.pcap import arp, banners, cdp, dhcp, lldp, mdns, nbns, snmp, ssdp, tls
+from vendorscope.collect.pcap import first_message as banners
 from vendorscope.collect.pcap.errors import DecodeError
-from vendorscope.collect.pcap.facts import Fact
 from vendorscope.collect.pcap.link import ETH_IPV4, ETH_IPV6, ETH_LLDP, LLC, link_layer
 from vendorscope.collect.pcap.tcp import Reassembler, Stream
+from vendorscope.evidence import arp, cdp, dhcp, lldp, mdns, nbns, snmp, tls
+from vendorscope.evidence import upnp as ssdp
+from vendorscope.evidence.record import Evidence as Fact
 from vendorscope.lab.capture import huawei_certificate, tls12_server_flight, to_link
 
 HW_MAC = "e0:06:30:1a:2b:01"

@@ -14,24 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scapy.asn1.asn1 import ASN1_OID, ASN1_STRING
 
-from vendorscope.collect.pcap import (
-    NotACaptureError,
-    SkipReport,
-    arp,
-    banners,
-    cdp,
-    dhcp,
-    lldp,
-    mdns,
-    nbns,
-    read_observations,
-    snmp,
-    ssdp,
-    tls,
-)
+from vendorscope.collect.pcap import NotACaptureError, SkipReport, read_observations
+from vendorscope.collect.pcap import first_message as banners
 from vendorscope.collect.pcap.errors import DecodeError
-from vendorscope.collect.pcap.facts import Fact
 from vendorscope.collect.pcap.link import link_layer
+from vendorscope.evidence import arp, cdp, dhcp, lldp, mdns, nbns, sip, snmp, tls
+from vendorscope.evidence import upnp as ssdp
+from vendorscope.evidence.record import Evidence as Fact
 from vendorscope.lab.capture import DEMO_PATH, huawei_certificate, tls12_server_flight
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -76,7 +65,7 @@ DECODERS: dict[str, tuple[Callable[[bytes], list[Fact]], bytes]] = {
         s.SNMPvarbind(oid=ASN1_OID("1.3.6.1.2.1.1.2.0"), value=ASN1_OID("1.3.6.1.4.1.2011.1"))])))),
     "tls": (lambda b: tls.decode_server_flight(b)[0], tls12_server_flight(huawei_certificate())),
     "banner": (_parse_first_message, b"\xff\xfb\x01HTTP/1.1 200 OK\r\nServer: x\r\n\r\n<title>a</title>"),
-    "sip": (banners.parse_sip, b"SIP/2.0 200 OK\r\nServer: Yealink\r\n\r\n"),
+    "sip": (sip.parse_sip, b"SIP/2.0 200 OK\r\nServer: Yealink\r\n\r\n"),
     "link": (_link, bytes(s.Ether() / s.Dot1Q(vlan=5) / s.IP() / s.UDP())),
 }
 

@@ -18,42 +18,49 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vendorscope.collect import banners
 from vendorscope.collect.probe import http, snmp, tls
+from vendorscope.evidence import greeting as banners
+from vendorscope.evidence import onvif, upnp
+
+
+def classify(port: int, data: bytes) -> tuple[str, str] | None:
+    """The greeting classifier's (kind, value), as these assertions were written for."""
+    found = banners.classify(port, data)
+    return None if found is None else (found.kind, found.value)
 
 # -- banners --------------------------------------------------------------------
 
 
 def test_ssh_banner_is_the_identification_line() -> None:
-    assert banners.classify(22, b"SSH-2.0-HUAWEI-1.5\r\n") == ("ssh.banner", "SSH-2.0-HUAWEI-1.5")
+    assert classify(22, b"SSH-2.0-HUAWEI-1.5\r\n") == ("ssh.banner", "SSH-2.0-HUAWEI-1.5")
     # RFC 4253 allows lines before the identification; any port.
-    assert banners.classify(9999, b"hello there\r\nSSH-2.0-ZTE_SSH.2.0\r\n") == ("ssh.banner", "SSH-2.0-ZTE_SSH.2.0")
+    assert classify(9999, b"hello there\r\nSSH-2.0-ZTE_SSH.2.0\r\n") == ("ssh.banner", "SSH-2.0-ZTE_SSH.2.0")
 
 
 def test_ftp_and_smtp_greetings_by_content_then_port() -> None:
-    assert banners.classify(2121, b"220-Welcome\r\n220 ZTE FTP server ready\r\n") == (
+    assert classify(2121, b"220-Welcome\r\n220 ZTE FTP server ready\r\n") == (
         "ftp.banner", "220-Welcome\n220 ZTE FTP server ready")
-    assert banners.classify(10025, b"220 mx.example ESMTP Postfix\r\n") == ("smtp.banner",
+    assert classify(10025, b"220 mx.example ESMTP Postfix\r\n") == ("smtp.banner",
                                                                             "220 mx.example ESMTP Postfix")
-    assert banners.classify(21, b"220 Hikvision ready\r\n")[0] == "ftp.banner"  # type: ignore[index]
-    assert banners.classify(25, b"220 Welcome\r\n")[0] == "smtp.banner"  # type: ignore[index]
-    assert banners.classify(9000, b"220 Welcome\r\n")[0] == "tcp.banner"  # type: ignore[index]
+    assert classify(21, b"220 Hikvision ready\r\n")[0] == "ftp.banner"  # type: ignore[index]
+    assert classify(25, b"220 Welcome\r\n")[0] == "smtp.banner"  # type: ignore[index]
+    assert classify(9000, b"220 Welcome\r\n")[0] == "tcp.banner"  # type: ignore[index]
 
 
 def test_telnet_negotiation_is_stripped_and_refused() -> None:
     stream = b"\xff\xfd\x18\xff\xfb\x01\xff\xfa\x18\x01\xff\xf0\r\nHuawei login: \xff\xff"
     text, had_iac = banners.strip_telnet(stream)
     assert had_iac and text == b"\r\nHuawei login: \xff"
-    assert banners.classify(2323, stream) == ("telnet.banner", "Huawei login: \xff")
+    assert classify(2323, stream) == ("telnet.banner", "Huawei login: \xff")
     assert banners.telnet_reply(b"\xff\xfd\x18\xff\xfb\x01") == b"\xff\xfc\x18\xff\xfe\x01"
-    assert banners.classify(23, b"\r\nLogin authentication\r\n\r\nUsername:") == (
+    assert classify(23, b"\r\nLogin authentication\r\n\r\nUsername:") == (
         "telnet.banner", "Login authentication\nUsername:")
 
 
 def test_noise_is_not_a_banner() -> None:
-    assert banners.classify(9000, bytes(range(256)) * 4) is None
-    assert banners.classify(23, b"\x00\x01\x02\x03") is None
-    assert banners.classify(22, b"") is None
+    assert classify(9000, bytes(range(256)) * 4) is None
+    assert classify(23, b"\x00\x01\x02\x03") is None
+    assert classify(22, b"") is None
 
 
 def test_greeting_complete() -> None:
@@ -71,7 +78,7 @@ def test_banner_text_is_capped_and_clean() -> None:
 
 @given(st.binary(max_size=2000), st.integers(1, 65535))
 def test_classify_any_bytes(data: bytes, port: int) -> None:
-    found = banners.classify(port, data)
+    found = classify(port, data)
     if found is not None:
         kind, value = found
         assert kind in ("ssh.banner", "ftp.banner", "smtp.banner", "telnet.banner", "tcp.banner")
@@ -197,28 +204,28 @@ ONVIF = b"""<?xml version="1.0" encoding="UTF-8"?>
 
 
 def test_onvif_device_information() -> None:
-    info = http.parse_onvif_device_information(ONVIF)
+    info = onvif.parse_device_information(ONVIF)
     assert info == {"Manufacturer": "HIKVISION", "Model": "DS-2CD2143G0-I", "FirmwareVersion": "V5.5.80 build 190725",
                     "SerialNumber": "DS-2CD2143G0-I20190101AAWRD12345678", "HardwareId": "88"}
     fault = b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><s:Fault/></s:Body></s:Envelope>'
-    assert http.parse_onvif_device_information(fault) == {}
+    assert onvif.parse_device_information(fault) == {}
     bomb = b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><r>&b;</r>'
-    assert http.parse_onvif_device_information(bomb) == {}  # defusedxml refuses entities
+    assert onvif.parse_device_information(bomb) == {}  # defusedxml refuses entities
 
 
 def test_upnp_description_root_device_only() -> None:
     xml = (b'<root xmlns="urn:schemas-upnp-org:device-1-0"><device><friendlyName>Cam</friendlyName>'
            b"<manufacturer>Dahua</manufacturer><modelName>IPC-HFW</modelName><modelNumber>2431</modelNumber>"
            b"<deviceList><device><manufacturer>Other</manufacturer></device></deviceList></device></root>")
-    assert http.parse_upnp_description(xml) == {"friendlyName": "Cam", "manufacturer": "Dahua",
+    assert upnp.parse_description(xml) == {"friendlyName": "Cam", "manufacturer": "Dahua",
                                                 "modelName": "IPC-HFW", "modelNumber": "2431"}
-    assert http.parse_upnp_description(b"<html>not xml") == {}
+    assert upnp.parse_description(b"<html>not xml") == {}
 
 
 @given(st.binary(max_size=2000))
 def test_xml_parsers_on_any_bytes(data: bytes) -> None:
-    assert isinstance(http.parse_onvif_device_information(data), dict)
-    assert isinstance(http.parse_upnp_description(data), dict)
+    assert isinstance(onvif.parse_device_information(data), dict)
+    assert isinstance(upnp.parse_description(data), dict)
 
 
 # -- TLS ---------------------------------------------------------------------------

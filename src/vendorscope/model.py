@@ -13,60 +13,12 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-# Evidence kinds named in DESIGN.md. Sources may emit more; these are the ones
-# the identify stage has rules or lookups for, listed by `identify --list-kinds`.
-EVIDENCE_KINDS: tuple[str, ...] = (
-    "mac",
-    "ssh.banner",
-    "http.server",
-    "http.www_authenticate",
-    "http.title",
-    "http.user_agent",
-    "http.favicon_hash",
-    "ftp.banner",
-    "telnet.banner",
-    "smtp.banner",
-    "snmp.sysdescr",
-    "snmp.sysobjectid",
-    "snmp.sysname",
-    "lldp.sysdescr",
-    "lldp.sysname",
-    "cdp.platform",
-    "cdp.version",
-    "dhcp.vendor_class",
-    "dhcp.hostname",
-    "tls.cert.subject",
-    "tls.cert.issuer",
-    "upnp.manufacturer",
-    "upnp.model",
-    "upnp.server",
-    "rtsp.server",
-    "rtsp.www_authenticate",
-    "onvif.manufacturer",
-    "onvif.model",
-    "sip.user_agent",
-    "mdns.txt",
-    "inventory.manufacturer",
-    "inventory.model",
-    "cpe",
-)
-
-# Kinds that are labels (what somebody wrote down or a device claims about its
-# brand), as opposed to technical fingerprints. A disagreement between the two
-# is a conflict worth showing (white-label cameras).
-LABEL_KINDS: frozenset[str] = frozenset(
-    {
-        "inventory.manufacturer",
-        "inventory.model",
-        "onvif.manufacturer",
-        "onvif.model",
-        "upnp.manufacturer",
-        "upnp.model",
-        "netbox.manufacturer",
-    }
-)
+from vendorscope.evidence.kinds import EVIDENCE_KINDS as EVIDENCE_KINDS
+from vendorscope.evidence.kinds import LABEL_KINDS as LABEL_KINDS
 
 
+# The registry of evidence kinds lives in evidence/kinds.toml; re-exported here for
+# the code that reads them with the rest of the pipeline's records.
 @dataclass(frozen=True, slots=True)
 class AssetKeys:
     """Identifiers that tie an observation to a device. Any may be missing."""
@@ -131,9 +83,8 @@ class Attribution:
             "device_type": self.device_type,
             "confidence": self.confidence,
             "rule": self.rule,
+            "component": self.component,  # True: names a chip or SDK inside the device, not the device
         }
-        if self.component:
-            out["component"] = True
         return out
 
 

@@ -36,6 +36,10 @@ COMMAND_MODULES: dict[str, str] = {
     "lab": "lab",
     "demo": "demo",
     "scale": "scale",
+    "serve": "web",
+    "watch": "web",
+    "user": "accounts",
+    "token": "accounts",
 }
 _NOT_COMMANDS = {"application", "common", "judging", "verbosity"}
 

@@ -77,16 +77,29 @@ def run_guarded(command: click_core.Command, args: Sequence[str] | None, prog_na
     except (typer.Abort, KeyboardInterrupt, EOFError):
         _problem("", "interrupted")
         return 130
+    except ValueError as exc:
+        # A broken recog folder ($VENDORSCOPE_RECOG, `rules add-recog`) reaches every collecting
+        # command through the engine: an input error, one line.
+        from vendorscope.identify.recog import RecogError
+
+        if not isinstance(exc, RecogError):
+            return _internal_error(exc)
+        _problem("error: ", f"recog ($VENDORSCOPE_RECOG or `rules add-recog`): {exc}")
+        return USAGE_ERROR
     except BrokenPipeError:  # `vendorscope … | head`: the reader has gone, nothing to say
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stderr at exit
         return 1
     except Exception as exc:  # the last resort: no traceback for users, one line to report
-        if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
-            traceback.print_exc()
-        detail = str(exc).strip()
-        _problem("internal error: ", f"{type(exc).__name__}" + (f": {detail}" if detail else "")
-                 + f" (please report; {DEBUG_ENV}=1 shows where)")
-        return INTERNAL_ERROR
+        return _internal_error(exc)
+
+
+def _internal_error(exc: BaseException) -> int:
+    if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+        traceback.print_exception(exc)
+    detail = str(exc).strip()
+    _problem("internal error: ", f"{type(exc).__name__}" + (f": {detail}" if detail else "")
+             + f" (please report; {DEBUG_ENV}=1 shows where)")
+    return INTERNAL_ERROR
 
 
 class VendorscopeGroup(TyperGroup):

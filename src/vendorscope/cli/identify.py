@@ -24,9 +24,10 @@ from vendorscope.cli.common import (
     write_rows,
 )
 from vendorscope.identify.batch import attribution_dicts, read_observation_line
-from vendorscope.identify.check import check_rules
+from vendorscope.identify.check import check_rules, recog_disagreements
 from vendorscope.identify.engine import Engine, default_engine
 from vendorscope.identify.oui import MacError, data_dir, parse_ieee_csv
+from vendorscope.identify.recog import RecogError
 from vendorscope.identify.registry import RegistryError, default_registry
 from vendorscope.identify.rules import RuleError, load_rules
 
@@ -39,6 +40,8 @@ def _engine() -> Engine:
         return default_engine()
     except (RegistryError, RuleError) as exc:
         fail(f"bundled data: {exc}")
+    except RecogError as exc:
+        fail(f"recog ($VENDORSCOPE_RECOG or `rules add-recog`): {exc}")
 
 
 def identify_lines(engine: Engine, lines: Iterator[bytes], source: str) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -116,9 +119,12 @@ def identify(
                 f"registrant: {info.registrant or 'not in the IEEE registry'}",
                 highlight=False,
             )
-        write_rows(({"mac": info.mac, "registrant": info.registrant, "prefix": info.prefix,
-                     "block": info.block, **a.as_dict()} for a in found),
-                   ("mac", "registrant", "prefix", *ATTRIBUTION_COLUMNS), fmt)
+        mac_row = {"mac": info.mac, "registrant": info.registrant, "prefix": info.prefix, "block": info.block}
+        if fmt is OutputFormat.table and not found:
+            return  # the line above says it all: the registrant is no vendor of the registry
+        # A registrant outside the registry still gets its row (registrant, block), without a vendor.
+        write_rows(({**mac_row, **a.as_dict()} for a in found) if found else [mac_row],
+                   ("mac", "registrant", "prefix", "block", *ATTRIBUTION_COLUMNS), fmt)
         return
     if kind:
         if kind not in engine.kinds():  # a typo would otherwise read as "no vendor identified"
@@ -279,6 +285,12 @@ def rules_check(
     except OSError as exc:
         fail(f"{exc.filename}: {exc.strerror}")
     problems = check_rules(rules, registry)
+    recog_note = ""
+    engine = _engine()
+    if engine.recog is not None:
+        disagreements = recog_disagreements(engine)
+        problems += disagreements
+        recog_note = f"; recog: {len(engine.recog.fingerprints)} fingerprints, {len(disagreements)} disagreements"
     for p in problems:
         (err_console if p.severity == "error" else console).print(str(p), highlight=False, markup=False)
     errors = sum(p.severity == "error" for p in problems)
@@ -286,9 +298,48 @@ def rules_check(
     notes = len(problems) - errors - warnings
     examples = sum(len(r.examples) + len(r.counterexamples) for r in rules)
     console.print(f"{len(rules)} rules, {examples} examples checked: {errors} errors, {warnings} warnings, "
-                  f"{notes} provenance notes")
+                  f"{notes} provenance notes{recog_note}")
     if errors or (strict and warnings):
         raise typer.Exit(1)
+
+
+@rules_app.command("add-recog")
+def rules_add_recog(
+    path: Path = typer.Argument(..., help="Your recog checkout, or its xml/ folder (github.com/rapid7/recog)."),
+) -> None:
+    """Use Rapid7 recog's fingerprints from now on (remembered in the data directory; curated rules win)."""
+    from vendorscope.identify.recog import add_recog_path, load_recog
+
+    path = path.expanduser().resolve()
+    try:
+        database = load_recog([path], default_registry())
+    except RecogError as exc:
+        fail(str(exc))
+    if not database.fingerprints:
+        fail(f"{path}: no recog fingerprint files found (expected xml/*.xml)")
+    from vendorscope.identify.matcher import SetMatcher
+
+    matcher = SetMatcher(database.rules)
+    matcher.compile_all()  # here rather than on first use: report the patterns RE2 refuses
+    stored = add_recog_path(path)
+    console.print(f"{path}: {len(database.fingerprints)} recog fingerprints in "
+                  f"{len({f.rule.kinds[0] for f in database.fingerprints.values()})} evidence kinds "
+                  f"({len(matcher.fallback_rules)} patterns run with Python re: RE2 refuses them); "
+                  f"remembered in {stored}", highlight=False)
+    if database.skipped_files:
+        warn(f"files of evidence kinds vendorscope does not map, skipped: {', '.join(database.skipped_files)}")
+
+
+@rules_app.command("remove-recog")
+def rules_remove_recog(
+    path: Path = typer.Argument(..., help="A folder added with `rules add-recog`."),
+) -> None:
+    """Stop using a recog checkout added with `rules add-recog`."""
+    from vendorscope.identify.recog import remove_recog_path
+
+    if not remove_recog_path(path.expanduser().resolve()) and not remove_recog_path(path):
+        fail(f"{path}: not among the recog folders added with `rules add-recog`")
+    console.print(f"{path}: removed", highlight=False)
 
 
 @rules_app.command("list")

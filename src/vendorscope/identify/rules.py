@@ -97,17 +97,6 @@ def render_template(template: str | None, groups: dict[str, str | None]) -> str 
     return text or None
 
 
-def check_pattern(pattern: str) -> str | None:
-    """Why a pattern is unsafe for hostile input, or None when it is fine."""
-    problem = _unsafe_construct(pattern)
-    if problem is None:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            return f"does not compile: {exc}"
-    return problem
-
-
 def _unsafe_construct(pattern: str) -> str | None:
     for rx, what in _FORBIDDEN:
         if rx.search(pattern):

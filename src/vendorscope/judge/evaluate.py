@@ -268,7 +268,9 @@ def is_covered(
 
 
 @dataclass(frozen=True, slots=True)
-class Scope:
+class RequirementReach:
+    """Whether a requirement reaches an asset by site, role and network (not a probe scope)."""
+
     decision: Literal["apply", "review", "skip"]
     notes: tuple[str, ...] = ()
 
@@ -298,10 +300,10 @@ def asset_networks(asset: Asset) -> frozenset[str]:
     return frozenset(t for t in asset.site_tags if t in NETWORK_TAGS)
 
 
-def scope_of(req: Requirement, role: Role, asset: Asset) -> Scope:
+def scope_of(req: Requirement, role: Role, asset: Asset) -> RequirementReach:
     """Whether a requirement reaches an asset by site, role and network."""
     if req.site_tags and not (asset.site_tags & req.site_tags):
-        return Scope("skip")
+        return RequirementReach("skip")
     decisions: list[str] = []
     notes: list[str] = []
     if req.roles:
@@ -310,7 +312,7 @@ def scope_of(req: Requirement, role: Role, asset: Asset) -> Scope:
             roles = _words(r.value for r in req.roles)
             notes.append(f"role unknown; the requirement reaches {roles} equipment")
         elif role not in req.roles:
-            return Scope("skip")
+            return RequirementReach("skip")
     if req.networks:
         networks = asset_networks(asset)
         if not networks:
@@ -318,10 +320,10 @@ def scope_of(req: Requirement, role: Role, asset: Asset) -> Scope:
             verb = "assumed part of" if req.network_unknown == "apply" else "the requirement reaches"
             notes.append(f"no network tag; {verb} {_words(req.networks)} networks")
         elif not networks & req.networks:
-            return Scope("skip")
+            return RequirementReach("skip")
     if "skip" in decisions:
-        return Scope("skip")
-    return Scope("review" if "review" in decisions else "apply", tuple(notes))
+        return RequirementReach("skip")
+    return RequirementReach("review" if "review" in decisions else "apply", tuple(notes))
 
 
 def _words(items: Iterable[str]) -> str:
@@ -448,7 +450,7 @@ def _in_force_for(req: Requirement, cover: CoveredCompany, ctx: _Context) -> boo
 
 
 def _doubts(
-    pack: PolicyPack, req: Requirement, coverage: Coverage, scope: Scope, asset: Asset, ctx: _Context
+    pack: PolicyPack, req: Requirement, coverage: Coverage, scope: RequirementReach, asset: Asset, ctx: _Context
 ) -> tuple[bool, list[str]]:
     """Whether coverage, scope, purpose or audience is uncertain (→ review), with the notes saying why."""
     cover = coverage.cover

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import socket
 
+from vendorscope.evidence.greeting import IAC, WILL, strip_telnet
 from vendorscope.lab.profiles import TelnetService
 from vendorscope.lab.streams import Handler, StreamService, read_line, send, serve
 
-IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
 ECHO, SUPPRESS_GO_AHEAD = 1, 3
 NEGOTIATION = bytes([IAC, WILL, ECHO, IAC, WILL, SUPPRESS_GO_AHEAD])
 MAX_ATTEMPTS = 3
@@ -21,28 +21,7 @@ MAX_ATTEMPTS = 3
 
 def strip_telnet_commands(data: bytes) -> bytes:
     """Input without IAC sequences (option negotiation, subnegotiation, commands)."""
-    out = bytearray()
-    i, n = 0, len(data)
-    while i < n:
-        byte = data[i]
-        if byte != IAC:
-            out.append(byte)
-            i += 1
-            continue
-        if i + 1 >= n:
-            break
-        command = data[i + 1]
-        if command == IAC:  # escaped 0xff data byte
-            out.append(IAC)
-            i += 2
-        elif command in (DO, DONT, WILL, WONT):
-            i += 3
-        elif command == SB:
-            end = data.find(bytes([IAC, SE]), i + 2)
-            i = n if end < 0 else end + 2
-        else:
-            i += 2
-    return bytes(out)
+    return strip_telnet(data)[0]
 
 
 def handler(service: TelnetService) -> Handler:

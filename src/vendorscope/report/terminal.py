@@ -141,11 +141,19 @@ def choose_columns(columns: Sequence[Column], rows: Sequence[Mapping[str, str]],
     return used
 
 
+def _min_width(column: Column) -> int:
+    """The narrowest a breakable column gets: its minimum, and never narrower than a word of its header."""
+    return max(column.min_width, *(len(word) for word in column.header.split()))
+
+
 def _planned_width(column: Column, rows: Sequence[Mapping[str, str]]) -> int:
-    natural = _natural_width(column, [row.get(column.key, "") for row in rows])
+    cells = [row.get(column.key, "") for row in rows]
+    natural = _natural_width(column, cells)
     if column.unbreakable:
         return natural
-    return min(natural, max(column.min_width, len(column.header)))
+    # Rich wraps at spaces and will not make a column narrower than its longest word.
+    longest_word = max((len(word) for cell in cells for word in cell.split()), default=0)
+    return min(natural, max(_min_width(column), longest_word))
 
 
 @dataclass(slots=True)
@@ -187,21 +195,36 @@ def render_table(
     return TableSummary(shown=len(kept), total=total)
 
 
+def column_widths(columns: Sequence[Column], rows: Sequence[Mapping[str, str]], width: int) -> list[int]:
+    """Content widths that fit ``width`` (borders and padding included), or the natural ones if they fit.
+
+    Unbreakable columns keep their natural width; the others start at their
+    planned minimum and share what is left in proportion to what they lack.
+    """
+    natural = [_natural_width(c, [row.get(c.key, "") for row in rows]) for c in columns]
+    room = width - 1 - 3 * len(columns)
+    if sum(natural) <= room:
+        return natural
+    planned = [_planned_width(c, rows) for c in columns]
+    spare = max(0, room - sum(planned))
+    lacking = [n - p for n, p in zip(natural, planned, strict=True)]
+    total_lack = sum(lacking) or 1
+    widths = [p + (spare * lack) // total_lack for p, lack in zip(planned, lacking, strict=True)]
+    return widths
+
+
 def _print_table(
     rows: Sequence[Mapping[str, str]], columns: Sequence[Column], console: Console, title: str | None
 ) -> None:
     table = Table(title=Text(terminal_text(title, None)) if title else None, show_lines=False, expand=False)
-    for col in columns:
-        if col.unbreakable:
-            table.add_column(Text(col.header), no_wrap=True, overflow="ignore", min_width=len(col.header))
-        else:
-            table.add_column(
-                Text(col.header),
-                overflow="fold",
-                min_width=min(col.min_width, len(col.header)),
-                max_width=col.max_width,
-                justify="right" if col.numeric else "left",
-            )
+    for col, col_width in zip(columns, column_widths(columns, rows, console.width), strict=True):
+        table.add_column(
+            Text(col.header),
+            width=col_width,
+            no_wrap=col.unbreakable,
+            overflow="ignore" if col.unbreakable else "fold",
+            justify="right" if col.numeric else "left",
+        )
     for row in rows:
         table.add_row(*(Text(row.get(c.key, "")) for c in columns))
     console.print(table)

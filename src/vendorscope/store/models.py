@@ -215,3 +215,6 @@ asset_table = cast(Table, AssetRow.__table__)
 attribution_table = cast(Table, AttributionRow.__table__)
 conflict_table = cast(Table, ConflictRow.__table__)
 annotation_table = cast(Table, AnnotationRow.__table__)
+
+# The web dashboard's tables (users, tokens, sessions, audit, jobs, alerts) join Base.metadata.
+from vendorscope.store import accounts as _accounts  # noqa: E402,F401

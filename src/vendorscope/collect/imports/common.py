@@ -14,13 +14,14 @@ import gzip
 import io
 import ipaddress
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from vendorscope.evidence.record import Evidence
 from vendorscope.identify.oui import MacError, normalise_mac
 from vendorscope.model import AssetKeys, Observation
 
@@ -80,6 +81,11 @@ class Collector:
 
 
 # -- values ---------------------------------------------------------------------
+
+
+def found(kind: str, value: str | None, context: Mapping[str, Any] | None = None) -> list[Evidence]:
+    """The evidence of one field an import may lack: none when the value is empty."""
+    return [Evidence(kind, value, context=context)] if value else []
 
 
 def clean(value: Any, limit: int = MAX_VALUE) -> str | None:

@@ -16,6 +16,8 @@ matches and their CPEs.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -25,15 +27,19 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from vendorscope.collect.banners import classify, clean_text
 from vendorscope.collect.imports.common import (
     Collector,
     clean,
+    found,
     ip_or_none,
     mac_or_none,
     observation,
     utc_from_epoch,
 )
+from vendorscope.evidence import greeting, tls
+from vendorscope.evidence import http as http_evidence
+from vendorscope.evidence.record import DecodeError, Evidence
+from vendorscope.evidence.snmp import display_string
 from vendorscope.model import AssetKeys, Observation
 
 CHUNK = 1 << 20
@@ -59,7 +65,6 @@ _DN_ORDER = (
     ("commonName", "CN"),
 )
 _DN_SHORT = dict(_DN_ORDER) | {"emailAddress": "emailAddress", "serialNumber": "serialNumber"}
-_BANNER_KINDS = {"ssh": "ssh.banner", "telnet": "telnet.banner", "ftp": "ftp.banner", "smtp": "smtp.banner"}
 OPEN_STATES = frozenset({"open"})
 
 
@@ -242,17 +247,16 @@ def host_observations(
         state = port.find("state")
         if state is None or state.get("state") not in OPEN_STATES:
             continue
-        for kind, value, context in port_evidence(port):
-            emit(kind, value, **context)
+        for ev in port_evidence(port):
+            emit(ev.kind, ev.value, **(ev.context or {}))
     for script in host.iterfind("hostscript/script"):
-        for kind, value, context in script_evidence(script, service="", port=None):
-            emit(kind, value, **context)
-    for kind, value, context in os_evidence(host):
-        emit(kind, value, **context)
+        for ev in script_evidence(script, service="", port=None):
+            emit(ev.kind, ev.value, **(ev.context or {}))
+    for ev in os_evidence(host):
+        emit(ev.kind, ev.value, **(ev.context or {}))
     return out
 
 
-Evidence = tuple[str, str | None, dict[str, Any]]
 
 
 def port_evidence(port: Element) -> list[Evidence]:
@@ -266,26 +270,25 @@ def port_evidence(port: Element) -> list[Evidence]:
     if service is not None:
         product = clean(service.get("product"), 256)
         if product and service.get("method") == "probed":
-            out.append(("scan.product_vendor", product, {
+            out.extend(found("scan.product_vendor", product, {
                 **where, "product": product, "version": clean(service.get("version"), 128),
                 "extrainfo": clean(service.get("extrainfo"), 256), "devicetype": service.get("devicetype"),
                 "scanner": "nmap",
             }))
         if name == "snmp" and (sysname := clean(service.get("hostname"), 255)):
-            out.append(("snmp.sysname", sysname, where))
+            out.extend(found("snmp.sysname", sysname, where))
         for cpe in service.iterfind("cpe"):
-            out.append(("cpe", clean(cpe.text, 512), where))
+            out.extend(found("cpe", clean(cpe.text, 512), where))
     banner_seen = False
     for script in port.iterfind("script"):
-        found = script_evidence(script, service=name, port=number)
-        banner_seen = banner_seen or any(kind.endswith(".banner") for kind, _, _ in found)
-        out.extend((kind, value, {**where, **context}) for kind, value, context in found)
+        from_script = script_evidence(script, service=name, port=number)
+        banner_seen = banner_seen or any(ev.kind.endswith(".banner") for ev in from_script)
+        out.extend(ev._replace(context={**where, **(ev.context or {})}) for ev in from_script)
     if service is not None and not banner_seen and number is not None:
-        greeting = null_probe_response(service.get("servicefp") or "")
-        if greeting:
-            classified = classify(number, greeting)
-            if classified:
-                out.append((classified[0], classified[1], {**where, "from": "servicefp"}))
+        response = null_probe_response(service.get("servicefp") or "")
+        classified = greeting.classify(number, response, name or None) if response else None
+        if classified is not None:
+            out.append(classified._replace(context={**where, "from": "servicefp"}))
     return out
 
 
@@ -295,45 +298,45 @@ def script_evidence(script: Element, *, service: str, port: int | None) -> list[
     output = script.get("output") or ""
     ctx: dict[str, Any] = {"script": sid}
     if sid == "snmp-sysdescr":
-        return [("snmp.sysdescr", clean(_UPTIME_LINE.sub("", output)), ctx)]
+        return found("snmp.sysdescr", display_string(_UPTIME_LINE.sub("", output).encode("utf-8", "replace")), ctx)
     if sid == "ssh-hostkey":
         keys: list[Evidence] = []
         for table in script.iterfind("table"):
             fields = _elems(table)
             if fields.get("fingerprint"):
-                keys.append(("ssh.hostkey", f"{fields.get('type', '?')} {fields['fingerprint']}",
+                keys.extend(found("ssh.hostkey", f"{fields.get('type', '?')} {fields['fingerprint']}",
                              {**ctx, "bits": _int(fields.get("bits"))}))
         return keys
     if sid == "ssl-cert":
-        out: list[Evidence] = []
+        fields = _elems(script)
+        extra = {**ctx, "sha1": fields.get("sha1")}
+        der = pem_certificate(fields.get("pem"))
+        if der is not None:  # the certificate itself: read as a probe or a capture reads it
+            try:
+                return tls.parse_certificate(der).evidence(extra)
+            except DecodeError:
+                pass  # fall back to the fields nmap printed
         subject, issuer = script.find("table[@key='subject']"), script.find("table[@key='issuer']")
-        extra = {**ctx, "sha1": _elems(script).get("sha1"), "tls": True}
         validity = script.find("table[@key='validity']")
-        if validity is not None:
-            extra["not_after"] = _elems(validity).get("notAfter")
-        if subject is not None:
-            out.append(("tls.cert.subject", distinguished_name(subject), extra))
-        if issuer is not None:
-            out.append(("tls.cert.issuer", distinguished_name(issuer), extra))
-        return out
+        dates = _elems(validity) if validity is not None else {}
+        return tls.certificate_evidence(
+            distinguished_name(subject) if subject is not None else None,
+            distinguished_name(issuer) if issuer is not None else None,
+            serial=clean(fields.get("serial"), 128), not_before=clean(dates.get("notBefore"), 64),
+            not_after=clean(dates.get("notAfter"), 64), san=subject_alt_names(script), extra=extra)
     if sid == "http-server-header":
         kind = "rtsp.server" if service.startswith("rtsp") else "http.server"
         values = [e.text for e in script.iterfind("elem") if e.text] or output.splitlines()
-        return [(kind, clean(v, 1024), ctx) for v in values if clean(v)]
+        return [ev for v in values for ev in found(kind, clean(v, 1024), ctx)]
     if sid == "http-title":
         title = _elems(script).get("title")
-        return [("http.title", clean(title, 1024), ctx)] if title else []
+        return found("http.title", http_evidence.title_text(title), ctx) if title else []
     if sid == "rtsp-methods":
-        return [("rtsp.methods", clean(output, 512), ctx)]
+        return [*found("rtsp.methods", clean(output, 512), ctx)]
     if sid == "banner":
         data = unescape_banner(output)
-        classified = classify(port or 0, data) if data else None
-        if classified is None:
-            return []
-        kind, value = classified
-        if kind == "tcp.banner" and service in _BANNER_KINDS:
-            kind = _BANNER_KINDS[service]
-        return [(kind, value, ctx)]
+        classified = greeting.classify(port or 0, data, service or None) if data else None
+        return [classified._replace(context=ctx)] if classified is not None else []
     if sid == "fingerprint-strings":
         return fingerprint_headers(script, ctx)
     return []
@@ -345,10 +348,10 @@ def os_evidence(host: Element) -> list[Evidence]:
     if best is None:
         return []
     context = {"accuracy": _int(best.get("accuracy")), "from": "os"}
-    out: list[Evidence] = [("nmap.os", clean(best.get("name"), 256), context)]
+    out: list[Evidence] = [*found("nmap.os", clean(best.get("name"), 256), context)]
     for osclass in best.iterfind("osclass"):
         for cpe in osclass.iterfind("cpe"):
-            out.append(("cpe", clean(cpe.text, 512), {**context, "os_vendor": osclass.get("vendor"),
+            out.extend(found("cpe", clean(cpe.text, 512), {**context, "os_vendor": osclass.get("vendor"),
                                                        "device_type": osclass.get("type")}))
     return out
 
@@ -357,11 +360,32 @@ def os_evidence(host: Element) -> list[Evidence]:
 
 
 def distinguished_name(table: Element) -> str:
-    """An nmap ssl-cert subject/issuer table as an OpenSSL one-line name: ``C=CN, O=Huawei, CN=x``."""
+    """An nmap ssl-cert subject/issuer table in RFC 4514 spelling (``CN=x,O=Huawei,C=CN``)."""
     fields = _elems(table)
-    parts = [f"{short}={fields.pop(long)}" for long, short in _DN_ORDER if fields.get(long)]
-    parts.extend(f"{_DN_SHORT.get(k, k)}={v}" for k, v in fields.items() if v)
-    return ", ".join(parts)
+    pairs = [(short, fields.pop(long)) for long, short in _DN_ORDER if fields.get(long)]
+    pairs.extend((_DN_SHORT.get(k, k), v) for k, v in fields.items() if v)
+    return tls.dn_from_pairs(pairs)
+
+
+def pem_certificate(pem: str | None) -> bytes | None:
+    """The DER bytes of the PEM certificate nmap's ssl-cert prints, or None."""
+    if not pem or "-----BEGIN CERTIFICATE-----" not in pem:
+        return None
+    body = pem.split("-----BEGIN CERTIFICATE-----", 1)[1].split("-----END CERTIFICATE-----", 1)[0]
+    try:
+        return base64.b64decode("".join(body.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def subject_alt_names(script: Element) -> list[str]:
+    """DNS names and IP addresses of the ssl-cert script's Subject Alternative Name extension."""
+    for ext in script.iterfind("table[@key='extensions']/table"):
+        fields = _elems(ext)
+        if fields.get("name") == "X509v3 Subject Alternative Name" and fields.get("value"):
+            names = [part.strip() for part in fields["value"].split(",")]
+            return [n.split(":", 1)[1].strip() for n in names if n.startswith(("DNS:", "IP Address:"))]
+    return []
 
 
 def unescape_banner(output: str) -> bytes:
@@ -398,23 +422,13 @@ def fingerprint_headers(script: Element, ctx: dict[str, Any]) -> list[Evidence]:
     """Server and WWW-Authenticate headers in the answers a fingerprint-strings script shows."""
     out: list[Evidence] = []
     for elem in script.iterfind("elem"):
-        text = elem.text or ""
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
-        if not lines:
+        lines = [line.strip() for line in (elem.text or "").splitlines() if line.strip()]
+        if not lines or not lines[0].startswith(("HTTP/", "RTSP/")):
             continue
-        protocol = "rtsp" if lines[0].startswith("RTSP/") else "http" if lines[0].startswith("HTTP/") else None
-        if protocol is None:
-            continue
-        for line in lines[1:]:
-            name, sep, value = line.partition(":")
-            if not sep:
-                continue
-            name = name.strip().lower()
-            value = clean_text(value.encode("utf-8", "replace"), 1024)
-            if name == "server" and value:
-                out.append((f"{protocol}.server", value, {**ctx, "probe": elem.get("key")}))
-            elif name == "www-authenticate" and value and protocol == "http":
-                out.append(("http.www_authenticate", value, {**ctx, "probe": elem.get("key")}))
+        protocol = "rtsp" if lines[0].startswith("RTSP/") else "http"
+        pairs = [(name, value) for name, sep, value in (line.partition(":") for line in lines[1:]) if sep]
+        out.extend(ev._replace(context={**ctx, "probe": elem.get("key"), **(ev.context or {})})
+                   for ev in http_evidence.response_headers_evidence(pairs, protocol))
     return out
 
 

@@ -28,7 +28,16 @@ import msgspec
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from vendorscope.collect.imports.common import Collector, clean, ip_or_none, mac_or_none, observation, parse_time
+from vendorscope.collect.imports.common import (
+    Collector,
+    clean,
+    found,
+    ip_or_none,
+    mac_or_none,
+    observation,
+    parse_time,
+)
+from vendorscope.evidence.record import Evidence
 from vendorscope.model import AssetKeys, Observation
 
 MAX_SBOM_BYTES = 1 << 30
@@ -456,7 +465,6 @@ def _asset_keys(component: Component | None, document: Document) -> AssetKeys:
     )
 
 
-Evidence = tuple[str, str | None, dict[str, Any]]
 _NAMED_TYPES = frozenset({"device", "firmware", "operating-system", "operating_system", "platform"})
 
 
@@ -465,17 +473,17 @@ def subject_evidence(component: Component) -> list[Evidence]:
     where: dict[str, Any] = {"component": component.name, "component_type": component.type,
                              "element": component.place, "role": "subject"}
     out: list[Evidence] = [
-        ("sbom.manufacturer", component.manufacturer, {**where, "field": "manufacturer"}),
-        ("sbom.supplier", component.supplier, {**where, "field": "supplier"}),
-        ("sbom.supplier", component.publisher, {**where, "field": "publisher"}),
+        *found("sbom.manufacturer", component.manufacturer, {**where, "field": "manufacturer"}),
+        *found("sbom.supplier", component.supplier, {**where, "field": "supplier"}),
+        *found("sbom.supplier", component.publisher, {**where, "field": "publisher"}),
     ]
-    out.extend(("cpe", cpe, where) for cpe in component.cpes)
+    out.extend(ev for cpe in component.cpes for ev in found("cpe", cpe, where))
     if component.purl:
-        out.append(("sbom.purl", component.purl, where))
-        out.append(("sbom.supplier", purl_organisation(component.purl), {**where, "field": "purl"}))
+        out.extend(found("sbom.purl", component.purl, where))
+        out.extend(found("sbom.supplier", purl_organisation(component.purl), {**where, "field": "purl"}))
     if component.name:
         label = f"{component.name} {component.version}" if component.version else component.name
-        out.append(("sbom.component", label, where))
+        out.extend(found("sbom.component", label, where))
     return out
 
 
@@ -489,17 +497,18 @@ def part_evidence(component: Component) -> list[Evidence]:
     where: dict[str, Any] = {"component": component.name, "component_type": component.type,
                              "element": component.place, "role": "part"}
     out: list[Evidence] = [
-        ("sbom.supplier", component.manufacturer, {**where, "field": "manufacturer"}),
-        ("sbom.supplier", component.supplier, {**where, "field": "supplier"}),
-        ("sbom.supplier", component.publisher, {**where, "field": "publisher"}),
+        *found("sbom.supplier", component.manufacturer, {**where, "field": "manufacturer"}),
+        *found("sbom.supplier", component.supplier, {**where, "field": "supplier"}),
+        *found("sbom.supplier", component.publisher, {**where, "field": "publisher"}),
     ]
-    out.extend(("sbom.supplier", cpe_vendor(cpe), {**where, "field": "cpe", "cpe": cpe}) for cpe in component.cpes)
+    out.extend(ev for cpe in component.cpes
+               for ev in found("sbom.supplier", cpe_vendor(cpe), {**where, "field": "cpe", "cpe": cpe}))
     if component.purl:
-        out.append(("sbom.supplier", purl_organisation(component.purl),
+        out.extend(found("sbom.supplier", purl_organisation(component.purl),
                     {**where, "field": "purl", "purl": component.purl}))
     if component.name and (component.type or "").lower() in _NAMED_TYPES:
         label = f"{component.name} {component.version}" if component.version else component.name
-        out.append(("sbom.component", label, where))
+        out.extend(found("sbom.component", label, where))
     return out
 
 
@@ -542,8 +551,8 @@ def document_observations(
         seen: set[tuple[str, str]] = set()
         evidence = (subject_evidence(product) if product is not None else []) + [
             e for part in parts for e in part_evidence(part)]
-        for kind, value, context in evidence:
-            if value and (kind, value.casefold()) not in seen:
-                seen.add((kind, value.casefold()))
-                yield observation(kind, value, source=source, seen_at=seen_at, keys=keys, file=file,
-                                  format=document.format, **context)
+        for ev in evidence:
+            if (ev.kind, ev.value.casefold()) not in seen:
+                seen.add((ev.kind, ev.value.casefold()))
+                yield observation(ev.kind, ev.value, source=source, seen_at=seen_at, keys=keys, file=file,
+                                  format=document.format, **(ev.context or {}))

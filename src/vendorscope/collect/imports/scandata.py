@@ -20,28 +20,31 @@ in the context instead.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import IO, Any
 
 import msgspec
 
-from vendorscope.collect.banners import classify, clean_text, ssh_banner
-from vendorscope.collect.imports.common import Collector, clean, ip_or_none, mac_or_none, observation, parse_time
+from vendorscope.collect.imports.common import (
+    Collector,
+    clean,
+    found,
+    ip_or_none,
+    mac_or_none,
+    observation,
+    parse_time,
+)
+from vendorscope.evidence import greeting, tls
+from vendorscope.evidence import http as http_evidence
+from vendorscope.evidence.record import Evidence
 from vendorscope.model import AssetKeys, Observation
 
 MAX_LINE = 32 << 20
-_TITLE = re.compile(rb"<title[^>]*>(.{0,1024}?)</title", re.I | re.S)
 _DN_ORDER = ("C", "ST", "L", "O", "OU", "CN")
-_DN_LONG = {
-    "country": "C", "province": "ST", "locality": "L", "organization": "O",
-    "organizational_unit": "OU", "common_name": "CN", "email_address": "emailAddress",
-}
 _GREETING_PORTS = {"ssh": 22, "telnet": 23, "ftp": 21, "smtp": 25}
 _decode = msgspec.json.Decoder().decode
 
-Evidence = tuple[str, str | None, dict[str, Any]]
 
 
 class RecordError(ValueError):
@@ -115,10 +118,10 @@ def record_observations(record: Any, *, source: str, file: str, line: int, now: 
 
 
 def _build(
-    found: tuple[str | None, datetime | None, dict[str, Any], list[Evidence]],
+    parsed: tuple[str | None, datetime | None, dict[str, Any], list[Evidence]],
     record: dict[str, Any], source: str, file: str, line: int, now: datetime, scanner: str,
 ) -> list[Observation]:
-    ip_text, seen_at, extra, evidence = found
+    ip_text, seen_at, extra, evidence = parsed
     ip = ip_or_none(ip_text)
     if ip is None:
         raise RecordError(f"no usable IP address ({str(ip_text)[:60]!r})" if ip_text else "no IP address")
@@ -127,13 +130,13 @@ def _build(
     out: list[Observation] = []
     seen: set[tuple[str, str]] = set()
     if mac:
-        evidence = [("mac", mac, {}), *evidence]
-    for kind, value, context in evidence:
-        if not value or (kind, value) in seen:
+        evidence = [*found("mac", mac), *evidence]
+    for ev in evidence:
+        if (ev.kind, ev.value) in seen:
             continue
-        seen.add((kind, value))
-        out.append(observation(kind, value, source=source, seen_at=seen_at or now, keys=keys, file=file,
-                               line=line, scanner=scanner, **extra, **context))
+        seen.add((ev.kind, ev.value))
+        out.append(observation(ev.kind, ev.value, source=source, seen_at=seen_at or now, keys=keys, file=file,
+                               line=line, scanner=scanner, **{**extra, **(ev.context or {})}))
     return out
 
 
@@ -158,44 +161,26 @@ def _get(data: Any, *path: str) -> Any:
 
 def head_evidence(head: str, where: dict[str, Any]) -> list[Evidence]:
     """Server and WWW-Authenticate of an HTTP or RTSP response head (as Shodan's ``data`` holds it)."""
-    lines = head.replace("\r\n", "\n").split("\n")
-    if not lines or not lines[0].startswith(("HTTP/", "RTSP/")):
+    if not head.startswith(("HTTP/", "RTSP/")):
         return []
-    protocol = "rtsp" if lines[0].startswith("RTSP/") else "http"
-    out: list[Evidence] = []
-    for raw in lines[1:]:
-        if not raw.strip():
-            break
-        name, sep, value = raw.partition(":")
-        if not sep:
-            continue
-        name = name.strip().lower()
-        text = clean_text(value.strip().encode("utf-8", "replace"), 1024)
-        if name == "server" and text:
-            out.append((f"{protocol}.server", text, where))
-        elif name == "www-authenticate" and text and protocol == "http":
-            out.append(("http.www_authenticate", text, where))
-    return out
+    protocol = "rtsp" if head.startswith("RTSP/") else "http"
+    data = head.encode("utf-8", "replace")
+    end = http_evidence.header_end(data)
+    return _with(http_evidence.response_evidence(data[:end] if end > 0 else data, protocol), where)
 
 
 def header_evidence(headers: Any, where: dict[str, Any], protocol: str = "http") -> list[Evidence]:
     """Server and WWW-Authenticate from a headers object ({name: [values]} or {name: value})."""
     if not isinstance(headers, dict):
         return []
-    out: list[Evidence] = []
-    for name, values in headers.items():
-        key = str(name).lower().replace("_", "-")
-        if key not in ("server", "www-authenticate"):
-            continue
-        for value in values if isinstance(values, list) else [values]:
-            text = _text(value)
-            if not text:
-                continue
-            if key == "server":
-                out.append((f"{protocol}.server", text, where))
-            elif protocol == "http":
-                out.append(("http.www_authenticate", text, where))
-    return out
+    pairs = [(str(name).replace("_", "-"), str(value)) for name, values in headers.items()
+             for value in (values if isinstance(values, list) else [values]) if isinstance(value, (str, int, float))]
+    return _with(http_evidence.response_headers_evidence(pairs, protocol), where)
+
+
+def _with(found_here: list[Evidence], where: dict[str, Any]) -> list[Evidence]:
+    """Evidence with the record's place added to its context."""
+    return [ev._replace(context={**where, **(ev.context or {})}) for ev in found_here]
 
 
 def banner_evidence(banner: str | None, port: int | None, service: str, where: dict[str, Any]) -> list[Evidence]:
@@ -208,41 +193,44 @@ def banner_evidence(banner: str | None, port: int | None, service: str, where: d
         data = banner.encode("latin-1")
     except UnicodeEncodeError:
         data = banner.encode("utf-8", "replace")
-    if data.startswith(b"SSH-"):
-        line = ssh_banner(data[:1024])
-        return [("ssh.banner", line, where)] if line else []
     guess_port = port if port is not None else _GREETING_PORTS.get(service, 0)
-    classified = classify(guess_port, data[:2048])
-    if classified is None:
+    classified = greeting.classify(guess_port, data, service or None)
+    # Scanners keep banners of every service there is: only greetings of a known protocol are evidence.
+    if classified is None or classified.kind == "tcp.banner":
         return []
-    kind, value = classified
-    if kind == "tcp.banner" and service in _GREETING_PORTS:
-        kind = f"{service}.banner"
-    if kind == "tcp.banner":
-        return []
-    return [(kind, value, where)]
+    return [classified._replace(context=where)]
 
 
 def dn_from_fields(fields: Any) -> str | None:
-    """A subject/issuer object ({"C": "CN", "O": "Huawei"} or Censys' long names) as ``C=CN, O=Huawei``."""
+    """A subject/issuer object ({"C": "CN", "O": "Huawei"} or Censys' long names) in RFC 4514 spelling."""
     if not isinstance(fields, dict):
         return None
     flat: dict[str, str] = {}
     for name, value in fields.items():
-        short = _DN_LONG.get(str(name), str(name))
         text = _text(value, 256)
         if text:
-            flat[short] = text
-    parts = [f"{k}={flat.pop(k)}" for k in _DN_ORDER if k in flat]
-    parts.extend(f"{k}={v}" for k, v in flat.items())
-    return ", ".join(parts) or None
+            flat[tls.DN_SHORT_NAMES.get(str(name), str(name))] = text
+    pairs = [(k, flat.pop(k)) for k in _DN_ORDER if k in flat]
+    pairs.extend(flat.items())
+    return tls.dn_from_pairs(pairs) or None
+
+
+def dn_text(value: Any) -> str | None:
+    """A distinguished name a scanner wrote as text, in RFC 4514 spelling."""
+    text = _text(value, 1024)
+    return (tls.canonical_dn(text) or None) if text else None
 
 
 def html_title(body: Any) -> str | None:
     if not isinstance(body, str):
         return None
-    m = _TITLE.search(body[:65536].encode("utf-8", "replace"))
-    return clean_text(m.group(1), 512) if m else None
+    return http_evidence.title(body[: http_evidence.TITLE_SCAN].encode("utf-8", "replace"), "utf-8")
+
+
+def _title(value: Any) -> str | None:
+    """A title the scanner already extracted, unescaped and capped as every source does."""
+    text = _text(value, 4096)
+    return http_evidence.title_text(text) if text else None
 
 
 def _port(value: Any) -> int | None:
@@ -260,13 +248,13 @@ def shodan_evidence(rec: dict[str, Any]) -> tuple[str | None, datetime | None, d
     out: list[Evidence] = []
     product = _text(rec.get("product"), 256)
     if product:
-        out.append(("scan.product_vendor", product, {**where, "version": _text(rec.get("version"), 128),
+        out.extend(found("scan.product_vendor", product, {**where, "version": _text(rec.get("version"), 128),
                                                       "devicetype": _text(rec.get("devicetype"), 64)}))
     for field in ("cpe23", "cpe"):
         values = rec.get(field)
         for cpe in values if isinstance(values, list) else [values]:
             if isinstance(cpe, str) and cpe.startswith("cpe:"):
-                out.append(("cpe", clean(cpe, 512), where))
+                out.extend(found("cpe", clean(cpe, 512), where))
     data = rec.get("data")
     if isinstance(data, str):
         out.extend(banner_evidence(data, port, service, where))
@@ -274,19 +262,18 @@ def shodan_evidence(rec: dict[str, Any]) -> tuple[str | None, datetime | None, d
     if isinstance(http, dict):
         kind = "rtsp.server" if service == "rtsp" else "http.server"
         if (server := _text(http.get("server"))) is not None:
-            out.append((kind, server, where))
-        if (title := _text(http.get("title"))) is not None:
-            out.append(("http.title", title, where))
+            out.extend(found(kind, server, where))
+        if (title := _title(http.get("title"))) is not None:
+            out.extend(found("http.title", title, where))
     cert = _get(rec, "ssl", "cert")
     if isinstance(cert, dict):
-        tls = {**where, "tls": True, "sha1": _get(cert, "fingerprint", "sha1")}
-        out.append(("tls.cert.subject", dn_from_fields(cert.get("subject")), tls))
-        out.append(("tls.cert.issuer", dn_from_fields(cert.get("issuer")), tls))
+        out.extend(_certificate(dn_from_fields(cert.get("subject")), dn_from_fields(cert.get("issuer")), cert,
+                                {**where, "sha1": _get(cert, "fingerprint", "sha1")}))
     snmp = rec.get("snmp")
     if isinstance(snmp, dict):
-        out.append(("snmp.sysdescr", _text(snmp.get("description")), where))
-        out.append(("snmp.sysname", _text(snmp.get("name"), 255), where))
-        out.append(("snmp.sysobjectid", _text(snmp.get("objectid") or snmp.get("object_id"), 255), where))
+        out.extend(found("snmp.sysdescr", _text(snmp.get("description")), where))
+        out.extend(found("snmp.sysname", _text(snmp.get("name"), 255), where))
+        out.extend(found("snmp.sysobjectid", _text(snmp.get("objectid") or snmp.get("object_id"), 255), where))
     extra: dict[str, Any] = {}
     hostnames = rec.get("hostnames")
     if isinstance(hostnames, list) and hostnames:
@@ -326,11 +313,11 @@ def _software(items: Any, where: dict[str, Any]) -> list[Evidence]:
             continue
         vendor = _text(item.get("vendor"), 256)
         if vendor:
-            out.append(("scan.product_vendor", vendor, {**where, "product": _text(item.get("product"), 256),
+            out.extend(found("scan.product_vendor", vendor, {**where, "product": _text(item.get("product"), 256),
                                                          "version": _text(item.get("version"), 128)}))
         cpe = item.get("uniform_resource_identifier") or item.get("cpe")
         if isinstance(cpe, str) and cpe.startswith("cpe:"):
-            out.append(("cpe", clean(cpe, 512), where))
+            out.extend(found("cpe", clean(cpe, 512), where))
     return out
 
 
@@ -348,20 +335,18 @@ def censys_service(service: dict[str, Any]) -> list[Evidence]:
     response = _get(service, "http", "response")
     if isinstance(response, dict):
         out.extend(header_evidence(response.get("headers"), where, "rtsp" if name == "rtsp" else "http"))
-        if (title := _text(response.get("html_title"))) is not None:
-            out.append(("http.title", title, where))
+        if (title := _title(response.get("html_title"))) is not None:
+            out.extend(found("http.title", title, where))
     leaf = _get(service, "tls", "certificates", "leaf_data") or _get(service, "cert", "parsed")
     if isinstance(leaf, dict):
-        tls = {**where, "tls": True, "sha256": _text(leaf.get("fingerprint"), 128)}
-        subject = _text(leaf.get("subject_dn"), 1024) or dn_from_fields(leaf.get("subject"))
-        issuer = _text(leaf.get("issuer_dn"), 1024) or dn_from_fields(leaf.get("issuer"))
-        out.append(("tls.cert.subject", subject, tls))
-        out.append(("tls.cert.issuer", issuer, tls))
+        subject = dn_text(leaf.get("subject_dn")) or dn_from_fields(leaf.get("subject"))
+        issuer = dn_text(leaf.get("issuer_dn")) or dn_from_fields(leaf.get("issuer"))
+        out.extend(_certificate(subject, issuer, leaf, {**where, "sha256": _text(leaf.get("fingerprint"), 128)}))
     system = _get(service, "snmp", "oid_system")
     if isinstance(system, dict):
-        out.append(("snmp.sysdescr", _text(system.get("desc")), where))
-        out.append(("snmp.sysname", _text(system.get("name"), 255), where))
-        out.append(("snmp.sysobjectid", _text(system.get("object_id"), 255), where))
+        out.extend(found("snmp.sysdescr", _text(system.get("desc")), where))
+        out.extend(found("snmp.sysname", _text(system.get("name"), 255), where))
+        out.extend(found("snmp.sysobjectid", _text(system.get("object_id"), 255), where))
     return out
 
 
@@ -388,11 +373,25 @@ def _zgrab_cert(handshake: Any, where: dict[str, Any]) -> list[Evidence]:
     parsed = _get(handshake, "server_certificates", "certificate", "parsed")
     if not isinstance(parsed, dict):
         return []
-    tls = {**where, "tls": True, "sha256": _text(parsed.get("fingerprint_sha256"), 128)}
-    return [
-        ("tls.cert.subject", _text(parsed.get("subject_dn"), 1024) or dn_from_fields(parsed.get("subject")), tls),
-        ("tls.cert.issuer", _text(parsed.get("issuer_dn"), 1024) or dn_from_fields(parsed.get("issuer")), tls),
-    ]
+    subject = dn_text(parsed.get("subject_dn")) or dn_from_fields(parsed.get("subject"))
+    issuer = dn_text(parsed.get("issuer_dn")) or dn_from_fields(parsed.get("issuer"))
+    return _certificate(subject, issuer, parsed, {**where, "sha256": _text(parsed.get("fingerprint_sha256"), 128)})
+
+
+def _certificate(subject: str | None, issuer: str | None, cert: dict[str, Any],
+                 where: dict[str, Any]) -> list[Evidence]:
+    """A certificate's evidence from a scanner's fields (Shodan, Censys and ZGrab2 spell them alike)."""
+    serial = cert.get("serial") or cert.get("serial_number")
+    if isinstance(serial, int):
+        serial = format(serial, "x")
+    validity = cert.get("validity")
+    validity = validity if isinstance(validity, dict) else {}
+    start = validity.get("start") or validity.get("not_before")
+    end = validity.get("end") or validity.get("not_after")
+    names = _get(cert, "extensions", "subject_alt_name", "dns_names") or cert.get("names") or []
+    return tls.certificate_evidence(
+        subject, issuer, serial=_text(serial, 128), not_before=_text(start, 64), not_after=_text(end, 64),
+        san=[n for n in names if isinstance(n, str)] if isinstance(names, list) else [], extra=where)
 
 
 def zgrab_result(protocol: str, result: dict[str, Any], where: dict[str, Any]) -> list[Evidence]:
@@ -406,7 +405,7 @@ def zgrab_result(protocol: str, result: dict[str, Any], where: dict[str, Any]) -
         if isinstance(response, dict):
             out.extend(header_evidence(response.get("headers"), where))
             if (title := html_title(response.get("body"))) is not None:
-                out.append(("http.title", title, where))
+                out.extend(found("http.title", title, where))
             out.extend(_zgrab_cert(_get(response, "request", "tls_log", "handshake_log"), where))
     elif protocol == "tls":
         out.extend(_zgrab_cert(result.get("handshake_log"), where))

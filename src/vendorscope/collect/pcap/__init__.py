@@ -6,6 +6,7 @@ damage is counted in a :class:`SkipReport`. Nothing here sends a packet.
 """
 
 from vendorscope.collect.pcap.errors import DecodeError, NotACaptureError, SkipReport
-from vendorscope.collect.pcap.extract import Extractor, read_observations
+from vendorscope.collect.pcap.extract import Extractor
+from vendorscope.collect.pcap.observe import read_observations
 
 __all__ = ["DecodeError", "Extractor", "NotACaptureError", "SkipReport", "read_observations"]

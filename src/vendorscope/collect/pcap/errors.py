@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from vendorscope.evidence.record import DecodeError  # raised by the protocol modules
+
 # How many places to remember per reason: enough to find them in Wireshark,
 # bounded so that a capture full of garbage does not fill memory.
 MAX_PLACES_PER_REASON = 3
 MAX_REASONS = 200
 
-
-class DecodeError(Exception):
-    """A protocol decoder met bytes it cannot parse; the message names what ("truncated LLDP TLV")."""
+__all__ = ["MAX_PLACES_PER_REASON", "MAX_REASONS", "DecodeError", "NotACaptureError", "Place", "SkipReport"]
 
 
 class NotACaptureError(Exception):

@@ -33,12 +33,10 @@ import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from vendorscope.collect.pcap import arp, banners, cdp, dhcp, lldp, mdns, nbns, snmp, ssdp
+from vendorscope.collect.pcap import ip
 from vendorscope.collect.pcap.errors import DecodeError, SkipReport
-from vendorscope.collect.pcap.facts import Fact, is_unicast_mac
 from vendorscope.collect.pcap.link import (
     ETH_ARP,
     ETH_IPV4,
@@ -52,33 +50,33 @@ from vendorscope.collect.pcap.link import (
 )
 from vendorscope.collect.pcap.reader import ProgressCallback, read_frames
 from vendorscope.collect.pcap.tcp import Reassembler, Stream
+from vendorscope.evidence import arp, cdp, dhcp, lldp, mdns, nbns, sip, snmp, upnp
+from vendorscope.evidence.record import Evidence, is_unicast_mac
 from vendorscope.model import AssetKeys, Observation
 
 OWN, LINK, IP = "own", "link", "ip"
 MAX_DISTINCT = 100_000
 MAX_BINDINGS = 262_144
 BINDING_KINDS = frozenset({"arp.ip", "dhcp.ip", "ndp.ip", "lldp.mgmt_addr", "cdp.address"})
-_IPV6_EXTENSIONS = frozenset({0, 43, 60})  # hop-by-hop, routing, destination options
-_IPV6_FRAGMENT = 44
-_MAX_IPV6_EXTENSIONS = 8
-_TCP, _UDP, _ICMPV6 = 6, 17, 58
-_FIN, _SYN, _RST = 0x01, 0x02, 0x04
 _MISSING = object()
+# The fast path's fields: an untagged Ethernet frame (14 bytes) with an IPv4 header without options.
+_ETH = 14
+_FAST_IPV4 = b"\x08\x00\x45"  # EtherType IPv4, version 4 with a 20-byte header
+_FAST_TCP = _ETH + ip.V4_MIN_HEADER
+_FAST_MIN = _FAST_TCP + ip.TCP_MIN_HEADER
 
-UdpDecoder = Callable[[bytes], list[Fact]]
-# port → (decoder, key policy, protocol name); multicast-only policies are upgraded per packet.
+UdpDecoder = Callable[[bytes], list[Evidence]]
+# port → (decoder, key policy, protocol name), from the ports each evidence module declares;
+# multicast-only policies are upgraded per packet.
 UDP_DECODERS: dict[int, tuple[UdpDecoder, str, str]] = {
-    67: (dhcp.decode_dhcp, OWN, "dhcp"),
-    68: (dhcp.decode_dhcp, OWN, "dhcp"),
-    546: (dhcp.decode_dhcp6, LINK, "dhcpv6"),
-    547: (dhcp.decode_dhcp6, LINK, "dhcpv6"),
-    5353: (mdns.decode_mdns, LINK, "mdns"),
-    5355: (mdns.decode_llmnr, LINK, "llmnr"),
-    137: (nbns.decode_nbns, LINK, "nbns"),
-    1900: (ssdp.decode_ssdp, IP, "ssdp"),
-    161: (snmp.decode_snmp, IP, "snmp"),
-    162: (snmp.decode_snmp, IP, "snmp"),
-    5060: (banners.parse_sip, IP, "sip"),
+    **{port: (dhcp.decode_dhcp, OWN, "dhcp") for port in dhcp.PORTS},
+    **{port: (dhcp.decode_dhcp6, LINK, "dhcpv6") for port in dhcp.DHCP6_PORTS},
+    **{port: (mdns.decode_mdns, LINK, "mdns") for port in mdns.PORTS},
+    **{port: (mdns.decode_llmnr, LINK, "llmnr") for port in mdns.LLMNR_PORTS},
+    **{port: (nbns.decode_nbns, LINK, "nbns") for port in nbns.PORTS},
+    **{port: (upnp.decode_ssdp, IP, "ssdp") for port in upnp.PORTS},
+    **{port: (snmp.decode_snmp, IP, "snmp") for port in snmp.PORTS},
+    **{port: (sip.parse_sip, IP, "sip") for port in sip.PORTS},
 }
 
 
@@ -121,40 +119,41 @@ class Extractor:
 
     # -- recording ----------------------------------------------------------
 
-    def add(self, fact: Fact, policy: str, frame: int, ts: float, l2src: bytes | None, src_ip: str | None,
+    def add(self, ev: Evidence, policy: str, frame: int, ts: float, l2src: bytes | None, src_ip: str | None,
             protocol: str, **context: Any) -> None:
-        mac_key, ip_key = fact.mac, fact.ip
-        if not fact.third_party and policy != OWN:
+        mac_key, ip_key = ev.mac, ev.ip
+        if not ev.third_party and policy != OWN:
             if policy == LINK and mac_key is None and l2src is not None and (ip_key is None or ip_key == src_ip):
                 mac_key = l2src.hex(":") if is_unicast_mac(l2src) else None
             if ip_key is None:
                 ip_key = src_ip
-        key = (fact.kind, fact.value, mac_key, ip_key, fact.hostname, fact.serial)
+        key = (ev.kind, ev.value, mac_key, ip_key, ev.hostname, ev.serial)
         entry = self.seen.get(key)
         if entry is not None:
             entry.count += 1
             return
-        self.seen[key] = _Seen(frame, ts, l2src, {"protocol": protocol, **context})
-        if mac_key and ip_key and (fact.kind in BINDING_KINDS or policy == LINK):
+        self.seen[key] = _Seen(frame, ts, l2src, {"protocol": protocol, **context, **ev.context}
+                               if ev.context else {"protocol": protocol, **context})
+        if mac_key and ip_key and (ev.kind in BINDING_KINDS or policy == LINK):
             macs = self.bindings.get(ip_key)
             if macs is not None:
                 macs.add(mac_key)
             elif len(self.bindings) < MAX_BINDINGS:
                 self.bindings[ip_key] = {mac_key}
 
-    def _add_all(self, facts: list[Fact], policy: str, frame: int, ts: float, l2src: bytes | None,
+    def _add_all(self, found: list[Evidence], policy: str, frame: int, ts: float, l2src: bytes | None,
                  src_ip: str | None, protocol: str, **context: Any) -> None:
-        for fact in facts:
-            self.add(fact, policy, frame, ts, l2src, src_ip, protocol, **context)
+        for ev in found:
+            self.add(ev, policy, frame, ts, l2src, src_ip, protocol, **context)
 
     def _deliver_stream(self, stream: Stream) -> None:
         assert stream.parser is not None
         try:
-            facts = stream.parser.parse(bytes(stream.data), stream.sport, stream.dport)
+            found = stream.parser.parse(bytes(stream.data), stream.sport, stream.dport)
         except DecodeError as exc:
             self.report.add(f"{exc} ({stream.parser.name})", self.name, frame=stream.frame)
             return
-        self._add_all(facts, IP, stream.frame, stream.ts, stream.l2src, stream.src, stream.parser.name,
+        self._add_all(found, IP, stream.frame, stream.ts, stream.l2src, stream.src, stream.parser.name,
                       port=stream.sport)
 
     def full(self) -> bool:
@@ -198,36 +197,61 @@ class Extractor:
         macs = self.macs
         streams = self.tcp.streams
         vlan_tpids = VLAN_TPIDS
-        udp_decoders = UDP_DECODERS
         macs_get, streams_get = macs.get, streams.get
         frame = 0
         l2src: bytes | None
         mac_key: bytes | None
+        # The fast path's offsets as locals: as cheap as literals, named once in ip.py.
+        eth, fast_ipv4, fast_tcp, fast_min = _ETH, _FAST_IPV4, _FAST_TCP, _FAST_MIN
+        v4_proto, v4_frag, v4_len, v4_src = _ETH + ip.V4_PROTOCOL, _ETH + ip.V4_FLAGS_FRAGMENT, \
+            _ETH + ip.V4_TOTAL_LENGTH, _ETH + ip.V4_SRC
+        v4_frag_low, v4_len_low = v4_frag + 1, v4_len + 1
+        key_end, tcp_offset, tcp_flags = _FAST_TCP + ip.TCP_DPORT + 2, _FAST_TCP + ip.TCP_DATA_OFFSET, \
+            _FAST_TCP + ip.TCP_FLAGS
+        proto_tcp, ending, v4_min = ip.PROTO_TCP, ip.SYN | ip.FIN | ip.RST, ip.V4_MIN_HEADER
+        proto_udp, udp_header, udp_sport, udp_dport = ip.PROTO_UDP, ip.UDP_HEADER, ip.UDP_SPORT, ip.UDP_DPORT
+        udp_decoders_get = UDP_DECODERS.get
+        fast_udp_min, fast_udp_dport = _FAST_TCP + ip.UDP_HEADER, _FAST_TCP + ip.UDP_DPORT
         try:
             for frame, ts, link_type, data, orig in read_frames(path, report, name, progress, part):
                 # The common case first, in as few steps as possible: a TCP segment in
                 # an untagged Ethernet/IPv4 frame without options, of a direction whose
                 # first message was already read (or a bare ACK).
-                if link_type == LINKTYPE_ETHERNET and data.startswith(b"\x08\x00\x45", 12) and len(data) >= 54 \
-                        and data[23] == 6 and not (data[20] & 0x1F or data[21]):
+                if link_type == LINKTYPE_ETHERNET and data.startswith(fast_ipv4, 12) and len(data) >= fast_min \
+                        and data[v4_proto] == proto_tcp and not (data[v4_frag] & 0x1F or data[v4_frag_low]):
                     l2src = data[6:12]
                     seen = macs_get(l2src)
                     if seen is None:
                         macs[l2src] = [frame, ts, 1]
                     else:
                         seen[2] += 1
-                    key = data[26:38]
+                    key = data[v4_src:key_end]
                     state = streams_get(key, _MISSING)
                     if state is None:
                         continue
-                    if state is _MISSING and not data[47] & 0x07 and \
-                            ((data[16] << 8) | data[17]) <= 20 + (data[46] >> 4) * 4:
+                    if state is _MISSING and not data[tcp_flags] & ending and \
+                            ((data[v4_len] << 8) | data[v4_len_low]) <= v4_min + (data[tcp_offset] >> 4) * 4:
                         continue
                     try:
-                        start, end = 34 + (data[46] >> 4) * 4, min(14 + ((data[16] << 8) | data[17]), len(data))
-                        self._tcp(key, data, 26, 4, 34, start, end, data[47], frame, ts, l2src, len(data) < orig)
+                        start = fast_tcp + (data[tcp_offset] >> 4) * 4
+                        end = min(eth + ((data[v4_len] << 8) | data[v4_len_low]), len(data))
+                        self._tcp(key, data, v4_src, 4, fast_tcp, start, end, data[tcp_flags], frame, ts, l2src,
+                                  len(data) < orig)
                     except DecodeError as exc:
                         report.add(str(exc), name, frame=frame)
+                    continue
+                # The next most common case: a UDP datagram in such a frame for a port no decoder reads.
+                if link_type == LINKTYPE_ETHERNET and data.startswith(fast_ipv4, 12) and len(data) >= fast_udp_min \
+                        and data[v4_proto] == proto_udp and not (data[v4_frag] & 0x1F or data[v4_frag_low]) \
+                        and ((data[v4_len] << 8) | data[v4_len_low]) >= fast_udp_min - eth \
+                        and udp_decoders_get((data[fast_udp_dport] << 8) | data[fast_udp_dport + 1]) is None \
+                        and udp_decoders_get((data[fast_tcp] << 8) | data[fast_tcp + 1]) is None:
+                    l2src = data[6:12]
+                    seen = macs_get(l2src)
+                    if seen is None:
+                        macs[l2src] = [frame, ts, 1]
+                    else:
+                        seen[2] += 1
                     continue
                 try:
                     # -- link layer: Ethernet without tags inline, everything else via link.py
@@ -250,44 +274,26 @@ class Extractor:
                             macs[mac_key] = [frame, ts, 1]
                         else:
                             seen[2] += 1
-                    # -- IPv4
-                    if ethertype == ETH_IPV4:
-                        if len(data) < off + 20:
-                            raise DecodeError("truncated IPv4 header")
-                        vihl = data[off]
-                        ihl = (vihl & 0x0F) * 4
-                        if vihl >> 4 != 4 or ihl < 20:
-                            raise DecodeError("bad IPv4 header")
-                        if (data[off + 6] & 0x1F) or data[off + 7]:
+                    # -- IPv4 and IPv6
+                    if ethertype == ETH_IPV4 or ethertype == ETH_IPV6:  # noqa: SIM109 - no tuple per frame
+                        header = ip.ipv4(data, off) if ethertype == ETH_IPV4 else ip.ipv6(data, off)
+                        if header is None:
                             continue  # a later fragment: no transport header to read
-                        proto = data[off + 9]
-                        l4 = off + ihl
-                        end = min(off + ((data[off + 2] << 8) | data[off + 3]), len(data))
-                        if proto == _TCP:
-                            if end - l4 < 20:
-                                raise DecodeError("truncated TCP header")
-                            flags = data[l4 + 13]
-                            start = l4 + (data[l4 + 12] >> 4) * 4
-                            if start >= end and not flags & (_SYN | _FIN | _RST):
-                                continue  # a bare ACK
-                            key = data[off + 12 : off + 20] + data[l4 : l4 + 4]
-                            if streams_get(key, _MISSING) is None:
-                                continue  # this direction's first message was already read
-                            self._tcp(key, data, off + 12, 4, l4, start, end, flags, frame, ts, l2src,
-                                      len(data) < orig)
-                        elif proto == _UDP:
-                            if end - l4 < 8:
+                        if header[0] == proto_udp:  # inline: a third of all frames, most for no decoder
+                            l4, end = header[1], header[2]
+                            if end - l4 < udp_header:
                                 raise DecodeError("truncated UDP header")
-                            decoder = udp_decoders.get((data[l4 + 2] << 8) | data[l4 + 3]) or \
-                                udp_decoders.get((data[l4] << 8) | data[l4 + 1])
+                            sport = (data[l4 + udp_sport] << 8) | data[l4 + udp_sport + 1]
+                            decoder = udp_decoders_get((data[l4 + udp_dport] << 8) | data[l4 + udp_dport + 1]) \
+                                or udp_decoders_get(sport)
                             if decoder is not None:
-                                multicast = (link_type == LINKTYPE_ETHERNET and bool(data[0] & 1)) or \
-                                    data[off + 16] >= 224 or data[off + 16 : off + 20] == b"\xff\xff\xff\xff"
-                                self._udp(decoder, data[l4 + 8 : end], data[off + 12 : off + 16], multicast,
-                                          frame, ts, l2src, (data[l4] << 8) | data[l4 + 1])
-                    elif ethertype == ETH_IPV6:
-                        multicast = link_type == LINKTYPE_ETHERNET and bool(data[0] & 1)
-                        self._ipv6(data, off, frame, ts, l2src, multicast, len(data) < orig)
+                                src, addr_len = header[3], header[4]
+                                self._udp(decoder, data[l4 + udp_header : end], data[src : src + addr_len],
+                                          (link_type == LINKTYPE_ETHERNET and bool(data[0] & 1))
+                                          or ip.to_multicast(data, src, addr_len),
+                                          frame, ts, l2src, sport)
+                        else:
+                            self._transport(header, data, frame, ts, l2src, len(data) < orig)
                     elif ethertype == ETH_ARP:
                         self._add_all(arp.decode_arp(data[off:]), OWN, frame, ts, l2src, None, "arp")
                     elif ethertype == ETH_LLDP:
@@ -314,13 +320,13 @@ class Extractor:
              flags: int, frame: int, ts: float, l2src: bytes | None, cut: bool) -> None:
         sport, dport, seq = struct.unpack_from("!HHI", data, l4)
         src = _ip_text(data[addr : addr + addr_len])
-        if flags & _SYN:
+        if flags & ip.SYN:
             self.tcp.syn(key, seq, src, sport, dport, frame, ts, l2src)
             return
         if start < end:
-            self.tcp.segment(key, seq, data[start:end], cut, bool(flags & (_FIN | _RST)), src, sport, dport,
+            self.tcp.segment(key, seq, data[start:end], cut, bool(flags & (ip.FIN | ip.RST)), src, sport, dport,
                              frame, ts, l2src)
-        elif flags & (_FIN | _RST):
+        elif flags & (ip.FIN | ip.RST):
             self.tcp.end(key)
 
     def _udp(self, decoder: tuple[UdpDecoder, str, str], payload: bytes, src_raw: bytes, multicast: bool,
@@ -328,83 +334,22 @@ class Extractor:
         decode, policy, protocol = decoder
         if policy == LINK and not multicast:
             policy = IP  # a unicast answer may have been routed: key by IP only
-        facts = decode(payload)
-        if facts:
-            self._add_all(facts, policy, frame, ts, l2src, _ip_text(src_raw), protocol, port=sport)
+        found = decode(payload)
+        if found:
+            self._add_all(found, policy, frame, ts, l2src, _ip_text(src_raw), protocol, port=sport)
 
-    def _ipv6(self, data: bytes, off: int, frame: int, ts: float, l2src: bytes | None, multicast: bool,
-              cut: bool) -> None:
-        if len(data) < off + 40:
-            raise DecodeError("truncated IPv6 header")
-        if data[off] >> 4 != 6:
-            raise DecodeError("bad IPv6 header")
-        end = min(off + 40 + ((data[off + 4] << 8) | data[off + 5]), len(data))
-        nxt = data[off + 6]
-        l4 = off + 40
-        for _ in range(_MAX_IPV6_EXTENSIONS):
-            if nxt in _IPV6_EXTENSIONS:
-                if l4 + 8 > end:
-                    raise DecodeError("truncated IPv6 extension header")
-                nxt, l4 = data[l4], l4 + (data[l4 + 1] + 1) * 8
-            elif nxt == _IPV6_FRAGMENT:
-                if l4 + 8 > end:
-                    raise DecodeError("truncated IPv6 fragment header")
-                if (data[l4 + 2] << 8 | data[l4 + 3]) & 0xFFF8:
-                    return  # a later fragment
-                nxt, l4 = data[l4], l4 + 8
-            else:
-                break
-        multicast = multicast or data[off + 24] == 0xFF
-        if nxt == _TCP:
-            if end - l4 < 20:
-                raise DecodeError("truncated TCP header")
-            flags = data[l4 + 13]
-            start = l4 + (data[l4 + 12] >> 4) * 4
-            if start >= end and not flags & (_SYN | _FIN | _RST):
-                return
-            key = data[off + 8 : off + 40] + data[l4 : l4 + 4]
+    def _transport(self, header: ip.IpHeader, data: bytes, frame: int, ts: float, l2src: bytes | None,
+                   cut: bool) -> None:
+        """TCP and ICMPv6 (UDP is read inline in :meth:`frames`)."""
+        protocol, l4, end, src, addr_len = header
+        if protocol == ip.PROTO_TCP:
+            start = ip.tcp_payload_start(data, l4, end)
+            flags = data[l4 + ip.TCP_FLAGS]
+            if start >= end and not flags & (ip.SYN | ip.FIN | ip.RST):
+                return  # a bare ACK
+            key = data[src : src + 2 * addr_len] + data[l4 : l4 + 4]
             if self.tcp.streams.get(key, _MISSING) is None:
-                return
-            self._tcp(key, data, off + 8, 16, l4, start, end, flags, frame, ts, l2src, cut)
-        elif nxt == _UDP:
-            if end - l4 < 8:
-                raise DecodeError("truncated UDP header")
-            sport, dport = struct.unpack_from("!HH", data, l4)
-            decoder = UDP_DECODERS.get(dport) or UDP_DECODERS.get(sport)
-            if decoder is not None:
-                self._udp(decoder, data[l4 + 8 : end], data[off + 8 : off + 24], multicast, frame, ts, l2src,
-                          sport)
-        elif nxt == _ICMPV6:
-            self._add_all(arp.decode_ndp(data[l4:end], data[off + 8 : off + 24]), OWN, frame, ts, l2src, None,
-                          "ndp")
-
-
-def read_observations(
-    path: str | Path,
-    progress: ProgressCallback | None = None,
-    report: SkipReport | None = None,
-    name: str | None = None,
-    max_distinct: int = MAX_DISTINCT,
-    jobs: int = 1,
-    parallel_min_bytes: int | None = None,
-) -> Iterator[Observation]:
-    """Every observation in one capture file, deduplicated, with frame numbers.
-
-    Damage is counted in ``report`` (pass one to read it afterwards); a file
-    that is not a capture raises :class:`~vendorscope.collect.pcap.errors.NotACaptureError`
-    before anything is yielded. With ``jobs`` > 1 a large uncompressed pcapng
-    file is read by that many processes (see :mod:`.parallel`).
-    """
-    from vendorscope.collect.pcap import parallel
-
-    path = str(path)
-    report = report if report is not None else SkipReport()
-    report.files += 1
-    name = name or Path(path).name
-    minimum = parallel.PARALLEL_MIN_BYTES if parallel_min_bytes is None else parallel_min_bytes
-    plan = parallel.plan_parts(path, jobs, minimum) if jobs > 1 else None
-    if plan is not None:
-        yield from parallel.read_parallel(path, name, plan, progress, report, max_distinct)
-        return
-    extractor = Extractor(name, report, max_distinct)
-    yield from extractor.frames(path, progress)
+                return  # this direction's first message was already read
+            self._tcp(key, data, src, addr_len, l4, start, end, flags, frame, ts, l2src, cut)
+        elif protocol == ip.PROTO_ICMPV6 and addr_len == 16:
+            self._add_all(arp.decode_ndp(data[l4:end], data[src : src + 16]), OWN, frame, ts, l2src, None, "ndp")

@@ -41,10 +41,6 @@ LinkInfo = tuple[int, int, bytes | None, tuple[int, ...]]
 """(ethertype or LLC, payload offset, source MAC or None, VLAN ids outer first)"""
 
 
-def format_mac(raw: bytes) -> str:
-    return raw.hex(":")
-
-
 def ethernet(data: bytes) -> LinkInfo:
     if len(data) < 14:
         raise DecodeError("truncated Ethernet header")

@@ -25,13 +25,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from vendorscope.collect.pcap.errors import SkipReport
-from vendorscope.collect.pcap.reader import _EPB, _IDB, _KNOWN_BLOCKS, MAX_BLOCK, PCAPNG_SHB, ProgressCallback
+from vendorscope.collect.pcap.extract import Extractor
+from vendorscope.collect.pcap.reader import EPB, IDB, KNOWN_BLOCKS, MAX_BLOCK, PCAPNG_SHB, ProgressCallback
 from vendorscope.model import Observation
 
 # Below this size a second process costs more than it saves.
 PARALLEL_MIN_BYTES = 256 << 20
 _WINDOW = 4 << 20  # how far past a cut to look for the next block
-_HEAD_BLOCKS = frozenset({PCAPNG_SHB, _IDB, 4})  # section header, interfaces, name resolution
+_HEAD_BLOCKS = frozenset({PCAPNG_SHB, IDB, 4})  # section header, interfaces, name resolution
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +98,7 @@ def _next_block(f: Any, target: int, endian: str) -> int | None:
     start = target + (-target % 4)  # blocks are 4-byte aligned from the start of the file
     f.seek(start)
     window = f.read(_WINDOW)
-    needle = struct.pack(endian + "I", _EPB)
+    needle = struct.pack(endian + "I", EPB)
     word = struct.Struct(endian + "I")
     pos = window.find(needle)
     while pos >= 0:
@@ -118,7 +119,7 @@ def _block_chain_at(window: bytes, pos: int, endian: str, word: struct.Struct) -
         return False
     after = pos + blen
     next_type, next_len = struct.unpack_from(endian + "II", window, after)
-    if next_type not in _KNOWN_BLOCKS or next_len < 12 or next_len % 4 or next_len > MAX_BLOCK:
+    if next_type not in KNOWN_BLOCKS or next_len < 12 or next_len % 4 or next_len > MAX_BLOCK:
         return False
     end = after + next_len
     return end > len(window) or word.unpack_from(window, end - 4)[0] == next_len
@@ -141,8 +142,6 @@ def _count_progress(n: int) -> None:
 
 def _read_part(path: str, name: str, part: tuple[int, int, int], max_distinct: int) -> tuple[list[Observation],
                                                                                             SkipReport]:
-    from vendorscope.collect.pcap.extract import Extractor
-
     report = SkipReport()
     extractor = Extractor(name, report, max_distinct)
     progress = _count_progress if _progress_counter is not None else None

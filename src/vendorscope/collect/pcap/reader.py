@@ -45,8 +45,8 @@ _SHB_BYTES = b"\x0a\x0d\x0d\x0a"
 GZIP_MAGIC = b"\x1f\x8b"
 
 # pcapng block types
-_IDB, _PB_OBSOLETE, _SPB, _EPB = 1, 2, 3, 6
-_KNOWN_BLOCKS = frozenset({PCAPNG_SHB, _IDB, _PB_OBSOLETE, _SPB, 4, 5, _EPB, 7, 8, 9, 10, 0x80000001})
+IDB, PB_OBSOLETE, SPB, EPB = 1, 2, 3, 6
+KNOWN_BLOCKS = frozenset({PCAPNG_SHB, IDB, PB_OBSOLETE, SPB, 4, 5, EPB, 7, 8, 9, 10, 0x80000001})
 
 ProgressCallback = Callable[[int], None]
 
@@ -370,7 +370,7 @@ def _pcapng_frames(src: _Source, name: str, report: SkipReport) -> Iterator[Fram
             while pos + 32 <= end_buf:
                 btype, blen, iface_id, ts_hi, ts_lo, caplen, orig = epb_head(buf, pos)
                 end = pos + blen
-                if (btype != _EPB or blen & 3 or end > end_buf or caplen > blen - 32 or iface_id >= n_ifaces
+                if (btype != EPB or blen & 3 or end > end_buf or caplen > blen - 32 or iface_id >= n_ifaces
                         or trailer(buf, end - 4)[0] != blen):
                     break
                 frame += 1
@@ -420,7 +420,7 @@ def _pcapng_frames(src: _Source, name: str, report: SkipReport) -> Iterator[Fram
                     return
                 continue
             src.pos = pos + blen
-            if btype == _EPB:
+            if btype == EPB:
                 if blen < 32:
                     report.add("enhanced packet block too short", name, frame=frame + 1, offset=src.offset)
                     continue
@@ -433,7 +433,7 @@ def _pcapng_frames(src: _Source, name: str, report: SkipReport) -> Iterator[Fram
                 iface = interfaces[iface_id]
                 last_ts = ((ts_hi << 32) | ts_lo) * iface.ts_unit + iface.ts_offset
                 yield frame, last_ts, iface.link_type, buf[pos + 28 : pos + 28 + caplen], orig
-            elif btype == _SPB:
+            elif btype == SPB:
                 frame += 1
                 if not interfaces or blen < 16:
                     report.add("simple packet block without an interface", name, frame=frame,
@@ -444,13 +444,13 @@ def _pcapng_frames(src: _Source, name: str, report: SkipReport) -> Iterator[Fram
                 caplen = min(orig, blen - 16, iface.snaplen or MAX_BLOCK)
                 # Simple packet blocks carry no timestamp: use the last one seen.
                 yield frame, last_ts, iface.link_type, buf[pos + 12 : pos + 12 + caplen], orig
-            elif btype == _IDB:
+            elif btype == IDB:
                 try:
                     interfaces.append(_idb_interface(buf[pos + 8 : pos + blen - 4], endian))
                 except (ValueError, struct.error) as exc:
                     report.add(f"bad interface description block ({exc})", name, offset=src.offset - blen)
                     interfaces.append(Interface(-1, 0))
-            elif btype == _PB_OBSOLETE:
+            elif btype == PB_OBSOLETE:
                 frame += 1
                 if blen < 32:
                     report.add("packet block too short", name, frame=frame, offset=src.offset - blen)
@@ -471,7 +471,7 @@ def _pcapng_frames(src: _Source, name: str, report: SkipReport) -> Iterator[Fram
 def _pcapng_resync(src: _Source, head: struct.Struct, endian: str) -> bool:
     """Move ``src.pos`` to the next block whose leading and trailing lengths agree."""
     start = src.pos + 4
-    needles = [struct.pack(endian + "I", t) for t in (_EPB, _SPB, _IDB)] + [_SHB_BYTES]
+    needles = [struct.pack(endian + "I", t) for t in (EPB, SPB, IDB)] + [_SHB_BYTES]
     while True:
         rel = start - src.pos  # fill() may move the buffer: keep offsets relative to pos
         src.fill(rel + 64 * 1024)
@@ -492,7 +492,7 @@ def _pcapng_resync(src: _Source, head: struct.Struct, endian: str) -> bool:
             start = found
             continue
         btype, blen = head.unpack_from(buf, found)
-        if btype == PCAPNG_SHB or (12 <= blen <= MAX_BLOCK and blen % 4 == 0 and btype in _KNOWN_BLOCKS):
+        if btype == PCAPNG_SHB or (12 <= blen <= MAX_BLOCK and blen % 4 == 0 and btype in KNOWN_BLOCKS):
             src.pos = found
             if btype == PCAPNG_SHB:
                 return True

@@ -2,7 +2,7 @@
 
 Each direction is its own stream, keyed by the 12 bytes (IPv4) or 36 bytes
 (IPv6) of addresses and ports as they stand in the packet. A stream is
-classified by its first bytes (:func:`banners.classify`); uninteresting ones
+classified by its first bytes (:func:`first_message.classify`); uninteresting ones
 are marked done at once, so bulk transfers cost a dictionary lookup per
 packet. Memory is bounded three ways: bytes per stream (the message's own
 cap), segments per stream, and the number of streams remembered (the oldest
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from itertools import islice
 
-from vendorscope.collect.pcap.banners import MIN_CLASSIFY, FirstMessage, classify
+from vendorscope.collect.pcap.first_message import MIN_CLASSIFY, FirstMessage, classify
 
 MAX_STREAMS = 65_536
 MAX_SEGMENTS = 24  # data segments looked at per direction: "the first packets of each flow"

@@ -26,6 +26,7 @@ from typing import Any
 
 from vendorscope.collect.probe.audit import AuditSink
 from vendorscope.collect.probe.scope import Scope, ScopeViolation
+from vendorscope.evidence.record import Evidence
 from vendorscope.model import AssetKeys, Observation
 
 SOURCE = "probe"
@@ -357,16 +358,24 @@ class Gate:
     def observe(
         self, step: Step, kind: str, value: str, *, keys: AssetKeys | None = None, **context: Any
     ) -> Observation:
+        return self.record(step, Evidence(kind, value, context=context), keys=keys)
+
+    def record(self, step: Step, evidence: Evidence, *, keys: AssetKeys | None = None, **context: Any) -> Observation:
+        """The observation of what a protocol module found in this step's answer."""
+        if keys is None:
+            keys = AssetKeys(ip=evidence.ip or step.target, mac=evidence.mac, hostname=evidence.hostname,
+                             serial=evidence.serial)
+        merged = {**(evidence.context or {}), **context}
         return Observation(
-            kind=kind,
-            value=value,
+            kind=evidence.kind,
+            value=evidence.value,
             source=SOURCE,
             seen_at=datetime.now(UTC),
-            keys=keys or AssetKeys(ip=step.target),
+            keys=keys,
             context={
                 "port": step.port,
                 "probe": step.probe,
                 "probe_id": step.id,
-                **{k: v for k, v in context.items() if v not in (None, "", [], {})},
+                **{k: v for k, v in merged.items() if v not in (None, "", [], {})},
             },
         )

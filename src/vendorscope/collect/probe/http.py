@@ -18,22 +18,22 @@ bytes goes into the observation's context for exact matching.
 from __future__ import annotations
 
 import asyncio
-import base64
 import codecs
 import hashlib
-import html
 import re
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urljoin, urlsplit
-
-import defusedxml.ElementTree as SafeET
 
 from vendorscope.collect.probe.gate import Gate, Malformed, ProbeFailed, Session, Step
 from vendorscope.collect.probe.scope import ScopeViolation
-from vendorscope.model import AssetKeys, Observation
+from vendorscope.evidence import http as http_evidence
+from vendorscope.evidence import onvif, upnp
+from vendorscope.evidence.http import favicon_hash, murmur3_32, realm_of
+from vendorscope.model import Observation
+
+__all__ = ["favicon_hash", "murmur3_32", "realm_of"]  # re-exported: the probe's tests and callers use them here
 
 HEAD_CAP = 64 * 1024
 BODY_CAP = 256 * 1024
@@ -43,8 +43,6 @@ MAX_HEADERS = 100
 MAX_VALUE = 2048  # characters kept of a header value
 MAX_REDIRECTS = 2
 USER_AGENT = "vendorscope-probe/0.1 (authorised inventory scan)"
-UPNP_PATHS = ("/rootDesc.xml", "/description.xml")
-ONVIF_PATH = "/onvif/device_service"
 ONVIF_GET_DEVICE_INFORMATION = (
     b'<?xml version="1.0" encoding="UTF-8"?>'
     b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
@@ -316,13 +314,6 @@ def build_request(
 # -- what a page says -----------------------------------------------------------
 
 
-def realm_of(challenge: str) -> str | None:
-    m = _REALM.search(challenge)
-    if m is None:
-        return None
-    return m.group(1) if m.group(1) is not None else m.group(2)
-
-
 def _charset(response: HttpResponse, body: bytes) -> str:
     for source in ((response.header("Content-Type") or "").encode("latin-1", "replace"), body[:2048]):
         m = _CHARSET.search(source)
@@ -343,22 +334,9 @@ def decode_body(response: HttpResponse, body: bytes) -> str:
         return body.decode("utf-8", "replace")
 
 
-def title_of(body: bytes, response: HttpResponse | None = None, scan: int = 64 * 1024) -> str | None:
-    """The text of the first <title>, unescaped, whitespace collapsed, at most 256 characters."""
-    window = body[:scan]
-    lower = window.lower()
-    start = lower.find(b"<title")
-    if start < 0:
-        return None
-    open_end = lower.find(b">", start)
-    if open_end < 0:
-        return None
-    close = lower.find(b"</title", open_end)
-    raw = window[open_end + 1 : close if close >= 0 else open_end + 1 + 512]
-    text = decode_body(response, raw) if response is not None else raw.decode("utf-8", "replace")
-    text = _SPACE.sub(" ", html.unescape(text)).strip()
-    text = "".join(ch for ch in text if ch >= " ")
-    return text[:256] or None
+def title_of(body: bytes, response: HttpResponse | None = None) -> str | None:
+    """The page title (see :func:`vendorscope.evidence.http.title`), in the answer's charset."""
+    return http_evidence.title(body, _charset(response, body) if response is not None else None)
 
 
 def meta_refresh(body: bytes) -> str | None:
@@ -393,100 +371,6 @@ def same_origin_path(base_path: str, location: str, host: str, port: int, tls: b
     return path + (f"?{parts.query}" if parts.query else "")
 
 
-def murmur3_32(data: bytes, seed: int = 0) -> int:
-    """MurmurHash3 x86 32-bit, signed like ``mmh3.hash``."""
-    mask = 0xFFFFFFFF
-    c1, c2 = 0xCC9E2D51, 0x1B873593
-    h = seed & mask
-    length = len(data)
-    tail_start = length - (length & 3)
-    for i in range(0, tail_start, 4):
-        k = int.from_bytes(data[i : i + 4], "little")
-        k = (k * c1) & mask
-        k = ((k << 15) | (k >> 17)) & mask
-        k = (k * c2) & mask
-        h ^= k
-        h = ((h << 13) | (h >> 19)) & mask
-        h = (h * 5 + 0xE6546B64) & mask
-    k = 0
-    rest = length & 3
-    if rest == 3:
-        k ^= data[tail_start + 2] << 16
-    if rest >= 2:
-        k ^= data[tail_start + 1] << 8
-    if rest >= 1:
-        k ^= data[tail_start]
-        k = (k * c1) & mask
-        k = ((k << 15) | (k >> 17)) & mask
-        k = (k * c2) & mask
-        h ^= k
-    h ^= length
-    h ^= h >> 16
-    h = (h * 0x85EBCA6B) & mask
-    h ^= h >> 13
-    h = (h * 0xC2B2AE35) & mask
-    h ^= h >> 16
-    return h - 0x100000000 if h & 0x80000000 else h
-
-
-def favicon_hash(icon: bytes) -> str:
-    """Shodan's favicon hash: mmh3 of the MIME-style base64 of the icon."""
-    return str(murmur3_32(base64.encodebytes(icon)))
-
-
-def _local(tag: Any) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-
-def _xml_root(data: bytes) -> Any | None:
-    try:
-        return SafeET.fromstring(data[:XML_CAP])
-    except Exception:  # noqa: BLE001 - ParseError, DefusedXmlException, ValueError: all mean "not usable"
-        return None
-
-
-def parse_onvif_device_information(data: bytes) -> dict[str, str]:
-    """Manufacturer, Model, FirmwareVersion, SerialNumber, HardwareId of a GetDeviceInformationResponse."""
-    root = _xml_root(data)
-    if root is None:
-        return {}
-    response = next((el for el in root.iter() if _local(el.tag) == "GetDeviceInformationResponse"), None)
-    if response is None:
-        return {}
-    wanted = {"Manufacturer", "Model", "FirmwareVersion", "SerialNumber", "HardwareId"}
-    out: dict[str, str] = {}
-    for el in response.iter():
-        name = _local(el.tag)
-        if name in wanted and name not in out and el.text and el.text.strip():
-            out[name] = _SPACE.sub(" ", el.text.strip())[:256]
-    return out
-
-
-def parse_upnp_description(data: bytes) -> dict[str, str]:
-    """The root device's manufacturer, modelName, modelNumber, friendlyName, serialNumber."""
-    root = _xml_root(data)
-    if root is None:
-        return {}
-    device = next((el for el in root.iter() if _local(el.tag) == "device"), None)
-    if device is None:
-        return {}
-    wanted = {
-        "manufacturer",
-        "modelName",
-        "modelNumber",
-        "friendlyName",
-        "serialNumber",
-        "modelDescription",
-        "manufacturerURL",
-    }
-    out: dict[str, str] = {}
-    for el in device:  # direct children only: embedded devices are other functions of the same box
-        name = _local(el.tag)
-        if name in wanted and el.text and el.text.strip():
-            out[name] = _SPACE.sub(" ", el.text.strip())[:256]
-    return out
-
-
 def looks_like_http(data: bytes) -> bool:
     return data.startswith(b"HTTP/")
 
@@ -503,15 +387,8 @@ def observations_from_raw(gate: Gate, step: Step, data: bytes) -> list[Observati
 
 
 def _head_observations(gate: Gate, step: Step, response: HttpResponse, tls: bool) -> list[Observation]:
-    out = []
-    server = response.header("Server")
-    if server:
-        out.append(gate.observe(step, "http.server", server, tls=tls or None, status=response.status))
-    for challenge in response.all("WWW-Authenticate"):
-        out.append(
-            gate.observe(step, "http.www_authenticate", challenge, realm=realm_of(challenge), tls=tls or None)
-        )
-    return out
+    return [gate.record(step, ev, tls=tls or None, status=response.status)
+            for ev in http_evidence.response_headers_evidence(response.headers)]
 
 
 # -- the client ---------------------------------------------------------------------
@@ -721,7 +598,7 @@ async def _favicon(client: HttpClient, result: HttpResult, page: HttpResponse, i
 async def _onvif(client: HttpClient, result: HttpResult, page: HttpResponse, is_tls: bool) -> None:
     response, step = await client.request(
         "POST",
-        ONVIF_PATH,
+        onvif.PATH,
         body=ONVIF_GET_DEVICE_INFORMATION,
         headers=(
             (
@@ -732,62 +609,19 @@ async def _onvif(client: HttpClient, result: HttpResult, page: HttpResponse, is_
         ),
         cap=XML_CAP,
     )
-    info = parse_onvif_device_information(response.body) if response.status == 200 else {}
+    info = onvif.parse_device_information(response.body) if response.status == 200 else {}
     if not info:
         return
-    gate = client.gate
-    keys = AssetKeys(ip=client.target, serial=info.get("SerialNumber"))
-    extra = {
-        "firmware": info.get("FirmwareVersion"),
-        "hardware_id": info.get("HardwareId"),
-        "serial": info.get("SerialNumber"),
-        "tls": is_tls or None,
-    }
-    if info.get("Manufacturer"):
-        result.observations.append(
-            gate.observe(
-                step, "onvif.manufacturer", info["Manufacturer"], keys=keys, model=info.get("Model"), **extra
-            )
-        )
-    if info.get("Model"):
-        result.observations.append(
-            gate.observe(
-                step, "onvif.model", info["Model"], keys=keys, manufacturer=info.get("Manufacturer"), **extra
-            )
-        )
+    result.observations.extend(client.gate.record(step, ev, tls=is_tls or None)
+                               for ev in onvif.device_information_evidence(info))
 
 
 async def _upnp(client: HttpClient, result: HttpResult, page: HttpResponse, is_tls: bool) -> None:
-    for path in UPNP_PATHS:
+    for path in upnp.DESCRIPTION_PATHS:
         response, step = await client.request("GET", path, cap=XML_CAP)
-        info = parse_upnp_description(response.body) if response.status == 200 else {}
+        info = upnp.parse_description(response.body) if response.status == 200 else {}
         if not info:
             continue
-        gate = client.gate
-        keys = AssetKeys(ip=client.target, serial=info.get("serialNumber"))
-        extra = {
-            "friendly_name": info.get("friendlyName"),
-            "model_number": info.get("modelNumber"),
-            "description": info.get("modelDescription"),
-            "serial": info.get("serialNumber"),
-            "tls": is_tls or None,
-        }
-        if info.get("manufacturer"):
-            result.observations.append(
-                gate.observe(
-                    step,
-                    "upnp.manufacturer",
-                    info["manufacturer"],
-                    keys=keys,
-                    model=info.get("modelName"),
-                    **extra,
-                )
-            )
-        model = " ".join(v for v in (info.get("modelName"), info.get("modelNumber")) if v)
-        if model:
-            result.observations.append(
-                gate.observe(
-                    step, "upnp.model", model, keys=keys, manufacturer=info.get("manufacturer"), **extra
-                )
-            )
+        result.observations.extend(client.gate.record(step, ev, tls=is_tls or None)
+                                   for ev in upnp.description_evidence(info))
         return

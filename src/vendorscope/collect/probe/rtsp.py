@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 
 from vendorscope.collect.probe.gate import Gate, ProbeFailed, Session, Step
-from vendorscope.collect.probe.http import USER_AGENT, XML_CAP, HttpResponse, read_response, realm_of
+from vendorscope.collect.probe.http import USER_AGENT, XML_CAP, HttpResponse, read_response
 from vendorscope.collect.probe.scope import ScopeViolation
+from vendorscope.evidence import http as http_evidence
 from vendorscope.model import Observation
 
 
@@ -56,15 +57,8 @@ async def probe_rtsp(gate: Gate, target: str, port: int, *, report_open: bool = 
             response, step = await _ask(session, method, cseq, extra)
             if response.protocol != "RTSP":
                 break  # an HTTP server on an RTSP port: the HTTP probe covers it
-            server = response.header("Server")
-            if server:
-                out.append(
-                    gate.observe(
-                        step, "rtsp.server", server, status=response.status, public=response.header("Public")
-                    )
-                )
-            for challenge in response.all("WWW-Authenticate"):
-                out.append(gate.observe(step, "rtsp.www_authenticate", challenge, realm=realm_of(challenge)))
+            out.extend(gate.record(step, ev, status=response.status, public=response.header("Public"))
+                       for ev in http_evidence.response_headers_evidence(response.headers, "rtsp"))
             if (response.header("Connection") or "").lower() == "close":  # RTSP/1.0 is persistent otherwise
                 await session.aclose()
     except ScopeViolation:

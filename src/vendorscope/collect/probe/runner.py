@@ -18,58 +18,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from vendorscope.collect import banners
 from vendorscope.collect.probe import http, rtsp, tcp, tls
 from vendorscope.collect.probe.audit import AuditSink
 from vendorscope.collect.probe.gate import Gate, ProbeFailed
 from vendorscope.collect.probe.scope import Scope, ScopeViolation
 from vendorscope.collect.probe.snmp import SnmpProber
+from vendorscope.evidence import greeting as greeting_evidence
+from vendorscope.evidence import http as http_evidence
+from vendorscope.evidence import rtsp as rtsp_evidence
+from vendorscope.evidence import tls as tls_evidence
 from vendorscope.model import Observation
 
-# What a port number suggests. Only a hint: greetings and answers decide.
-SERVER_FIRST = {
-    21: "ftp",
-    2121: "ftp",
-    22: "ssh",
-    2222: "ssh",
-    830: "ssh",
-    23: "telnet",
-    2323: "telnet",
-    25: "smtp",
-    587: "smtp",
-    2525: "smtp",
-    110: "pop3",
-    143: "imap",
-}
-CLIENT_FIRST = {
-    80: "http",
-    81: "http",
-    88: "http",
-    8000: "http",
-    8008: "http",
-    8080: "http",
-    8081: "http",
-    8888: "http",
-    5000: "http",
-    7547: "http",
-    49152: "http",
-    37215: "http",
-    52869: "http",
-    443: "https",
-    4443: "https",
-    8443: "https",
-    9443: "https",
-    10443: "https",
-    7443: "https",
-    465: "tls",
-    636: "tls",
-    993: "tls",
-    995: "tls",
-    8883: "tls",
-    5061: "tls",
-    554: "rtsp",
-    8554: "rtsp",
-    10554: "rtsp",
+# What a port number suggests, from the ports the evidence modules declare. Only a hint: greetings
+# and answers decide.
+SERVER_FIRST: dict[int, str] = dict(greeting_evidence.SERVER_FIRST)
+CLIENT_FIRST: dict[int, str] = {
+    **{port: "http" for port in sorted(http_evidence.PORTS)},
+    **{port: "https" for port in sorted(http_evidence.TLS_PORTS)},
+    **{port: "tls" for port in sorted(tls_evidence.PORTS)},
+    **{port: "rtsp" for port in sorted(rtsp_evidence.PORTS)},
 }
 
 
@@ -244,13 +211,12 @@ async def probe_tcp_port(gate: Gate, target: str, port: int) -> list[Observation
     adopted = False
     try:
         greeting = await tcp.read_greeting_step(
-            session, wait, reply=banners.telnet_reply, complete=banners.greeting_complete
+            session, wait, reply=greeting_evidence.telnet_reply, complete=greeting_evidence.greeting_complete
         )
         if greeting.data:
-            found = banners.classify(port, greeting.data)
+            found = greeting_evidence.classify(port, greeting.data)
             if found is not None:
-                kind, value = found
-                out.append(gate.observe(greeting.step, kind, value, ended=greeting.end))
+                out.append(gate.record(greeting.step, found, ended=greeting.end))
             if http.looks_like_http(greeting.data):
                 out.extend(http.observations_from_raw(gate, greeting.step, greeting.data))
             return out

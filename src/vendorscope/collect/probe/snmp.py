@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from vendorscope.collect.banners import clean_text
 from vendorscope.collect.probe.gate import Gate, ProbeFailed, Step
 from vendorscope.collect.probe.scope import ScopeViolation, SnmpV3User
+from vendorscope.evidence.snmp import display_string
 from vendorscope.model import AssetKeys, Observation
 
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
@@ -102,9 +102,7 @@ def mac_from_octets(raw: bytes) -> str | None:
 
 
 def text_of(value: SnmpValue) -> str:
-    if isinstance(value, bytes):
-        return clean_text(value)
-    return clean_text(str(value).encode("utf-8"))
+    return display_string(value if isinstance(value, bytes) else str(value).encode("utf-8"))
 
 
 def parse_lldp_rows(varbinds: Iterable[tuple[str, SnmpValue]]) -> list[LldpNeighbour]:

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vendorscope.collect.probe.gate import Session, Step
+from vendorscope.evidence.greeting import MAX_READ
 
-GREETING_CAP = 4096  # bytes: a banner longer than this is garbage, not a banner
+GREETING_CAP = MAX_READ  # bytes: a banner longer than this is garbage, not a banner
 IDLE_AFTER_DATA = 0.25  # seconds of quiet after some data that end a greeting
 
 

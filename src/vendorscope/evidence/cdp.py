@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from struct import unpack_from
 
-from vendorscope.collect.pcap.errors import DecodeError
-from vendorscope.collect.pcap.facts import Fact, ipv4, ipv6, text
+from vendorscope.evidence.record import DecodeError, Evidence, ipv4, ipv6, text
 
 SNAP_CDP = b"\xaa\xaa\x03\x00\x00\x0c\x20\x00"  # LLC SNAP, Cisco OUI, protocol id 0x2000
 _IPV6_PROTO = b"\xaa\xaa\x03\x00\x00\x00\x86\xdd"
@@ -45,11 +44,11 @@ def _addresses(value: bytes) -> list[str]:
     return out
 
 
-def decode_cdp(payload: bytes) -> list[Fact]:
+def decode_cdp(payload: bytes) -> list[Evidence]:
     """Decode a CDP PDU (the bytes after the 8-byte SNAP header)."""
     if len(payload) < 4:
         raise DecodeError("truncated CDP header")
-    facts: list[Fact] = []
+    facts: list[Evidence] = []
     pos, seen = 4, 0
     while pos + 4 <= len(payload) and seen < _MAX_TLVS:
         kind, length = unpack_from("!HH", payload, pos)
@@ -60,21 +59,21 @@ def decode_cdp(payload: bytes) -> list[Fact]:
         seen += 1
         if kind == 0x0001 and value:
             device_id = text(value, 255)
-            facts.append(Fact("cdp.device_id", device_id, hostname=device_id.lower()))
+            facts.append(Evidence("cdp.device_id", device_id, hostname=device_id.lower()))
         elif kind in (0x0002, 0x0016):
-            facts.extend(Fact("cdp.address", a, ip=a) for a in _addresses(value))
+            facts.extend(Evidence("cdp.address", a, ip=a) for a in _addresses(value))
         elif kind == 0x0003 and value:
-            facts.append(Fact("cdp.port_id", text(value, 255)))
+            facts.append(Evidence("cdp.port_id", text(value, 255)))
         elif kind == 0x0004 and len(value) >= 4:
             bits = unpack_from("!I", value)[0]
-            facts.append(Fact("cdp.capabilities", ",".join(n for i, n in enumerate(CAPABILITIES) if bits >> i & 1)
+            facts.append(Evidence("cdp.capabilities", ",".join(n for i, n in enumerate(CAPABILITIES) if bits >> i & 1)
                               or "none"))
         elif kind == 0x0005 and value:
-            facts.append(Fact("cdp.version", text(value)))
+            facts.append(Evidence("cdp.version", text(value)))
         elif kind == 0x0006 and value:
-            facts.append(Fact("cdp.platform", text(value, 255)))
+            facts.append(Evidence("cdp.platform", text(value, 255)))
         elif kind == 0x000A and len(value) >= 2:
-            facts.append(Fact("cdp.native_vlan", str(unpack_from("!H", value)[0])))
+            facts.append(Evidence("cdp.native_vlan", str(unpack_from("!H", value)[0])))
     if 0 < len(payload) - pos < 4 and seen < _MAX_TLVS:
         raise DecodeError("truncated CDP TLV header")
     return facts

@@ -3,9 +3,9 @@ management addresses, and the LLDP-MED inventory (manufacturer, model, serial)."
 
 from __future__ import annotations
 
-from vendorscope.collect.pcap.errors import DecodeError
-from vendorscope.collect.pcap.facts import Fact, hex_or_text, ipv4, ipv6, mac, text
+from vendorscope.evidence.record import DecodeError, Evidence, hex_or_text, ipv4, ipv6, mac, text
 
+ETHERTYPE = 0x88CC  # LLDP rides directly on Ethernet
 CAPABILITIES = ("other", "repeater", "bridge", "wlan-ap", "router", "telephone", "docsis", "station",
                 "c-vlan", "s-vlan", "tpmr")
 _MED_OUI = b"\x00\x12\xbb"
@@ -57,35 +57,35 @@ def _address(family: int, raw: bytes) -> str | None:
     return None
 
 
-def decode_lldp(payload: bytes) -> list[Fact]:
-    facts: list[Fact] = []
+def decode_lldp(payload: bytes) -> list[Evidence]:
+    facts: list[Evidence] = []
     for kind, value in tlvs(payload):
         if kind == 1:
-            facts.append(Fact("lldp.chassis_id", chassis_or_port_id(value, 4, 5)))
+            facts.append(Evidence("lldp.chassis_id", chassis_or_port_id(value, 4, 5)))
         elif kind == 2:
-            facts.append(Fact("lldp.port_id", chassis_or_port_id(value, 3, 4)))
+            facts.append(Evidence("lldp.port_id", chassis_or_port_id(value, 3, 4)))
         elif kind == 4 and value:
-            facts.append(Fact("lldp.port_description", text(value)))
+            facts.append(Evidence("lldp.port_description", text(value)))
         elif kind == 5 and value:
             name = text(value, 255)
-            facts.append(Fact("lldp.sysname", name))
+            facts.append(Evidence("lldp.sysname", name))
         elif kind == 6 and value:
-            facts.append(Fact("lldp.sysdescr", text(value)))
+            facts.append(Evidence("lldp.sysdescr", text(value)))
         elif kind == 7:
             if len(value) < 4:
                 raise DecodeError("truncated LLDP capabilities TLV")
             enabled = (value[2] << 8) | value[3]
             names = [n for bit, n in enumerate(CAPABILITIES) if enabled >> bit & 1]
-            facts.append(Fact("lldp.capabilities", ",".join(names) or "none"))
+            facts.append(Evidence("lldp.capabilities", ",".join(names) or "none"))
         elif kind == 8:
             if len(value) < 2 or len(value) < 1 + value[0]:
                 raise DecodeError("truncated LLDP management address TLV")
             addr_len = value[0]
             addr = _address(value[1], value[2 : 1 + addr_len])
             if addr is not None:
-                facts.append(Fact("lldp.mgmt_addr", addr, ip=addr))
+                facts.append(Evidence("lldp.mgmt_addr", addr, ip=addr))
         elif (kind == 127 and len(value) >= 4 and value[:3] == _MED_OUI and value[3] in _MED_INVENTORY
               and (item := text(value[4:], 255))):
             fact_kind = _MED_INVENTORY[value[3]]
-            facts.append(Fact(fact_kind, item, serial=item if fact_kind == "lldp.med.serial" else None))
+            facts.append(Evidence(fact_kind, item, serial=item if fact_kind == "lldp.med.serial" else None))
     return facts

@@ -7,9 +7,18 @@ nesting and counts, so hostile bytes fail fast with a DecodeError.
 
 from __future__ import annotations
 
-from vendorscope.collect.pcap.errors import DecodeError
-from vendorscope.collect.pcap.facts import Fact, hex_or_text, is_unicast_mac, mac, text
+from vendorscope.evidence.record import (
+    MAX_VALUE,
+    DecodeError,
+    Evidence,
+    clean_text,
+    hex_or_text,
+    is_unicast_mac,
+    mac,
+    text,
+)
 
+PORTS = frozenset({161, 162})  # agents answer on 161, traps and informs go to 162 (UDP)
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
 SYS_NAME = "1.3.6.1.2.1.1.5.0"
@@ -24,6 +33,12 @@ _REPORTING_PDUS = frozenset({PDU_RESPONSE, PDU_INFORM, PDU_TRAP_V2})
 _MAX_VARBINDS = 256
 
 TLV = tuple[int, int, int]  # (tag, start of value, end of value)
+
+
+def display_string(raw: bytes, limit: int = MAX_VALUE) -> str:
+    """A DisplayString (sysDescr, sysName) as every source keeps it: lines trimmed, blank lines and
+    control characters dropped (agents end lines with CR LF), capped."""
+    return clean_text(raw, limit)
 
 
 def read_tlv(data: bytes, pos: int, end: int) -> TLV:
@@ -91,7 +106,7 @@ def varbinds(data: bytes, pos: int, end: int) -> list[tuple[str, int, bytes]]:
     return out
 
 
-def decode_snmp(payload: bytes) -> list[Fact]:
+def decode_snmp(payload: bytes) -> list[Evidence]:
     """Facts from what an agent says about itself (responses, traps, informs)."""
     _tag, pos, end = expect(payload, 0, len(payload), TAG_SEQUENCE, "message")
     _tag, vpos, vend = expect(payload, pos, end, TAG_INTEGER, "version")
@@ -100,11 +115,11 @@ def decode_snmp(payload: bytes) -> list[Fact]:
         return []  # v3: the interesting part is usually encrypted
     _tag, _cpos, cend = expect(payload, vend, end, TAG_OCTETS, "community")
     pdu_tag, ppos, pend = read_tlv(payload, cend, end)
-    facts: list[Fact] = []
+    facts: list[Evidence] = []
     if pdu_tag == PDU_TRAP_V1:
         _tag, epos, eend = expect(payload, ppos, pend, TAG_OID, "trap enterprise")
         # RFC 1157: a v1 trap's enterprise field is the sysObjectID of the agent.
-        facts.append(Fact("snmp.sysobjectid", decode_oid(payload[epos:eend])))
+        facts.append(Evidence("snmp.sysobjectid", decode_oid(payload[epos:eend])))
         pos = eend
         for _field in ("agent address", "generic trap", "specific trap", "timestamp"):
             pos = read_tlv(payload, pos, pend)[2]
@@ -119,13 +134,13 @@ def decode_snmp(payload: bytes) -> list[Fact]:
     remote: dict[str, dict[int, tuple[int, bytes]]] = {}
     for oid, vtag, value in bindings:
         if oid == SYS_DESCR and vtag == TAG_OCTETS and value:
-            facts.append(Fact("snmp.sysdescr", text(value)))
+            facts.append(Evidence("snmp.sysdescr", display_string(value)))
         elif oid == SYS_OBJECT_ID and vtag == TAG_OID:
-            facts.append(Fact("snmp.sysobjectid", decode_oid(value)))
+            facts.append(Evidence("snmp.sysobjectid", decode_oid(value)))
         elif oid == SYS_NAME and vtag == TAG_OCTETS and value:
-            facts.append(Fact("snmp.sysname", text(value, 255)))
+            facts.append(Evidence("snmp.sysname", display_string(value, 255)))
         elif oid == SNMP_TRAP_OID and vtag == TAG_OID:
-            facts.append(Fact("snmp.trap_oid", decode_oid(value)))
+            facts.append(Evidence("snmp.trap_oid", decode_oid(value)))
         elif oid.startswith(LLDP_REM_PREFIX):
             column, _, index = oid[len(LLDP_REM_PREFIX) :].partition(".")
             if column.isdigit() and index:
@@ -135,7 +150,7 @@ def decode_snmp(payload: bytes) -> list[Fact]:
     return facts
 
 
-def _lldp_remote(columns: dict[int, tuple[int, bytes]]) -> list[Fact]:
+def _lldp_remote(columns: dict[int, tuple[int, bytes]]) -> list[Evidence]:
     """One neighbour from lldpRemTable, keyed by its chassis MAC or, failing that, its name.
 
     These facts describe the neighbour, not the agent, so they carry their own
@@ -158,5 +173,5 @@ def _lldp_remote(columns: dict[int, tuple[int, bytes]]) -> list[Fact]:
         value = hex_or_text(entry[1]) if column in (5, 7) else text(entry[1])
         if column == 5 and neighbour_mac:
             value = neighbour_mac
-        facts.append(Fact(kind, value, mac=neighbour_mac, hostname=hostname, third_party=True))
+        facts.append(Evidence(kind, value, mac=neighbour_mac, hostname=hostname, third_party=True))
     return facts

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from struct import unpack_from
 
-from vendorscope.collect.pcap.errors import DecodeError
-from vendorscope.collect.pcap.facts import Fact, ipv4, text
-from vendorscope.collect.pcap.mdns import read_name
+from vendorscope.evidence.mdns import read_name
+from vendorscope.evidence.record import DecodeError, Evidence, ipv4, text
 
 _OP_REGISTRATION, _OP_REFRESH, _OP_REFRESH_ALT, _OP_MULTIHOMED = 5, 8, 9, 15
 _NB, _NBSTAT = 0x20, 0x21
+PORTS = frozenset({137})  # NetBIOS name service (UDP)
 _UNIQUE_SUFFIXES = frozenset({0x00, 0x20})  # workstation and server service: the host's own name
 _MAX_NAMES = 64
 
@@ -24,20 +24,20 @@ def decode_netbios_name(encoded: str) -> tuple[str, int]:
     return text(raw[:15].rstrip(b" ")), raw[15]
 
 
-def _name_fact(name: str, suffix: int, group: bool) -> Fact | None:
+def _name_fact(name: str, suffix: int, group: bool) -> Evidence | None:
     if group or suffix not in _UNIQUE_SUFFIXES or not name or name.startswith(("*", "\x01")):
         return None
-    return Fact("nbns.name", name, hostname=name.lower())
+    return Evidence("nbns.name", name, hostname=name.lower())
 
 
-def decode_nbns(payload: bytes) -> list[Fact]:
+def decode_nbns(payload: bytes) -> list[Evidence]:
     """Registrations and refreshes (the sender's own names) and node-status answers."""
     if len(payload) < 12:
         raise DecodeError("truncated NBNS header")
     _tid, flags, qd, an, _ns, ar = unpack_from("!HHHHHH", payload)
     opcode, is_response = (flags >> 11) & 0xF, bool(flags & 0x8000)
     pos = 12
-    facts: list[Fact] = []
+    facts: list[Evidence] = []
     if not is_response and opcode in (_OP_REGISTRATION, _OP_REFRESH, _OP_REFRESH_ALT, _OP_MULTIHOMED):
         if qd < 1 or ar < 1:
             return []

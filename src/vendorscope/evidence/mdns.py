@@ -9,10 +9,11 @@ from __future__ import annotations
 from struct import unpack_from
 from typing import NamedTuple
 
-from vendorscope.collect.pcap.errors import DecodeError
-from vendorscope.collect.pcap.facts import Fact, ipv4, ipv6, text
+from vendorscope.evidence.record import DecodeError, Evidence, ipv4, ipv6, text
 
 TYPE_A, TYPE_PTR, TYPE_TXT, TYPE_AAAA, TYPE_SRV = 1, 12, 16, 28, 33
+PORTS = frozenset({5353})  # mDNS (UDP)
+LLMNR_PORTS = frozenset({5355})  # LLMNR (UDP)
 _MAX_RECORDS = 128
 _MAX_JUMPS = 16
 _MAX_NAME = 255
@@ -89,22 +90,22 @@ def _host(name: str) -> str:
     return name.removesuffix(".").removesuffix(".local").lower()
 
 
-def _address_fact(kind: str, rec: Record) -> Fact | None:
+def _address_fact(kind: str, rec: Record) -> Evidence | None:
     if rec.rtype == TYPE_A and len(rec.data) == 4:
         addr = ipv4(rec.data)
     elif rec.rtype == TYPE_AAAA and len(rec.data) == 16:
         addr = ipv6(rec.data)
     else:
         return None
-    return Fact(kind, rec.name, ip=addr, hostname=_host(rec.name))
+    return Evidence(kind, rec.name, ip=addr, hostname=_host(rec.name))
 
 
-def decode_mdns(payload: bytes) -> list[Fact]:
+def decode_mdns(payload: bytes) -> list[Evidence]:
     """Responses and announcements (queries name what others look for, not the sender)."""
     flags, records = parse_dns(payload)
     if not flags & 0x8000:
         return []
-    facts: list[Fact] = []
+    facts: list[Evidence] = []
     for rec in records:
         if rec.rtype in (TYPE_A, TYPE_AAAA):
             if fact := _address_fact("mdns.hostname", rec):
@@ -113,7 +114,7 @@ def decode_mdns(payload: bytes) -> list[Fact]:
             # Service instance names carry the model and often the MAC ("AXIS M3045-V - ACCC8E…").
             target = read_name(payload, rec.offset)[0]
             if target.endswith(("._tcp.local", "._udp.local")) and not target.startswith("_"):
-                facts.append(Fact("mdns.service", target))
+                facts.append(Evidence("mdns.service", target))
         elif rec.rtype == TYPE_TXT:
             pos, count = 0, 0
             while pos < len(rec.data) and count < _MAX_TXT:
@@ -122,11 +123,11 @@ def decode_mdns(payload: bytes) -> list[Fact]:
                 pos += 1 + n
                 count += 1
                 if b"=" in entry and (value := text(entry)):
-                    facts.append(Fact("mdns.txt", value))
+                    facts.append(Evidence("mdns.txt", value))
     return facts
 
 
-def decode_llmnr(payload: bytes) -> list[Fact]:
+def decode_llmnr(payload: bytes) -> list[Evidence]:
     """LLMNR responses: the responder answers for its own name."""
     flags, records = parse_dns(payload)
     if not flags & 0x8000:

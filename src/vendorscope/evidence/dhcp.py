@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from struct import unpack_from
 
-from vendorscope.collect.pcap.errors import DecodeError
-from vendorscope.collect.pcap.facts import Fact, hex_or_text, ipv4, is_unicast_mac, mac, text
+from vendorscope.evidence.record import DecodeError, Evidence, hex_or_text, ipv4, is_unicast_mac, mac, text
 
+PORTS = frozenset({67, 68})  # DHCPv4 server, client (UDP)
+DHCP6_PORTS = frozenset({546, 547})  # DHCPv6 client, server (UDP)
 MAGIC = b"\x63\x82\x53\x63"
 _BOOTREQUEST, _BOOTREPLY = 1, 2
 _DHCPACK = 5
@@ -40,7 +41,7 @@ def _options(data: bytes, start: int) -> dict[int, bytes]:
     return opts
 
 
-def decode_dhcp(payload: bytes) -> list[Fact]:
+def decode_dhcp(payload: bytes) -> list[Evidence]:
     if len(payload) < 240:
         raise DecodeError("truncated DHCP message")
     if payload[236:240] != MAGIC:
@@ -53,33 +54,33 @@ def decode_dhcp(payload: bytes) -> list[Fact]:
         return []
     client = mac(chaddr)
     opts = _options(payload, 240)
-    facts: list[Fact] = []
+    facts: list[Evidence] = []
     if op == _BOOTREPLY:
         # A server's ACK binds the leased address to the client's MAC.
         msg_type = opts.get(53, b"\x00")[:1]
         yiaddr = payload[16:20]
         if msg_type == bytes([_DHCPACK]) and yiaddr != b"\x00" * 4:
             ip = ipv4(yiaddr)
-            facts.append(Fact("dhcp.ip", ip, mac=client, ip=ip))
+            facts.append(Evidence("dhcp.ip", ip, mac=client, ip=ip))
         return facts
     if op != _BOOTREQUEST:
         return []
     if (hostname := opts.get(12)) and (name := text(hostname, 255)):
-        facts.append(Fact("dhcp.hostname", name, mac=client, hostname=name.lower()))
+        facts.append(Evidence("dhcp.hostname", name, mac=client, hostname=name.lower()))
     if (fqdn := opts.get(81)) and len(fqdn) > 3 and (name := _fqdn_name(fqdn[3:])):
-        facts.append(Fact("dhcp.fqdn", name, mac=client))
+        facts.append(Evidence("dhcp.fqdn", name, mac=client))
     if vendor_class := opts.get(60):
-        facts.append(Fact("dhcp.vendor_class", text(vendor_class), mac=client))
+        facts.append(Evidence("dhcp.vendor_class", text(vendor_class), mac=client))
     if prl := opts.get(55):
-        facts.append(Fact("dhcp.prl", ",".join(str(b) for b in prl), mac=client))
+        facts.append(Evidence("dhcp.prl", ",".join(str(b) for b in prl), mac=client))
     if (client_id := opts.get(61)) and len(client_id) > 1:
-        facts.append(Fact("dhcp.client_id", client_id.hex(":"), mac=client))
+        facts.append(Evidence("dhcp.client_id", client_id.hex(":"), mac=client))
     if (requested := opts.get(50)) and len(requested) == 4 and requested != b"\x00" * 4:
         # A request for an address is not a lease; carried as evidence, not as a binding.
-        facts.append(Fact("dhcp.requested_ip", ipv4(requested), mac=client))
+        facts.append(Evidence("dhcp.requested_ip", ipv4(requested), mac=client))
     if (ciaddr := payload[12:16]) != b"\x00" * 4:
         ip = ipv4(ciaddr)  # a client renewing states the address it holds
-        facts.append(Fact("dhcp.ip", ip, mac=client, ip=ip))
+        facts.append(Evidence("dhcp.ip", ip, mac=client, ip=ip))
     return facts
 
 
@@ -116,7 +117,7 @@ def _dhcp6_options(data: bytes, start: int) -> list[tuple[int, bytes]]:
     return out
 
 
-def decode_dhcp6(payload: bytes) -> list[Fact]:
+def decode_dhcp6(payload: bytes) -> list[Evidence]:
     """Vendor class (16), FQDN (39), client DUID (1) and enterprise of client messages.
 
     No MAC is taken from the DUID: it is chosen once and may name another
@@ -139,22 +140,22 @@ def decode_dhcp6(payload: bytes) -> list[Fact]:
         return [f._replace(mac=client) for f in decode_dhcp6(inner)]
     if msg_type not in _DHCP6_CLIENT_MSGS:
         return []
-    facts: list[Fact] = []
+    facts: list[Evidence] = []
     for code, value in _dhcp6_options(payload, 4):
         if code == 1:
-            facts.append(Fact("dhcp6.duid", value.hex(":")))
+            facts.append(Evidence("dhcp6.duid", value.hex(":")))
         elif code == 16 and len(value) >= 4:  # vendor class: enterprise number + opaque strings
             enterprise = int.from_bytes(value[:4], "big")
-            facts.append(Fact("dhcp6.enterprise", str(enterprise)))
+            facts.append(Evidence("dhcp6.enterprise", str(enterprise)))
             pos = 4
             while pos + 2 <= len(value):
                 n = int.from_bytes(value[pos : pos + 2], "big")
                 if chunk := text(value[pos + 2 : pos + 2 + n]):
-                    facts.append(Fact("dhcp.vendor_class", chunk))
+                    facts.append(Evidence("dhcp.vendor_class", chunk))
                 pos += 2 + n
         elif code == 39 and len(value) > 1 and (name := _fqdn_name(value[1:])):
-            facts.append(Fact("dhcp.hostname", name, hostname=name.split(".")[0].lower()))
+            facts.append(Evidence("dhcp.hostname", name, hostname=name.split(".")[0].lower()))
         elif code == 15 and len(value) > 2:  # user class
-            facts.append(Fact("dhcp6.user_class", hex_or_text(value[2:])))
+            facts.append(Evidence("dhcp6.user_class", hex_or_text(value[2:])))
     return facts
 

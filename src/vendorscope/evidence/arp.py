@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from struct import unpack_from
 
-from vendorscope.collect.pcap.errors import DecodeError
-from vendorscope.collect.pcap.facts import Fact, ipv4, ipv6, is_unicast_mac, mac
+from vendorscope.evidence.record import DecodeError, Evidence, ipv4, ipv6, is_unicast_mac, mac
 
+ETHERTYPE = 0x0806  # ARP; neighbour discovery rides on ICMPv6
 _ZERO_IP = b"\x00\x00\x00\x00"
 
 
-def _binding(hw: bytes, proto: bytes) -> Fact | None:
+def _binding(hw: bytes, proto: bytes) -> Evidence | None:
     if not is_unicast_mac(hw) or proto == _ZERO_IP or proto[0] in (0, 127, 255) or proto[0] >= 224:
         return None
     ip = ipv4(proto)
-    return Fact("arp.ip", ip, mac=mac(hw), ip=ip)
+    return Evidence("arp.ip", ip, mac=mac(hw), ip=ip)
 
 
-def decode_arp(payload: bytes) -> list[Fact]:
+def decode_arp(payload: bytes) -> list[Evidence]:
     """Sender bindings of requests and replies, and the target binding of replies."""
     if len(payload) < 8:
         raise DecodeError("truncated ARP header")
@@ -38,7 +38,7 @@ _ND_RS, _ND_RA, _ND_NS, _ND_NA = 133, 134, 135, 136
 _OPT_SOURCE_LL, _OPT_TARGET_LL = 1, 2
 
 
-def decode_ndp(icmp: bytes, source_ip: bytes) -> list[Fact]:
+def decode_ndp(icmp: bytes, source_ip: bytes) -> list[Evidence]:
     """Bindings from router/neighbour solicitations and advertisements.
 
     ``icmp`` is the ICMPv6 message, ``source_ip`` the 16-byte IPv6 source.
@@ -67,6 +67,6 @@ def decode_ndp(icmp: bytes, source_ip: bytes) -> list[Fact]:
             hw = icmp[pos + 2 : pos + 8]
             if is_unicast_mac(hw) and address != b"\x00" * 16:
                 ip = ipv6(address)
-                return [Fact("ndp.ip", ip, mac=mac(hw), ip=ip)]
+                return [Evidence("ndp.ip", ip, mac=mac(hw), ip=ip)]
         pos += 8 * units
     return []

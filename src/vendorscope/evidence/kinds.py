@@ -1,0 +1,78 @@
+"""The registry of evidence kinds, read from kinds.toml: what each kind is, whether it names the
+device or a component, whether it is a label, and the default confidence of its lookup.
+
+Every kind a source emits is listed there; tests check that pcap, probe and the
+importers emit nothing else.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+Names = Literal["device", "component"]
+Lookup = Literal["mac", "enterprise", "name", "cpe"]
+_NAMES = ("device", "component")
+_LOOKUPS = ("mac", "enterprise", "name", "cpe")
+
+
+class KindsError(ValueError):
+    """kinds.toml is malformed; the message names the entry."""
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    name: str
+    title: str
+    names: Names = "device"
+    label: bool = False
+    lookup: Lookup | None = None
+    confidence: float | None = None
+
+
+def parse_kinds(data: dict[str, Any], where: str = "kinds.toml") -> tuple[Kind, ...]:
+    """The kinds of a parsed kinds.toml, checked; raises KindsError naming the bad entry."""
+    out: list[Kind] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(data.get("kind", [])):
+        place = f"{where}: kind #{i + 1}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
+            raise KindsError(f"{place}: needs a name")
+        name = entry["name"]
+        if name in seen:
+            raise KindsError(f"{place}: {name} listed twice")
+        unknown = set(entry) - {"name", "title", "names", "label", "lookup", "confidence"}
+        if unknown:
+            raise KindsError(f"{place} ({name}): unknown field {sorted(unknown)[0]}")
+        names, lookup, confidence = entry.get("names", "device"), entry.get("lookup"), entry.get("confidence")
+        if names not in _NAMES:
+            raise KindsError(f"{place} ({name}): names must be one of {', '.join(_NAMES)}")
+        if lookup is not None and lookup not in _LOOKUPS:
+            raise KindsError(f"{place} ({name}): lookup must be one of {', '.join(_LOOKUPS)}")
+        if (lookup is None) != (confidence is None):
+            raise KindsError(f"{place} ({name}): a lookup needs a confidence and a confidence a lookup")
+        if confidence is not None and not (isinstance(confidence, (int, float)) and 0 < confidence <= 1):
+            raise KindsError(f"{place} ({name}): confidence must be a number in (0, 1]")
+        seen.add(name)
+        out.append(Kind(name, str(entry.get("title", "")), names, bool(entry.get("label", False)), lookup,
+                        None if confidence is None else float(confidence)))
+    return tuple(out)
+
+
+@cache
+def registry() -> dict[str, Kind]:
+    """Kind name → Kind, in file order."""
+    raw = resources.files("vendorscope.evidence").joinpath("kinds.toml").read_text("utf-8")
+    return {k.name: k for k in parse_kinds(tomllib.loads(raw))}
+
+
+def lookup_confidence(lookup: Lookup) -> dict[str, float]:
+    """Kind → default confidence of every kind identified by this lookup."""
+    return {k.name: k.confidence for k in registry().values() if k.lookup == lookup and k.confidence is not None}
+
+
+EVIDENCE_KINDS: tuple[str, ...] = tuple(registry())
+LABEL_KINDS: frozenset[str] = frozenset(k.name for k in registry().values() if k.label)

@@ -1,0 +1,458 @@
+"""Who may use the web dashboard and API, and what they did there.
+
+Users (name, role, scrypt password hash), API tokens (stored as SHA-256 of a
+random secret: shown once), login sessions (also stored hashed), the audit
+trail, background jobs and monitoring alerts live in the inventory database
+beside the snapshots (migration 0003), so a team shares one file or server.
+
+Secrets never reach the database in the clear: a stolen database gives no
+password, token or session.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Table, Text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Mapped, mapped_column
+
+from vendorscope.store.models import Base
+
+# scrypt at n=2**14, r=8 (16 MiB, tens of milliseconds): the work factor
+# OWASP names for scrypt; stored with the hash so it can be raised later.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+SESSION_LIFETIME = timedelta(hours=12)
+TOKEN_PREFIX = "vst_"
+MAX_NAME = 200
+
+
+class Role(StrEnum):
+    """What a user or token may do; each role may do everything the one before it may."""
+
+    viewer = "viewer"
+    analyst = "analyst"
+    admin = "admin"
+
+    def allows(self, needed: Role) -> bool:
+        order = list(Role)
+        return order.index(self) >= order.index(needed)
+
+
+class AccountError(ValueError):
+    """A request about accounts that cannot be done; the message is one line."""
+
+
+class UserRow(Base):
+    __tablename__ = "web_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(MAX_NAME), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(400))
+    created_at: Mapped[datetime]
+
+
+class TokenRow(Base):
+    __tablename__ = "web_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(MAX_NAME))
+    role: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class SessionRow(Base):
+    __tablename__ = "web_session"
+
+    session_hash: Mapped[str] = mapped_column(String(128), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("web_user.id", ondelete="CASCADE"))
+    csrf: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class AuditRow(Base):
+    __tablename__ = "web_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(MAX_NAME))
+    action: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str | None] = mapped_column(String(400), index=True)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class JobRow(Base):
+    __tablename__ = "web_job"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    name: Mapped[str] = mapped_column(String(400))
+    state: Mapped[str] = mapped_column(String(20))  # queued, running, done, failed
+    done: Mapped[int] = mapped_column(BigInteger)
+    total: Mapped[int] = mapped_column(BigInteger)
+    message: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    snapshot_id: Mapped[int | None]
+    created_by: Mapped[str] = mapped_column(String(MAX_NAME))
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class AlertRow(Base):
+    __tablename__ = "web_alert"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(50))
+    message: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    snapshot_id: Mapped[int | None]
+
+
+user_table = cast(Table, UserRow.__table__)
+token_table = cast(Table, TokenRow.__table__)
+session_table = cast(Table, SessionRow.__table__)
+audit_table = cast(Table, AuditRow.__table__)
+job_table = cast(Table, JobRow.__table__)
+alert_table = cast(Table, AlertRow.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    name: str
+    role: Role
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    id: int
+    name: str
+    role: Role
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking: a logged-in user or an API token."""
+
+    name: str
+    role: Role
+    kind: str  # "session" or "token"
+    csrf: str | None = None  # the session's CSRF token
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str | None
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    kind: str
+    name: str
+    state: str
+    done: int
+    total: int
+    message: str | None
+    error: str | None
+    snapshot_id: int | None
+    created_by: str
+    created_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "failed")
+
+    @property
+    def percent(self) -> int:
+        if self.state == "done":
+            return 100
+        return 0 if self.total <= 0 else min(99, int(100 * self.done / self.total))
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    id: int
+    at: datetime
+    kind: str
+    message: str
+    detail: dict[str, Any]
+    snapshot_id: int | None
+
+
+# ---------------------------------------------------------------- secrets (pure)
+
+
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        got = hashlib.scrypt(
+            password.encode("utf-8"), salt=_unb64(salt), n=int(n), r=int(r), p=int(p), dklen=len(_unb64(digest))
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, _unb64(digest))
+
+
+def secret_hash(secret: str) -> str:
+    """Tokens and session ids are long random strings: one SHA-256 is enough to store them."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def check_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME or any(not c.isprintable() for c in name):
+        raise AccountError(f"a name is 1 to {MAX_NAME} printable characters, not {name!r}")
+    return name
+
+
+def role_of(text: str) -> Role:
+    try:
+        return Role(text)
+    except ValueError:
+        raise AccountError(f"unknown role {text!r}; roles: {', '.join(Role)}") from None
+
+
+# ---------------------------------------------------------------- the store
+
+
+class Accounts:
+    """Accounts, sessions, audit trail, jobs and alerts in an inventory's database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE, waiting up to
+        the busy timeout) instead of failing when a reading transaction tries to write beside an import."""
+        with self.engine.connect() as conn:
+            conn.execution_options(for_write=True)
+            with conn.begin():
+                yield conn
+
+    # ---- users
+
+    def add_user(self, name: str, role: Role | str, password: str) -> User:
+        name = check_name(name)
+        role = role_of(role) if not isinstance(role, Role) else role
+        if len(password) < 8:
+            raise AccountError("a password has at least 8 characters")
+        now = datetime.now(UTC)
+        with self._write() as conn:
+            if conn.execute(sa.select(user_table.c.id).where(user_table.c.name == name)).first():
+                raise AccountError(f"user {name!r} exists already")
+            result = conn.execute(
+                user_table.insert().values(name=name, role=role.value, password_hash=hash_password(password),
+                                           created_at=now)
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+        return User(int(key[0]), name, role, now)
+
+    def users(self) -> list[User]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(user_table).order_by(user_table.c.name))
+            return [User(r.id, r.name, Role(r.role), r.created_at) for r in rows]
+
+    def remove_user(self, name: str) -> None:
+        with self._write() as conn:
+            found = conn.execute(sa.select(user_table.c.id).where(user_table.c.name == name)).first()
+            if found is None:
+                raise AccountError(f"no user {name!r}")
+            conn.execute(session_table.delete().where(session_table.c.user_id == found.id))
+            conn.execute(user_table.delete().where(user_table.c.id == found.id))
+
+    def authenticate(self, name: str, password: str) -> User | None:
+        """The user if the password is theirs; the hash is computed even for unknown names (no timing oracle)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(user_table).where(user_table.c.name == name)).first()
+        stored = row.password_hash if row is not None else _dummy_hash()
+        ok = check_password(password, stored)
+        return User(row.id, row.name, Role(row.role), row.created_at) if ok and row is not None else None
+
+    # ---- tokens
+
+    def create_token(self, name: str, role: Role | str) -> tuple[Token, str]:
+        """A new API token and its secret (the only time the secret exists outside the caller)."""
+        name = check_name(name)
+        role = role_of(role) if not isinstance(role, Role) else role
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        with self._write() as conn:
+            result = conn.execute(
+                token_table.insert().values(name=name, role=role.value, token_hash=secret_hash(secret),
+                                            created_at=now, revoked_at=None)
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+        return Token(int(key[0]), name, role, now, None), secret
+
+    def tokens(self) -> list[Token]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(token_table).order_by(token_table.c.id))
+            return [Token(r.id, r.name, Role(r.role), r.created_at, r.revoked_at) for r in rows]
+
+    def revoke_token(self, name_or_id: str) -> int:
+        """Revoke the tokens of that name (or the one with that id); returns how many."""
+        t = token_table.c
+        match = t.name == name_or_id
+        if name_or_id.isdigit():
+            match = sa.or_(match, t.id == int(name_or_id))
+        with self._write() as conn:
+            result = conn.execute(
+                token_table.update().where(match, t.revoked_at.is_(None)).values(revoked_at=datetime.now(UTC))
+            )
+        if not result.rowcount:
+            raise AccountError(f"no active token {name_or_id!r}")
+        return int(result.rowcount)
+
+    def token_principal(self, secret: str) -> Principal | None:
+        t = token_table.c
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t.name, t.role).where(t.token_hash == secret_hash(secret), t.revoked_at.is_(None))
+            ).first()
+        return Principal(f"token:{row.name}", Role(row.role), "token") if row is not None else None
+
+    # ---- sessions
+
+    def create_session(self, user: User) -> tuple[str, str]:
+        """A new session for ``user``: (session secret for the cookie, CSRF token)."""
+        secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        with self._write() as conn:
+            conn.execute(session_table.delete().where(session_table.c.expires_at < now))
+            conn.execute(session_table.insert().values(session_hash=secret_hash(secret), user_id=user.id, csrf=csrf,
+                                                       created_at=now, expires_at=now + SESSION_LIFETIME))
+        return secret, csrf
+
+    def session_principal(self, secret: str) -> Principal | None:
+        s, u = session_table.c, user_table.c
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(u.name, u.role, s.csrf, s.expires_at)
+                .join_from(session_table, user_table, s.user_id == u.id)
+                .where(s.session_hash == secret_hash(secret))
+            ).first()
+        if row is None or row.expires_at <= datetime.now(UTC):
+            return None
+        return Principal(row.name, Role(row.role), "session", row.csrf)
+
+    def end_session(self, secret: str) -> None:
+        with self._write() as conn:
+            conn.execute(session_table.delete().where(session_table.c.session_hash == secret_hash(secret)))
+
+    # ---- audit trail
+
+    def audit(self, actor: str, action: str, target: str | None = None, detail: dict[str, Any] | None = None) -> None:
+        with self._write() as conn:
+            conn.execute(audit_table.insert().values(at=datetime.now(UTC), actor=actor[:MAX_NAME], action=action,
+                                                     target=None if target is None else target[:400],
+                                                     detail=detail or {}))
+
+    def audit_trail(self, target: str | None = None, limit: int = 200) -> list[AuditEntry]:
+        a = audit_table.c
+        query = sa.select(audit_table).order_by(a.id.desc()).limit(limit)
+        if target is not None:
+            query = query.where(a.target == target)
+        with self.engine.connect() as conn:
+            return [AuditEntry(r.id, r.at, r.actor, r.action, r.target, dict(r.detail or {}))
+                    for r in conn.execute(query)]
+
+    # ---- jobs
+
+    def create_job(self, kind: str, name: str, created_by: str, total: int = 0) -> Job:
+        now = datetime.now(UTC)
+        with self._write() as conn:
+            result = conn.execute(job_table.insert().values(
+                kind=kind, name=name[:400], state="queued", done=0, total=total, message=None, error=None,
+                snapshot_id=None, created_by=created_by, created_at=now, finished_at=None))
+            key = result.inserted_primary_key
+            assert key is not None
+        job = self.job(int(key[0]))
+        assert job is not None
+        return job
+
+    def update_job(self, job_id: int, **values: Any) -> None:
+        if values.get("state") in ("done", "failed"):
+            values.setdefault("finished_at", datetime.now(UTC))
+        with self._write() as conn:
+            conn.execute(job_table.update().where(job_table.c.id == job_id).values(**values))
+
+    def job(self, job_id: int) -> Job | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(job_table).where(job_table.c.id == job_id)).first()
+        return _job(row) if row is not None else None
+
+    def jobs(self, limit: int = 50) -> list[Job]:
+        with self.engine.connect() as conn:
+            return [_job(r) for r in conn.execute(sa.select(job_table).order_by(job_table.c.id.desc()).limit(limit))]
+
+    # ---- alerts
+
+    def add_alert(self, kind: str, message: str, detail: dict[str, Any] | None = None,
+                  snapshot_id: int | None = None) -> Alert:
+        now = datetime.now(UTC)
+        with self._write() as conn:
+            result = conn.execute(alert_table.insert().values(at=now, kind=kind, message=message, detail=detail or {},
+                                                              snapshot_id=snapshot_id))
+            key = result.inserted_primary_key
+            assert key is not None
+        return Alert(int(key[0]), now, kind, message, detail or {}, snapshot_id)
+
+    def alerts(self, limit: int = 20) -> list[Alert]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(alert_table).order_by(alert_table.c.id.desc()).limit(limit))
+            return [Alert(r.id, r.at, r.kind, r.message, dict(r.detail or {}), r.snapshot_id) for r in rows]
+
+
+def _job(r: Any) -> Job:
+    return Job(r.id, r.kind, r.name, r.state, int(r.done), int(r.total), r.message, r.error, r.snapshot_id,
+               r.created_by, r.created_at, r.finished_at)
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_password("not a password", salt=b"\0" * 16)

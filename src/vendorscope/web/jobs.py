@@ -1,0 +1,202 @@
+"""Background imports: an uploaded file becomes a snapshot, with progress in the database.
+
+A job reads its file with the same collectors as `vendorscope pcap` and
+`vendorscope import`, and stores what it read through the same pipeline. A
+file that breaks part-way still stores what was read before the break; the
+job then ends ``failed`` with a one-line error naming the file and place.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from vendorscope.model import Observation
+from vendorscope.store.accounts import Accounts, Job
+
+log = logging.getLogger("vendorscope.web")
+
+# What an upload can be: the name shown, and the collector that reads it.
+UPLOAD_KINDS: dict[str, str] = {
+    "pcap": "packet capture (pcap, pcapng, .gz)",
+    "nmap": "nmap XML",
+    "table": "inventory table (CSV, XLSX)",
+    "scandata": "internet-scan data (JSON lines)",
+    "sbom": "SBOM (CycloneDX, SPDX)",
+}
+MAX_UPLOAD_BYTES = 2 << 30
+PROGRESS_EVERY_S = 0.25
+
+
+@dataclass(frozen=True)
+class ProbeSetup:
+    """What `serve --scope` allows analysts to start from the web: rounds of `watch` over one scope."""
+
+    scope: Any
+    scope_path: Path
+    addresses: list[str]
+    audit_path: Path
+    concurrency: int
+    webhook: str | None = None
+
+
+class JobRunner:
+    """Runs imports one at a time in a background thread; the uploads wait in a private folder."""
+
+    def __init__(self, accounts: Accounts, db: str, on_stored: Callable[[], None] = lambda: None) -> None:
+        self.accounts = accounts
+        self.db = db
+        self.on_stored = on_stored
+        self.folder = Path(tempfile.mkdtemp(prefix="vendorscope-uploads-"))
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vendorscope-job")
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def submit(self, kind: str, filename: str, stream: IO[bytes], user: str) -> Job:
+        if kind not in UPLOAD_KINDS:
+            raise ValueError(f"unknown upload kind {kind!r}; kinds: {', '.join(UPLOAD_KINDS)}")
+        name = Path(filename or "upload").name or "upload"
+        job = self.accounts.create_job(kind, name, user)
+        target = self.folder / f"{job.id}-{_safe(name)}"
+        size = 0
+        with target.open("wb") as out:
+            while chunk := stream.read(1 << 20):
+                size += len(chunk)
+                if size > MAX_UPLOAD_BYTES:
+                    out.close()
+                    target.unlink(missing_ok=True)
+                    self.accounts.update_job(job.id, state="failed",
+                                             error=f"{name}: larger than {MAX_UPLOAD_BYTES >> 30} GiB: not read")
+                    return self.accounts.job(job.id) or job
+                out.write(chunk)
+        self.accounts.update_job(job.id, total=size)
+        self.executor.submit(self._run, job.id, kind, name, target)
+        return self.accounts.job(job.id) or job
+
+    def submit_probe(self, probes: ProbeSetup, data: Any, user: str) -> Job:
+        """One round of `watch` as a job: probe the scope, store a snapshot, raise alerts."""
+        job = self.accounts.create_job("probe", probes.scope_path.name, user, total=len(probes.addresses))
+        self.executor.submit(self._run_probe, job.id, probes, data)
+        return self.accounts.job(job.id) or job
+
+    def _run_probe(self, job_id: int, probes: ProbeSetup, data: Any) -> None:
+        from vendorscope.web.watch import Monitor, probe_function
+
+        tracker = _Progress(self.accounts, job_id)
+        self.accounts.update_job(job_id, state="running")
+        run = probe_function(probes.scope, probes.addresses, probes.audit_path, self.db, probes.concurrency,
+                             on_host=lambda _result: tracker.advance(1))
+        try:
+            result = Monitor(data, self.accounts, self.db, run, webhook=probes.webhook).round()
+        except Exception as exc:  # one line in the job; the audit log has every probe sent
+            log.warning("job %s (probe) failed: %s", job_id, exc)
+            tracker.flush()
+            self.accounts.update_job(job_id, state="failed", error=_one_line(exc, probes.scope_path.name,
+                                                                             probes.scope_path))
+            return
+        self.on_stored()
+        tracker.flush()
+        self.accounts.update_job(job_id, state="done", snapshot_id=result.snapshot_id, done=tracker.done,
+                                 message=f"{result.hosts} hosts, {result.observations} observations, "
+                                 f"{len(result.alerts)} alerts, snapshot {result.snapshot_id}")
+
+    def _run(self, job_id: int, kind: str, name: str, path: Path) -> None:
+        tracker = _Progress(self.accounts, job_id)
+        self.accounts.update_job(job_id, state="running")
+        collected: list[Observation] = []
+        error: str | None = None
+        try:
+            for obs in read_upload(kind, path, name, tracker.advance):
+                collected.append(obs)
+        except Exception as exc:  # the job reports it in one line; what was read is still stored
+            error = _one_line(exc, name, path)
+        tracker.flush()
+        snapshot_id = None
+        try:
+            if collected or error is None:
+                from vendorscope.pipeline import ingest
+
+                source = "pcap:" + name if kind == "pcap" else f"import:{kind}:{name}"
+                stats: dict[str, object] = {"kind": kind, "upload": name, "error": error}
+                result = ingest(collected, source=source, db=self.db, started_at=datetime.now(UTC), stats=stats)
+                snapshot_id = result.snapshot_id
+                self.on_stored()
+        except Exception as exc:
+            error = error or f"cannot store {name}: {_one_line(exc, name, path)}"
+        message = f"{len(collected):,} observations" + (f", snapshot {snapshot_id}" if snapshot_id else "")
+        if error is not None:
+            log.warning("job %s (%s %s) failed: %s", job_id, kind, name, error)
+        self.accounts.update_job(job_id, state="failed" if error else "done", error=error, message=message,
+                                 snapshot_id=snapshot_id, done=tracker.done)
+        path.unlink(missing_ok=True)
+
+
+class _Progress:
+    def __init__(self, accounts: Accounts, job_id: int) -> None:
+        self.accounts = accounts
+        self.job_id = job_id
+        self.done = 0
+        self.last = 0.0
+        self.lock = threading.Lock()
+
+    def advance(self, n: int) -> None:
+        with self.lock:
+            self.done += n
+            now = time.monotonic()
+            if now - self.last < PROGRESS_EVERY_S:
+                return
+            self.last = now
+        self.flush()
+
+    def flush(self) -> None:
+        self.accounts.update_job(self.job_id, done=self.done)
+
+
+def read_upload(kind: str, path: Path, name: str, advance: Callable[[int], None]) -> Iterator[Observation]:
+    """The observations of one uploaded file, read by the collector of its kind.
+
+    A bad record or a damaged file raises with a one-line message; what was
+    yielded before stays yielded.
+    """
+    if kind == "pcap":
+        from vendorscope.collect.pcap import SkipReport, read_observations
+
+        yield from read_observations(path, progress=advance, report=SkipReport(), name=name)
+        return
+    from vendorscope.cli.imports import ImportKind, _reader
+    from vendorscope.collect.imports.common import BadRecord, Collector, source_name
+
+    bad: list[BadRecord] = []
+    collector = Collector(strict=False, on_bad=bad.append)
+    now = datetime.now(UTC)
+    if kind == "table":
+        # The table reader reads the file itself: report its size when done.
+        yield from _reader(ImportKind.table, path, source_name(kind, name), collector, now, None, None, advance)
+        advance(path.stat().st_size)
+    else:
+        yield from _reader(ImportKind(kind), path, source_name(kind, name), collector, now, None, None, advance)
+    if bad:
+        first = str(bad[0]).replace(str(path), name)
+        more = f" (and {len(bad) - 1} more bad records)" if len(bad) > 1 else ""
+        raise ValueError(first + more)
+
+
+def _one_line(exc: BaseException, name: str, path: Path) -> str:
+    """The error's first line, naming the uploaded file (never the server's temporary path)."""
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0].replace(str(path), name)[:300]
+    return text if name in text else f"{name}: {text}"
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[:100] or "upload"
