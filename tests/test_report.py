@@ -527,3 +527,103 @@ def test_report_roles_as_the_judge_sees_them() -> None:
     core = replace(bare("core", "huawei"), role=Role.core)
     out = _with_effective_roles([cam, core])
     assert [a.role for a in out] == [Role.cctv, Role.core]
+
+
+def _unique_assets(data: Any) -> Any:
+    seen: set[str] = set()
+    unique = [a for a in data.assets if not (a.id in seen or seen.add(a.id))]
+    return replace(data, assets=unique)
+
+
+def _comparable(doc: dict[str, Any]) -> dict[str, Any]:
+    """A BOM's content without the order (and repeats) the library's sorted sets drop."""
+    def component(c: dict[str, Any]) -> tuple[Any, ...]:
+        identity = [(i["field"], i["confidence"], i["concludedValue"],
+                     sorted({(m["technique"], m["confidence"], m["value"]) for m in i["methods"]}))
+                    for i in c.get("evidence", {}).get("identity", [])]
+        return (c["type"], c["name"], c.get("version"), c.get("supplier"), c.get("manufacturer"),
+                c.get("description"), sorted({(p["name"], p["value"]) for p in c["properties"]}), identity)
+
+    meta = doc["metadata"]
+    return {
+        "spec": (doc["bomFormat"], doc["specVersion"], doc["serialNumber"], doc["version"]),
+        "meta": (meta["timestamp"][:19], meta["lifecycles"],
+                 sorted({(p["name"], p["value"]) for p in meta["properties"]}),
+                 [(t["name"], t["version"]) for t in meta["tools"]["components"]]),
+        "components": [(c["bom-ref"], component(c)) for c in doc["components"]],
+    }
+
+
+def test_cyclonedx_built_by_the_library_carries_the_direct_writers_content() -> None:
+    """Below the threshold the library builds the BOM; above it the direct writer: the same BOM either way."""
+    import uuid
+
+    from vendorscope.report import cyclonedx_bom
+
+    data = _unique_assets(report(40, hostile=2))
+    assert any(a.site == HOSTILE_SITE for a in data.assets)
+    serial = uuid.uuid4()
+    doc = bom_dict(data, serial)
+    via_library = cyclonedx_bom.library_bom_json(doc)
+    direct = json.dumps(doc, ensure_ascii=False, indent=2)
+    validate_cyclonedx(via_library)
+    validate_cyclonedx(direct)
+    assert _comparable(json.loads(via_library)) == _comparable(json.loads(direct))
+    assert [c["bom-ref"] for c in json.loads(via_library)["components"]] == [a.id for a in data.assets]
+    # render_bom chooses by size: both routes give valid BOMs of every asset.
+    for limit in (0, cyclonedx_bom.LIBRARY_MAX_ASSETS):
+        rendered = json.loads(render_bom(data, library_max_assets=limit))
+        assert [c["bom-ref"] for c in rendered["components"]] == [a.id for a in data.assets]
+
+
+# ---------------------------------------------------------------- for an auditor: cover, labels, one snapshot
+
+
+def test_one_snapshot_burndown_is_one_point_and_says_so() -> None:
+    """Several snapshots on one day (the demo: capture, probe, imports) are one point, not a vertical line."""
+    day = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    same_day = tuple(BurnPoint(day + timedelta(minutes=k), k + 1, k) for k in range(3))  # 0, 1, 2 covered
+    root = parse_svg(burndown_chart(BurnDown("p", "r", DEADLINE_SOON, same_day), AS_OF))
+    classes = [el.get("class") for el in root.iter()]
+    assert "actual" not in classes and classes.count("point") == 1 and "single-point" in classes
+    point = next(el for el in root.iter() if el.get("class") == "point")
+    assert "2 covered assets" in "".join(point.itertext())  # the latest of the day
+    two_days = (same_day[0], BurnPoint(day + timedelta(days=3), 9, 1))
+    root = parse_svg(burndown_chart(BurnDown("p", "r", DEADLINE_SOON, two_days), AS_OF))
+    classes = [el.get("class") for el in root.iter()]
+    assert "actual" in classes and "single-point" not in classes and classes.count("point") == 2
+
+
+def test_html_cover_names_organisation_scope_method_and_disclaimer() -> None:
+    from vendorscope.store.queries import SnapshotInfo
+
+    snaps = [SnapshotInfo(1, "pcap:core.pcap", datetime(2026, 1, 2, 8, tzinfo=UTC), None, 10, 5, 4, 4, 0),
+             SnapshotInfo(2, "import:table:cmdb.csv", datetime(2026, 1, 9, 8, tzinfo=UTC), None, 20, 8, 6, 6, 1)]
+    data = report(30, organisation="Beispiel <Netz> AG", mode="strict", audiences=["usf-recipient"],
+                  snapshots=snaps)
+    page = render_html(data)
+    cover = page[page.index('id="cover"'):page.index('<nav class="sections"')]
+    assert "Beispiel &lt;Netz&gt; AG" in cover and "<Netz>" not in cover
+    assert "2026-01-02 08:00 UTC to 2026-01-09 08:00 UTC, in 2 snapshots" in cover
+    assert "pcap:core.pcap" in cover and "import:table:cmdb.csv" in cover
+    assert all(p.id in cover for p in data.policies)
+    assert "strict: purpose-qualified coverage is treated as covered" in cover and "usf-recipient" in cover
+    assert "not legal advice" in cover
+    # cards count assets, badges count findings: each says so
+    assert "These figures count <strong>assets</strong>" in page and "These count <strong>findings</strong>" in page
+    overdue = data.headline.findings_by_status["overdue"]
+    assert f"overdue: {overdue} findings</span>" in page
+    unnamed = render_html(report(5))
+    assert "not stated (vendorscope report --organisation NAME)" in unnamed
+
+
+def test_report_command_names_the_organisation(inventory: Path, tmp_path: Path) -> None:
+    path = tmp_path / "report.html"
+    r = run("report", "--db", str(inventory), "-o", str(path), "--organisation", "Example Telecom GmbH",
+            "--mode", "strict", "--as-of", "2026-03-01")
+    assert r.exit_code == 0, r.output
+    page = path.read_text(encoding="utf-8")
+    cover = page[page.index('id="cover"'):page.index('<nav class="sections"')]
+    assert 'id="cover-organisation">Example Telecom GmbH<' in cover and 'id="cover-mode">strict' in cover
+    quiet = run("-q", "report", "--db", str(inventory), "-o", str(path))
+    assert quiet.exit_code == 0 and quiet.stderr == ""

@@ -187,3 +187,49 @@ def test_report_shows_figures_charts_and_evidence(browser: Any, files: dict[str,
     assert o.errors == [] and o.dialogs == []
     assert o.blocked == [] and o.requests == [o.url]
     page.close()
+
+
+def test_report_fits_a_phone_at_420_px(browser: Any, files: dict[str, Path], data: ReportData) -> None:
+    """No horizontal page scroll at 420 px: charts scale, wide tables scroll inside their own box."""
+    o = open_report(browser, files["report"])
+    page = o.page
+    page.set_viewport_size({"width": 420, "height": 900})
+    page.wait_for_timeout(100)  # let layout settle after the resize (not a timing assertion)
+    widths = page.evaluate("[document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]")
+    assert widths[0] <= 420 and widths[1] <= 420, widths
+    for chart in ("#chart-vendor svg", "#chart-site svg", "#burndown svg.burndown"):
+        box = page.locator(chart).first.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 420, (chart, box)
+    wrap = page.evaluate("""(() => { const w = document.querySelector('#findings .table-wrap');
+        return [w.clientWidth, w.scrollWidth, getComputedStyle(w).overflowX]; })()""")
+    assert wrap[0] <= 420 and wrap[2] == "auto", wrap  # the findings table scrolls in its own box
+    # everything that is not inside a scrolling box ends within the page
+    overflowing = page.evaluate("""(() => Array.from(document.querySelectorAll('body *')).filter(e => {
+        if (e.closest('.table-wrap') || e.closest('script') || e.closest('.print-only')) return false;
+        const r = e.getBoundingClientRect(); return r.width > 0 && r.right > 421; })
+        .map(e => e.tagName + '#' + e.id + '.' + e.className).slice(0, 5))()""")
+    assert overflowing == []
+    assert o.errors == []
+    page.close()
+
+
+def test_printing_lists_every_finding_with_totals(browser: Any, files: dict[str, Path], data: ReportData) -> None:
+    o = open_report(browser, files["report"])
+    page = o.page
+    assert page.locator("#print-findings").is_hidden()  # on screen: the paged table only
+    page.emulate_media(media="print")
+    page.wait_for_selector("html[data-printed]", state="attached")
+    assert page.locator("#print-findings").is_visible()
+    assert page.locator("#findings-table").is_hidden() and page.locator("#q").is_hidden()
+    assert page.locator("#print-body tr.print-finding").count() == len(data.findings) > 50
+    foot = page.locator("#print-foot").inner_text()
+    assert foot.startswith(f"Total: {len(data.findings)} findings")
+    overdue = sum(f.status is Status.overdue for f in data.findings)
+    assert f"{overdue} overdue" in foot and f"All {data.headline.findings} findings listed" in page.locator(
+        "#print-total").inner_text()
+    # the cover prints too: organisation line, scope and the disclaimer
+    assert page.locator("#cover").is_visible() and "not legal advice" in page.locator("#cover-disclaimer").inner_text()
+    pdf = page.pdf()  # Chromium's real print path renders it
+    assert pdf.startswith(b"%PDF")
+    assert o.errors == []
+    page.close()

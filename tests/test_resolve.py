@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from vendorscope.identify.engine import Engine
 from vendorscope.model import AssetKeys, Observation, Role
@@ -134,3 +135,99 @@ def test_inventory_shows_one_device_across_sources_with_different_ids(tmp_path, 
     assert shown is not None and shown.site == "Lobby" and shown.conflicts
     assert {o.kind for o in shown.observations} >= {"http.server", "inventory.manufacturer"}
     assert [s.source for s in seen_in] == ["probe", "import:table:cmdb"]
+
+
+# ---------------------------------------------------------------- which evidence names the product
+
+
+def test_product_precedence_examples_hold(engine: Engine) -> None:
+    """Every example in data/product_precedence.toml, through the real rules and resolve."""
+    import tomllib
+    from importlib import resources
+
+    doc = tomllib.loads(resources.files("vendorscope.identify").joinpath("data/product_precedence.toml")
+                        .read_text("utf-8"))
+    assert doc["example"], "the precedence data carries examples"
+    for example in doc["example"]:
+        observations = [obs(e["kind"], e["value"], mac="f8:4a:bf:00:00:01") for e in example["evidence"]]
+        # In either order of arrival the device's model wins over the service's name.
+        for ordered in (observations, observations[::-1]):
+            (asset,) = resolve(ordered, engine.identify)
+            assert asset.verdict.product == example["product"], (example["device"], asset.verdict)
+
+
+def test_a_device_model_beats_a_service_name_across_sources(engine: Engine) -> None:
+    """The demo's OLT: SSH says "VRP SSH server 1.5", the inventory says "MA5800-X17 OLT"."""
+    probe = resolve([obs("ssh.banner", "SSH-2.0-HUAWEI-1.5", ip="192.0.2.20")], engine.identify)
+    assert probe[0].verdict.product == "VRP SSH server" and probe[0].verdict.version == "1.5"
+    inventory = resolve([obs("inventory.manufacturer", "Huawei", ip="192.0.2.20", serial="21023"),
+                         obs("inventory.model", "MA5800-X17 OLT", ip="192.0.2.20", serial="21023")], engine.identify)
+    (olt,) = merge_by_id([probe, inventory])
+    assert olt.verdict.vendor == "huawei"
+    # The SSH server's version is not the OLT's: no version rather than a wrong one.
+    assert olt.verdict.product == "MA5800-X17" and olt.verdict.version is None
+
+
+def test_product_ranks_follow_the_tiers() -> None:
+    from vendorscope.resolve import parse_product_ranks, product_ranks
+
+    ranks = product_ranks()
+    assert ranks["snmp.sysdescr"] < ranks["http.title"] and "ssh.banner" not in ranks
+    tiers = '[[tier]]\nkinds = ["a", "b"]\n[[tier]]\nkinds = ["c", "a"]\n'
+    assert parse_product_ranks(tiers) == {"a": 0, "b": 0, "c": 1}
+
+
+# ---------------------------------------------------------------- annotations follow the device
+
+
+def test_annotations_follow_the_device_when_a_merge_changes_its_id(tmp_path: Path, engine: Engine) -> None:
+    """Annotate ip:…, then an inventory adds a serial (the id becomes serial:…): role, site, tags stay."""
+    from typer.testing import CliRunner
+
+    from vendorscope.cli import app
+    from vendorscope.pipeline import ingest
+    from vendorscope.store.inventory import open_inventory
+
+    db = str(tmp_path / "inv.db")
+    ingest([obs("ssh.banner", "SSH-2.0-HUAWEI-1.5", ip="192.0.2.20")], source="probe", db=db, engine=engine,
+           started_at=T0)
+    with open_inventory(db, create=False) as inv:
+        note = inv.annotate("ip:192.0.2.20", role=Role.core, site="fra-1", add_tags=["government"])
+    assert note.asset_id == "ip:192.0.2.20"
+    ingest([obs("inventory.model", "MA5800-X17 OLT", ip="192.0.2.20", serial="21023"),
+            obs("inventory.manufacturer", "Huawei", ip="192.0.2.20", serial="21023")],
+           source="import:table:cmdb", db=db, engine=engine, started_at=T0 + timedelta(days=1))
+    with open_inventory(db, create=False) as inv:
+        (olt,) = inv.assets()
+        shown = inv.asset("serial:21023")
+        by_role = inv.assets(role=Role.core)
+        # A stronger id's own annotation wins where both speak; tags from both add up.
+        inv.annotate("serial:21023", site="fra-2", add_tags=["critical"])
+        (again,) = inv.assets()
+        history = inv.history()
+    assert olt.id == "serial:21023"
+    assert olt.role is Role.core and olt.site == "fra-1" and olt.site_tags == {"government"}
+    assert shown is not None and shown.role is Role.core and shown.site == "fra-1"
+    assert [a.id for a in by_role] == ["serial:21023"]
+    assert again.site == "fra-2" and again.role is Role.core and again.site_tags == {"government", "critical"}
+    assert history[-1].assets == 1
+
+    shown_cli = CliRunner().invoke(app, ["asset", "serial:21023", "--db", db])
+    assert shown_cli.exit_code == 0 and "role core (set by you); site fra-2 (set by you)" in shown_cli.output
+    findings = CliRunner().invoke(app, ["findings", "--db", db, "--policy", "de-5g-2024", "-f", "jsonl"])
+    assert findings.exit_code == 0 and '"role": "core"' in findings.output
+
+
+def test_annotation_for_folds_weak_ids_first() -> None:
+    from vendorscope.model import Annotation, Asset, Verdict
+    from vendorscope.resolve import annotation_for, annotation_ids
+
+    device = Asset(id="serial:S1", keys={"ip": {"192.0.2.1"}, "serial": {"S1"}}, observations=[], attributions=[],
+                   verdict=Verdict(None, None, None, 0.0), conflicts=[])
+    assert annotation_ids(device) == ["ip:192.0.2.1", "serial:S1"]
+    notes = {"ip:192.0.2.1": Annotation("ip:192.0.2.1", Role.ran, "a", frozenset({"x", "y"})),
+             "serial:S1": Annotation("serial:S1", None, "b", frozenset(), frozenset({"y"})),
+             "ip:192.0.2.99": Annotation("ip:192.0.2.99", Role.core)}
+    folded = annotation_for(device, notes)
+    assert folded is not None and folded.role is Role.ran and folded.site == "b" and folded.tags == {"x"}
+    assert annotation_for(device, {}) is None

@@ -16,10 +16,12 @@ box: it stays on the asset, marked ``component``, but never decides the verdict.
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import cache
+from importlib import resources
 
 from vendorscope.model import (
     KEY_NAMES,
@@ -193,16 +195,58 @@ def reconcile(
     def first(attr: str) -> str | None:
         return next((getattr(a, attr) for a in chosen if getattr(a, attr)), None)
 
+    # A label that agrees with the fingerprints on the vendor may still name the model best.
+    describing = chosen + [a for a in labels if a.vendor == best_vendor and pool is technical]
+    product, version = describe_product(describing)
     verdict = Verdict(
         vendor=best_vendor,
         vendor_name=chosen[0].vendor_name,
         group=best_group,
         confidence=scores[best_vendor],
-        product=first("product"),
-        version=first("version"),
+        product=product,
+        version=version if product else first("version"),
         device_type=first("device_type"),
     )
     return verdict, find_conflicts(technical, labels)
+
+
+@cache
+def product_ranks() -> dict[str, int]:
+    """Evidence kind → its tier in data/product_precedence.toml (lower names the device's model better)."""
+    text = resources.files("vendorscope.identify").joinpath("data/product_precedence.toml").read_text("utf-8")
+    return parse_product_ranks(text)
+
+
+def parse_product_ranks(text: str) -> dict[str, int]:
+    ranks: dict[str, int] = {}
+    for tier, entry in enumerate(tomllib.loads(text).get("tier", [])):
+        for kind in entry.get("kinds", []):
+            ranks.setdefault(kind, tier)
+    return ranks
+
+
+def describe_product(attributions: Sequence[Attribution]) -> tuple[str | None, str | None]:
+    """The product and version one vendor's attributions give the device.
+
+    The product comes from the evidence kind that names a device best (SNMP or
+    an inventory's model before a service banner), then the most confident;
+    the version from that same attribution, or another of the same tier: the
+    version of an SSH server is not the device's.
+    """
+    ranks = product_ranks()
+    unranked = len(ranks) + 1
+
+    def rank(a: Attribution) -> int:
+        return ranks.get(a.observation.kind, unranked) if a.observation else unranked
+
+    named = sorted((a for a in attributions if a.product), key=lambda a: (rank(a), -a.confidence))
+    if not named:
+        return None, None
+    best = named[0]
+    if best.version:
+        return best.product, best.version
+    same_tier = sorted((a for a in attributions if a.version and rank(a) == rank(best)), key=lambda a: -a.confidence)
+    return best.product, same_tier[0].version if same_tier else None
 
 
 def find_conflicts(technical: Sequence[Attribution], labels: Sequence[Attribution]) -> list[Conflict]:
@@ -344,6 +388,30 @@ def merge_by_id(per_snapshot: Iterable[Sequence[Asset]]) -> list[Asset]:
     assets = [asset for assets in per_snapshot for asset in assets]
     merged = [merge_parts([assets[i] for i in group]) for group in group_assets(assets)]
     return sorted(merged, key=lambda a: a.id)
+
+
+def annotation_ids(asset: Asset) -> list[str]:
+    """The ids an annotation of this device may have been stored under, weakest first, its own id last.
+
+    A person annotates the asset id they see (``ip:192.0.2.20``); when a later
+    source merges in a stronger key the id changes (``serial:21023``), but the
+    device still carries the old key, so the annotation still reaches it.
+    """
+    ids = [f"{name}:{value}" for name in reversed(_KEY_PRIORITY) for value in sorted(asset.keys.get(name, ()))]
+    return [i for i in ids if i != asset.id] + [asset.id]
+
+
+def annotation_for(asset: Asset, notes: Mapping[str, Annotation]) -> Annotation | None:
+    """What people said about this device under any of its ids, folded: the stronger id's word wins."""
+    found = [notes[i] for i in annotation_ids(asset) if i in notes]
+    if not found:
+        return None
+    role, site, tags, removed = None, None, frozenset[str](), frozenset[str]()
+    for note in found:
+        role = note.role if note.role is not None else role
+        site = note.site if note.site is not None else site
+        tags, removed = (tags | note.tags) - note.removed_tags, (removed | note.removed_tags) - note.tags
+    return Annotation(asset.id, role, site, tags, removed)
 
 
 def apply_annotation(asset: Asset, note: Annotation | None) -> Asset:

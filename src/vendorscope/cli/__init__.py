@@ -13,6 +13,8 @@ import pkgutil
 import sys
 from typing import Any
 
+import typer
+
 # Which module holds each top-level command. tests/test_cli_identify.py checks
 # this against what the modules register, so a new command cannot be missed.
 COMMAND_MODULES: dict[str, str] = {
@@ -39,7 +41,7 @@ COMMAND_MODULES: dict[str, str] = {
     "user": "accounts",
     "token": "accounts",
 }
-_NOT_COMMANDS = {"application", "common", "judging"}
+_NOT_COMMANDS = {"application", "common", "judging", "verbosity"}
 
 
 def load_commands(names: list[str] | None = None) -> None:
@@ -48,27 +50,36 @@ def load_commands(names: list[str] | None = None) -> None:
         names = [i.name for i in pkgutil.iter_modules(__path__) if i.name not in _NOT_COMMANDS]
     for name in sorted(set(names)):
         importlib.import_module(f"{__name__}.{name}")
+    from vendorscope.cli.application import app, describe_parameters
+
+    describe_parameters(app)
+
+
+def _command_name(args: list[str]) -> str | None:
+    """The command a command line runs: its first word that is not a global option."""
+    return next((a for a in args if not a.startswith("-")), None)
 
 
 def main() -> None:
-    from vendorscope.cli.application import app
+    """The `vendorscope` program: every way a run ends is an exit code and at most one line on stderr.
 
-    command = sys.argv[1] if len(sys.argv) > 1 else None
-    load_commands([COMMAND_MODULES[command]] if command in COMMAND_MODULES else None)
+    Exit codes: 0 ok, 1 a ``--fail-on`` finding or bad input records, 2 a usage or
+    input error, 70 an internal error (VENDORSCOPE_DEBUG=1 shows its traceback),
+    130 interrupted.
+    """
+    from vendorscope.cli.application import INTERNAL_ERROR, app, run_guarded
+
     try:
-        app()
-    except KeyboardInterrupt:  # pragma: no cover - interactive
-        sys.stderr.write("interrupted\n")
-        sys.exit(130)
-    except ValueError as exc:
-        # A broken recog folder ($VENDORSCOPE_RECOG, `rules add-recog`) reaches every collecting
-        # command through the engine: one line, not a traceback.
-        from vendorscope.identify.recog import RecogError
-
-        if not isinstance(exc, RecogError):
-            raise
-        sys.stderr.write(f"error: recog ($VENDORSCOPE_RECOG or `rules add-recog`): {exc}\n")
-        sys.exit(2)
+        command = _command_name(sys.argv[1:])
+        if command is None and "--version" in sys.argv[1:]:
+            load_commands([])
+        else:
+            load_commands([COMMAND_MODULES[command]] if command in COMMAND_MODULES else None)
+        group = typer.main.get_command(app)
+    except Exception as exc:  # a broken install: still one line, never a traceback
+        sys.stderr.write(f"internal error: {type(exc).__name__}: {exc} (please report)\n")
+        sys.exit(INTERNAL_ERROR)
+    sys.exit(run_guarded(group, None, "vendorscope"))
 
 
 def __getattr__(name: str) -> Any:

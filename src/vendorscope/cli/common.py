@@ -7,6 +7,7 @@ writer and JSON lines through the one JSON-lines writer.
 
 from __future__ import annotations
 
+import difflib
 import sys
 from collections.abc import Iterable, Sequence
 from enum import Enum, StrEnum
@@ -24,20 +25,26 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from vendorscope.cli import verbosity
 from vendorscope.model import Asset, Observation
 from vendorscope.report.csv_writer import write_csv_rows
 from vendorscope.report.jsonl_writer import json_line
 from vendorscope.report.terminal import Column, render_table, safe_console, terminal_text
 from vendorscope.store import DEFAULT_DB
 
-# Neither console reads markup or emoji from what it prints: values from data show as text.
+# No console reads markup or emoji from what it prints: values from data show as text.
+# err_console carries progress and summaries (silent with -q); problem_console errors and warnings.
 console = safe_console()
 err_console = safe_console(stderr=True)
+problem_console = safe_console(stderr=True)
+
+DB_ENV = "VENDORSCOPE_DB"
 
 
 # --db and --no-db, declared once for every command that reads or writes the inventory.
 DB_OPTION = typer.Option(
-    DEFAULT_DB, "--db", help="Inventory: a SQLite file or a postgresql:// URL (collecting commands create it)."
+    DEFAULT_DB, "--db", envvar=DB_ENV, show_envvar=True,
+    help="Inventory: a SQLite file or a postgresql:// URL (collecting commands create it).",
 )
 NO_DB_OPTION = typer.Option(False, "--no-db", help="Do not store anything; just print the devices.")
 
@@ -64,7 +71,7 @@ def say_parts(*parts: tuple[str, str] | str, err: bool = False) -> None:
 
 def error(message: str) -> None:
     """Print a one-line error and go on (``fail`` also exits)."""
-    err_console.print(Text.assemble(("error: ", "bold red"), terminal_text(message, None)), soft_wrap=True)
+    problem_console.print(Text.assemble(("error: ", "bold red"), terminal_text(message, None)), soft_wrap=True)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -74,7 +81,27 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def warn(message: str) -> None:
-    err_console.print(Text.assemble(("warning: ", "yellow"), terminal_text(message, None)), soft_wrap=True)
+    problem_console.print(Text.assemble(("warning: ", "yellow"), terminal_text(message, None)), soft_wrap=True)
+
+
+def note(message: str, detail: bool = False) -> None:
+    """A progress or summary line on stderr: silent with -q; a ``detail`` shows only with -v."""
+    if verbosity.quiet() or (detail and not verbosity.verbose()):
+        return
+    err_console.print(Text(terminal_text(message, None)), soft_wrap=True)
+
+
+def close_match(word: str, known: Iterable[str]) -> str | None:
+    """The known word closest to a typo (case ignored), if any is close enough to suggest."""
+    by_lower = {k.lower(): k for k in known}
+    found = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[found[0]] if found else None
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for a typo close to a known word, else ''."""
+    match = close_match(word, known)
+    return f" (did you mean {match!r}?)" if match else ""
 
 
 def byte_progress(description: str, total: int | None, enabled: bool = True) -> Progress:
@@ -223,3 +250,21 @@ def write_observations(path: Path, observations: Iterable[Observation]) -> None:
                 out.write(dumps(observation_record(obs)) + "\n")
     except OSError as exc:
         fail(f"{path}: cannot write observations: {exc.strerror or exc}")
+
+
+def vendor_or_fail(text: str, option: str = "--vendor") -> str:
+    """The registry's vendor id for ``text`` (an id or a company name), or a one-line error with a suggestion."""
+    from vendorscope.identify.registry import RegistryError, default_registry
+
+    try:
+        registry = default_registry()
+    except (RegistryError, OSError) as exc:
+        fail(f"vendor registry: {exc}")
+    by_id = {vendor_id.lower(): vendor_id for vendor_id in registry.vendors}
+    found = by_id.get(text.strip().lower()) or registry.find_by_name(text)
+    if found is not None:
+        return found
+    names = {name: v.id for v in registry.vendors.values() for name in (v.id, v.name, *v.aliases)}
+    match = close_match(text.strip(), names)
+    hint = f" (did you mean {names[match]!r}?)" if match else ""
+    fail(f"{option} {text!r}: no such vendor{hint}; `vendorscope vendors` lists them")

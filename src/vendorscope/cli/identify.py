@@ -13,7 +13,16 @@ import msgspec
 import typer
 
 from vendorscope.cli.application import app
-from vendorscope.cli.common import OutputFormat, byte_progress, console, err_console, fail, warn, write_rows
+from vendorscope.cli.common import (
+    OutputFormat,
+    byte_progress,
+    console,
+    did_you_mean,
+    err_console,
+    fail,
+    warn,
+    write_rows,
+)
 from vendorscope.identify.batch import attribution_dicts, read_observation_line
 from vendorscope.identify.check import check_rules, recog_disagreements
 from vendorscope.identify.engine import Engine, default_engine
@@ -118,6 +127,9 @@ def identify(
                    ("mac", "registrant", "prefix", "block", *ATTRIBUTION_COLUMNS), fmt)
         return
     if kind:
+        if kind not in engine.kinds():  # a typo would otherwise read as "no vendor identified"
+            fail(f"--kind {kind!r}: no such evidence kind{did_you_mean(kind, engine.kinds())}; "
+                 "`vendorscope identify --list-kinds` lists them")
         if input is None:
             fail("--kind needs the value to identify, e.g. --kind ssh.banner 'SSH-2.0-HUAWEI-1.5'")
         _print_attributions(kind, input, engine, fmt)

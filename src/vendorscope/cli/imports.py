@@ -19,6 +19,7 @@ from pathlib import Path
 
 import typer
 
+from vendorscope.cli import verbosity
 from vendorscope.cli.application import app
 from vendorscope.cli.collecting import store_and_show
 from vendorscope.cli.common import (
@@ -54,18 +55,35 @@ class ImportKind(StrEnum):
 
 
 class _Warnings:
-    """Prints the first bad records as they come, counts the rest."""
+    """Prints the first bad records as they come (all of them with -v), counts the rest.
+
+    The very first is held back until another record or the end: when it is the
+    only thing an import produced, it becomes the import's one-line error instead.
+    """
 
     def __init__(self) -> None:
         self.shown = 0
         self.hidden = 0
+        self.held: BadRecord | None = None
 
     def __call__(self, record: BadRecord) -> None:
-        if self.shown < MAX_SHOWN:
+        if self.held is None and self.shown == 0 and self.hidden == 0:
+            self.held = record
+            return
+        self.flush()
+        self._show(record)
+
+    def _show(self, record: BadRecord) -> None:
+        if self.shown < MAX_SHOWN or verbosity.verbose():
             self.shown += 1
             warn(str(record))
         else:
             self.hidden += 1
+
+    def flush(self) -> None:
+        if self.held is not None:
+            record, self.held = self.held, None
+            self._show(record)
 
 
 def _reader(kind: ImportKind, path: Path, source: str, collector: Collector, now: datetime,
@@ -113,7 +131,7 @@ def _collect_files(kind: ImportKind, paths: list[Path], collector: Collector, no
             try:
                 for obs in _reader(kind, path, source, collector, now, mapping, sheet, on_read):
                     observations.append(obs)
-            except StrictAbort:
+            except (StrictAbort, ImportFailure):
                 raise
             except (EOFError, zlib.error) as exc:
                 collector.bad(str(path), "", f"compressed data ends early or is damaged ({exc}); "
@@ -201,6 +219,10 @@ def import_(
         fail(f"{exc.record} (--strict: nothing was written)", code=1)
     except ImportFailure as exc:
         fail(str(exc))
+    if warnings.held is not None and not observations and not collector.records:
+        # Nothing could be read at all (e.g. `import nmap` of a file that is not nmap XML): store no empty snapshot.
+        fail(f"{warnings.held}; nothing was stored", code=1)
+    warnings.flush()
     stats: dict[str, object] = {"kind": kind.value, "inputs": len(inputs), "records": collector.records,
              "bad_records": collector.bad_count}
     result = store_and_show(

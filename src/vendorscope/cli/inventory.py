@@ -24,12 +24,15 @@ from vendorscope.cli.common import (
     dumps,
     err_console,
     fail,
+    note,
     say,
     say_parts,
+    vendor_or_fail,
     write_rows,
 )
 from vendorscope.cli.judging import AUDIENCE_OPTION, MODE_OPTION, PACKS_OPTION, JudgeMode, criteria_or_fail
 from vendorscope.model import Asset, Attribution, Observation, Role
+from vendorscope.resolve import annotation_for
 from vendorscope.store.inventory import Inventory, InventoryError, display_url, open_inventory
 from vendorscope.store.queries import Annotation, Diff, HistoryEntry, SnapshotInfo, SnapshotRefError
 
@@ -119,15 +122,17 @@ def assets(
       vendorscope assets mac:00:e0:fc:12:34:56 --set-role core --set-site fra-1 --tag government
     """
     annotating = set_role is not None or set_site is not None or bool(tag) or bool(untag)
+    if vendor is not None:
+        vendor = vendor_or_fail(vendor)
     with _inventory(db) as inventory:
         wanted = [_asset_id(inventory, text) for text in ids or ()]
         if annotating:
             if not wanted:
                 fail("name the assets to annotate, e.g. `vendorscope assets mac:00:e0:fc:12:34:56 --set-role core`")
             for asset_id in wanted:
-                note = inventory.annotate(asset_id, role=set_role, site=set_site, add_tags=tag or (),
-                                          remove_tags=untag or ())
-                _print_annotation(note)
+                annotation = inventory.annotate(asset_id, role=set_role, site=set_site, add_tags=tag or (),
+                                                remove_tags=untag or ())
+                _print_annotation(annotation)
             return
         snapshot_id = inventory.snapshot(snapshot).id if snapshot is not None else None
         found = inventory.assets(snapshot_id, vendor=vendor, site=site, role=role, all_observations=False)
@@ -136,7 +141,7 @@ def assets(
     columns = ASSET_TABLE_COLUMNS if fmt is OutputFormat.table else ASSET_COLUMNS
     count = write_rows((asset_row(a) for a in found), columns, fmt)
     if fmt is OutputFormat.table:
-        err_console.print(f"{count} asset(s)", highlight=False)
+        note(f"{count} asset(s)")
 
 
 def _asset_id(inventory: Inventory, text: str) -> str:
@@ -222,7 +227,7 @@ def asset(
         snapshot_id = inventory.snapshot(snapshot).id if snapshot is not None else None
         found = inventory.asset(resolved, snapshot_id)
         seen_in = inventory.asset_snapshots(resolved)
-        note = inventory.annotations().get(resolved)
+        note = annotation_for(found, inventory.annotations()) if found is not None else None
     if found is None:
         fail(f"asset {resolved} is not in snapshot {snapshot}" if snapshot else f"asset {resolved} has no observations")
     if fmt is not OutputFormat.table:

@@ -6,13 +6,26 @@ import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from vendorscope.cli.application import app
-from vendorscope.cli.common import DB_OPTION, OutputFormat, console, dumps, fail, say, say_parts, warn, write_rows
+from vendorscope.cli.common import (
+    DB_OPTION,
+    OutputFormat,
+    dumps,
+    error,
+    fail,
+    note,
+    say,
+    say_parts,
+    vendor_or_fail,
+    warn,
+    write_rows,
+)
 from vendorscope.cli.judging import (
     AS_OF_OPTION,
     AUDIENCE_OPTION,
@@ -37,8 +50,9 @@ from vendorscope.judge.packs import (
     Requirement,
     validate_pack_file,
 )
-from vendorscope.model import Asset, Finding, Status
+from vendorscope.model import COVERED_STATUSES, Asset, Finding, Status
 from vendorscope.report.data import evidence_dict
+from vendorscope.store.queries import matches
 
 if TYPE_CHECKING:  # the store behind assess is imported only when `findings` runs
     from vendorscope.assess import Assessment, Criteria
@@ -51,6 +65,22 @@ CSV_FINDING_COLUMNS = (*FINDING_COLUMNS[:3], "site", "site_tags", *FINDING_COLUM
 PACK_COLUMNS = (
     "id", "jurisdiction", "force", "binding", "reviewed", "effective", "covers", "next_deadline", "file", "title",
 )
+
+
+class FailOn(StrEnum):
+    """What `findings --fail-on` treats as a failure (exit 1), for CI."""
+
+    overdue = "overdue"
+    prohibited = "prohibited"
+    covered = "covered"
+
+
+# The statuses each --fail-on choice catches; "covered" is what the headline counts as covered.
+FAIL_ON_STATUSES: dict[FailOn, frozenset[Status]] = {
+    FailOn.overdue: frozenset({Status.overdue}),
+    FailOn.prohibited: frozenset({Status.prohibited}),
+    FailOn.covered: COVERED_STATUSES,
+}
 STATUS_WORDS = {
     Status.prohibited: "prohibited and present",
     Status.must_remove: "must be removed",
@@ -227,12 +257,12 @@ def pack_document(pack: PolicyPack) -> dict[str, Any]:
 
 @app.command(rich_help_panel="Judge")
 def policies(
-    pack_id: str = typer.Argument(None, metavar="[ID]", help="Show one pack in full."),
+    pack_id: str = typer.Argument(None, metavar="ID", help="Show one pack in full."),
     jurisdiction: list[str] = typer.Option(
         None, "--jurisdiction", "-j",
         help="Only packs for this jurisdiction (ISO code such as US, GB or UK, DE; or EU). Repeatable.",
     ),
-    files: list[Path] = typer.Argument(None, metavar="[FILE]...", help="With `validate`: the pack files to check."),
+    files: list[Path] = typer.Argument(None, metavar="FILE", help="With `validate`: the pack files to check."),
     extra: list[Path] = typer.Option(
         None, "--packs",
         help=f"Extra pack files or directories (also ${PACKS_ENV}); a pack with a bundled id replaces it. Repeatable.",
@@ -339,6 +369,10 @@ def findings(
     include_clear: bool = typer.Option(
         False, "--all", help="Also list clear findings (not covered, out of scope)."
     ),
+    vendor: str = typer.Option(None, "--vendor", help="Only assets of this vendor or vendor group (e.g. huawei)."),
+    fail_on: list[FailOn] = typer.Option(
+        None, "--fail-on", help="Exit 1 when any finding is overdue, prohibited or covered (for CI). Repeatable."
+    ),
     db: str = DB_OPTION,
     extra: list[Path] = PACKS_OPTION,
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
@@ -355,24 +389,41 @@ def findings(
       vendorscope findings --policy de-5g-2024 --as-of 2027-01-01
 
       vendorscope findings --status overdue --status must_remove --format csv
+
+      vendorscope findings --jurisdiction DE --fail-on overdue   # exit 1 when any is overdue
     """
     day = parse_day(as_of)
+    vendor_id = vendor_or_fail(vendor) if vendor is not None else None
     wanted = set(status or ())
     criteria = criteria_or_fail(extra, policy, jurisdiction, mode, audience,
                                 include_clear or Status.clear in wanted)
     _registry()  # a broken registry is a one-line error before the inventory is read
+    note(f"judging with {', '.join(p.id for p in criteria.packs)} ({mode.value} mode)", detail=True)
     assessment = _assess(db, criteria, day)
-    assets, result = assessment.assets, list(assessment.findings)
-    if wanted:
-        result = [f for f in result if f.status in wanted]
+    assets = assessment.assets
     by_id = {a.id: a for a in assets}
+    scoped = [f for f in assessment.findings
+              if vendor_id is None or (f.asset_id in by_id and matches(by_id[f.asset_id], vendor=vendor_id))]
+    result = [f for f in scoped if f.status in wanted] if wanted else scoped
     rows = [finding_row(f, by_id.get(f.asset_id)) for f in result]
     columns = FINDING_COLUMNS if fmt is OutputFormat.table else CSV_FINDING_COLUMNS
     write_rows(rows, columns, fmt, title=f"Findings as of {day}" if fmt is OutputFormat.table else None)
     if fmt is OutputFormat.table:
-        console.print(_summary(result, len(assets), day), highlight=False)
+        note(_summary(result, len(assets), day))
     for line in stale_warnings(criteria.packs, day):
         warn(line)
+    hits = failing_findings(scoped, fail_on or ())
+    if hits:
+        counts = Counter(f.status.value for f in hits)
+        error(f"--fail-on {','.join(sorted(c.value for c in set(fail_on or ())))}: {len(hits)} finding(s) "
+              f"({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})")
+        raise typer.Exit(1)
+
+
+def failing_findings(found: Iterable[Finding], fail_on: Iterable[FailOn]) -> list[Finding]:
+    """The findings that make `findings --fail-on` exit 1."""
+    statuses = frozenset().union(*(FAIL_ON_STATUSES[f] for f in fail_on))
+    return [f for f in found if f.status in statuses]
 
 
 def _summary(result: Sequence[Finding], asset_count: int, day: date) -> str:

@@ -13,7 +13,7 @@ from typing import IO, Any
 import typer
 
 from vendorscope.cli.application import app
-from vendorscope.cli.common import DB_OPTION, err_console, fail
+from vendorscope.cli.common import DB_OPTION, err_console, fail, note
 from vendorscope.cli.judging import (
     AS_OF_OPTION,
     AUDIENCE_OPTION,
@@ -104,6 +104,8 @@ def report(
         True, "--history/--no-history",
         help="Judge every stored snapshot for the burn-down (slower on long histories).",
     ),
+    organisation: str = typer.Option(None, "--organisation", "--organization",
+                                     help="Whose network this is: named on the HTML report's cover."),
     extra: list[Path] = PACKS_OPTION,
 ) -> None:
     """Write a report: a self-contained HTML page, JSON (docs/report-schema.json), CSV of the
@@ -111,7 +113,7 @@ def report(
 
     Examples:
 
-      vendorscope report -o report.html
+      vendorscope report -o report.html --organisation "Example Telecom GmbH"
 
       vendorscope report --format json -o report.json --as-of 2027-01-01
 
@@ -144,16 +146,14 @@ def report(
             snapshots=snapshots,
             high_risk_vendors=high_risk,
             include_clear=include_clear,
+            organisation=organisation,
+            mode=mode.value,
+            audiences=audience or (),
         )
     writer = _writer(fmt)
     with err_console.status(f"writing {fmt.value}…"):
         _write(output, lambda out: writer(data, out))
     if output != "-":
         h = data.headline
-        err_console.print(
-            f"wrote {output}: {fmt.value} report as of {day}, {h.assets} assets, {h.covered} covered, "
-            f"{h.review} to review, {h.findings} findings",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
-        )
+        note(f"wrote {output}: {fmt.value} report as of {day}, {h.assets} assets, {h.covered} covered, "
+             f"{h.review} to review, {h.findings} findings")

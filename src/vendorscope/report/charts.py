@@ -201,13 +201,20 @@ def burndown_chart(series: BurnDown, as_of: date, title: str | None = None) -> M
                 f"<title>straight path to zero by the deadline</title></line>"
             )
         coords = " ".join(f"{_num(px(d))},{_num(py(p.covered))}" for d, p in pts)
-        if len(pts) > 1:
+        if len({d for d, _ in pts}) > 1:
             parts.append(f'<polyline class="actual" points="{coords}" fill="none" stroke="#1f4e79" stroke-width="2"/>')
-        for d, p in pts:
+        # One snapshot (or all on one day) is a single point, not a line: drawn larger, and said so.
+        single = len({d for d, _ in pts}) == 1
+        for d, p in pts[-1:] if single else pts:
             label = f"snapshot {p.snapshot_id}, " if p.snapshot_id is not None else ""
             parts.append(
-                f'<circle class="point" cx="{_num(px(d))}" cy="{_num(py(p.covered))}" r="3.5" fill="#1f4e79">'
-                f"<title>{_e(label)}{d.isoformat()}: {p.covered} covered assets</title></circle>"
+                f'<circle class="point" cx="{_num(px(d))}" cy="{_num(py(p.covered))}" r="{5 if single else 3.5}" '
+                f'fill="#1f4e79"><title>{_e(label)}{d.isoformat()}: {p.covered} covered assets</title></circle>'
+            )
+        if single:
+            parts.append(
+                f'<text class="single-point" x="{left + pw}" y="{top + 12}" text-anchor="end" fill="#555">'
+                f"one snapshot so far: a single point; the trend shows from the second</text>"
             )
         last_day, last = pts[-1]
         parts.append(

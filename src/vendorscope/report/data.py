@@ -177,6 +177,9 @@ class ReportData:
     findings: tuple[Finding, ...]  # listed findings, most urgent first
     categories: Mapping[str, Category]  # asset id -> category
     include_clear: bool = False  # whether ``findings`` lists clear findings too
+    organisation: str | None = None  # whose network: named on the cover for an auditor
+    mode: str = "statutory"  # the judging mode (statutory or strict)
+    audiences: tuple[str, ...] = ()  # who the reader declared they are (findings --audience)
 
     def asset_by_id(self) -> dict[str, Asset]:
         return {a.id: a for a in self.assets}
@@ -197,6 +200,9 @@ def build_report(
     include_clear: bool = False,
     generated_at: datetime | None = None,
     tool_version: str | None = None,
+    organisation: str | None = None,
+    mode: str = "statutory",
+    audiences: Iterable[str] = (),
 ) -> ReportData:
     """Everything a report shows.
 
@@ -245,6 +251,9 @@ def build_report(
         findings=tuple(listed),
         categories=categories,
         include_clear=include_clear,
+        organisation=organisation or None,
+        mode=mode,
+        audiences=tuple(audiences),
     )
 
 

@@ -92,6 +92,22 @@ def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "0%"
 
 
+def cover_facts(data: ReportData) -> dict[str, Any]:
+    """What the cover tells an auditor about where the evidence came from: sources and their dates."""
+    per_source: dict[str, list[Any]] = {}
+    for s in data.snapshots:
+        per_source.setdefault(s.source, []).append(s)
+    starts = [s.started_at for s in data.snapshots]
+    return {
+        "first_seen": f"{min(starts):%Y-%m-%d %H:%M} UTC" if starts else None,
+        "last_seen": f"{max(starts):%Y-%m-%d %H:%M} UTC" if starts else None,
+        "sources": [
+            {"source": source, "snapshots": len(rows), "latest": f"{max(r.started_at for r in rows):%Y-%m-%d}"}
+            for source, rows in sorted(per_source.items())
+        ],
+    }
+
+
 def render_html(data: ReportData, *, csp: bool = True) -> str:
     """The report as one HTML document.
 
@@ -118,6 +134,7 @@ def render_html(data: ReportData, *, csp: bool = True) -> str:
         for p in data.policies
     ]
     policy_ids = sorted({p.id for p in data.policies} | {f.policy for f in data.findings})
+    cover = cover_facts(data)
     return environment().get_template(TEMPLATE).render(
         data=data,
         h=data.headline,
@@ -131,6 +148,7 @@ def render_html(data: ReportData, *, csp: bool = True) -> str:
         idle_burndowns=idle,
         policies=policies,
         policy_ids=policy_ids,
+        cover=cover,
         data_json=script_json(payload),
         script=Markup(script),
         style=Markup(style),

@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from vendorscope import __version__
 from vendorscope.model import Annotation, Asset, Attribution, Conflict, Finding, Observation, Role
-from vendorscope.resolve import apply_annotation, group_assets, merge_by_id
+from vendorscope.resolve import annotation_for, annotation_ids, apply_annotation, group_assets, merge_by_id
 from vendorscope.resolve import asset_id as merged_asset_id
 from vendorscope.store import rows as R
 from vendorscope.store.models import (
@@ -394,7 +394,7 @@ class Inventory:
         with _gc_paused(), self.engine.connect() as conn:
             assets = self._current_assets(conn, snapshot_id, None, all_observations)
             notes = self._annotations(conn)
-            annotated = (apply_annotation(a, notes.get(a.id)) for a in assets)
+            annotated = (apply_annotation(a, annotation_for(a, notes)) for a in assets)
             return [a for a in annotated if matches(a, vendor, site, wanted_role)]
 
     def asset(self, asset_id: str, snapshot_id: int | None = None) -> Asset | None:
@@ -407,8 +407,8 @@ class Inventory:
             if not found and snapshot_id is None:
                 last = self._snapshots_with(conn, asset_id)[-1:]
                 found = self._load_snapshot(conn, last[0].id, [asset_id]) if last else []
-            notes = self._annotations(conn, [asset_id])
-        return apply_annotation(found[0], notes.get(asset_id)) if found else None
+            notes = self._annotations(conn, annotation_ids(found[0])) if found else {}
+        return apply_annotation(found[0], annotation_for(found[0], notes)) if found else None
 
     def find_asset_id(self, text: str) -> str | None:
         """The asset id a user means: an id, or a bare MAC, IP, hostname, serial or asset tag."""
@@ -467,7 +467,8 @@ class Inventory:
                     raise InventoryError(f"no snapshot {ref} in {self.name}")
             notes = self._annotations(conn)
             before, after = (
-                [apply_annotation(x, notes.get(x.id)) for x in self._load_snapshot(conn, ref, all_observations=False)]
+                [apply_annotation(x, annotation_for(x, notes))
+                 for x in self._load_snapshot(conn, ref, all_observations=False)]
                 for ref in (a, b)
             )
         changes = diff_assets(a, before, b, after)
@@ -496,7 +497,7 @@ class Inventory:
                     if loaded.get(s.source, (None,))[0] != s.id:
                         loaded[s.source] = (s.id, self._load_snapshot(conn, s.id, all_observations=False))
                 merged = merge_by_id(loaded[s.source][1] for s in state)
-                assets = [apply_annotation(x, notes.get(x.id)) for x in merged]
+                assets = [apply_annotation(x, annotation_for(x, notes)) for x in merged]
                 cover = None if judge is None else coverage(judge(assets, snapshot.started_at.date()), policy)
                 entries.append(history_entry(snapshot, assets, cover))
         return entries

@@ -31,7 +31,14 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
-from vendorscope.collect.imports.common import Collector, clean, ip_or_none, mac_or_none, observation
+from vendorscope.collect.imports.common import (
+    Collector,
+    ImportFailure,
+    clean,
+    ip_or_none,
+    mac_or_none,
+    observation,
+)
 from vendorscope.model import AssetKeys, Observation, Role
 
 FIELDS = ("manufacturer", "model", "serial", "hostname", "ip", "mac", "asset_tag", "site", "role", "tags")
@@ -283,6 +290,17 @@ def _no_header(file: str, mapping: dict[str, str] | None) -> str:
             "(name them with --map manufacturer=...,hostname=...)")
 
 
+def missing_mapped(file: str, headers: Sequence[str], columns: dict[str, int],
+                   mapping: dict[str, str] | None) -> str | None:
+    """What is wrong when --map names a column the header row does not have, else None."""
+    missing = [(f, h) for f, h in (mapping or {}).items() if f not in columns]
+    if not missing:
+        return None
+    named = ", ".join(f"{f}={h}" for f, h in missing)
+    have = ", ".join(repr(h) for h in headers if h) or "none"
+    return f"{file}: --map {named}: no such column; the file's columns are {have}"
+
+
 def _useful(columns: dict[str, int]) -> bool:
     return any(f in columns for f in ("manufacturer", "model", "mac", "site", "role", "tags"))
 
@@ -416,6 +434,8 @@ def read_delimited(
         collector.bad(file, "", _no_header(file, mapping))
         return
     header_line, headers, columns = found
+    if (problem := missing_mapped(file, headers, columns, mapping)) is not None:
+        raise ImportFailure(problem)  # a named column must not silently fall back to detection
     if not _useful(columns):
         collector.bad(file, f"line {header_line}", "the header names no manufacturer, model, MAC, site, role "
                       "or tag column")
@@ -477,7 +497,10 @@ def read_xlsx(
                 if len(leading) >= HEADER_SCAN_ROWS:
                     break
             found = find_header(leading, spec, mapping)
-            if found is None or not _useful(found[2]):
+            problem = None if found is None else missing_mapped(f"{file} sheet {name!r}", found[1], found[2], mapping)
+            if problem is not None and sheet is not None:
+                raise ImportFailure(problem)
+            if found is None or problem is not None or not _useful(found[2]):
                 if sheet is not None:
                     collector.bad(file, f"sheet {name!r}", _no_header(file, mapping))
                 continue

@@ -349,6 +349,48 @@
     });
   });
 
+  /* Printing lists every finding (not the page on screen), with totals: the table is
+   * built once, when the page is about to print (or print media is emulated). */
+  var printed = false;
+  function buildPrintTable() {
+    if (printed) { return; }
+    printed = true;
+    var body = $("print-body");
+    var frag = document.createDocumentFragment();
+    var counts = Object.create(null);
+    for (var idx = 0; idx < findings.length; idx++) {
+      var f = findings[idx];
+      var a = assets[f.asset_id] || {};
+      counts[f.status] = (counts[f.status] || 0) + 1;
+      var tr = el("tr", "print-finding");
+      cell(tr, f.asset_id, "mono");
+      cell(tr, [a.vendor_name || "unidentified", a.product, a.version].filter(Boolean).join(" "));
+      cell(tr, a.site || "");
+      cell(tr, a.role || "");
+      cell(tr, f.policy + " / " + f.requirement);
+      cell(tr, LABEL[f.status] || f.status);
+      cell(tr, f.deadline || "");
+      cell(tr, f.days_left === null ? "" : f.days_left, "num");
+      cell(tr, f.reason);
+      frag.appendChild(tr);
+    }
+    body.appendChild(frag);
+    var parts = Object.keys(RANK).filter(function (k) { return counts[k]; }).map(function (k) {
+      return counts[k] + " " + LABEL[k];
+    });
+    $("print-foot").textContent = "Total: " + findings.length + (findings.length === 1 ? " finding" : " findings") +
+      (parts.length ? " (" + parts.join(", ") + ")" : "") + ".";
+    document.documentElement.setAttribute("data-printed", String(findings.length));
+  }
+  window.addEventListener("beforeprint", buildPrintTable);
+  if (window.matchMedia) {
+    var printMedia = window.matchMedia("print");
+    var onPrint = function (ev) { if (ev.matches) { buildPrintTable(); } };
+    if (printMedia.addEventListener) { printMedia.addEventListener("change", onPrint); }
+    else if (printMedia.addListener) { printMedia.addListener(onPrint); }
+    if (printMedia.matches) { buildPrintTable(); }
+  }
+
   document.documentElement.setAttribute("data-findings", String(findings.length));
   applyFilters();
 }());
