@@ -170,5 +170,5 @@ def run_demo(paths: DemoPaths, step: DemoStep | None = None) -> None:
     step("history", *db, title="7. Progress between snapshots")
     step("findings", *db, "--jurisdiction", "DE", title="8. What Germany's 5G agreement says about each asset")
     step("findings", *db, "--status", "overdue", title="9. Everything overdue, in every jurisdiction")
-    step("report", "--format", "html", "-o", paths.report, *db, title="10. The report")
+    step("report", "--format", "html", "-o", paths.report, "--organisation", OPERATOR, *db, title="10. The report")
     print(f"\nOpen {paths.report} in a browser (it needs no network). The inventory is {paths.db}.")
