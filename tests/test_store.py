@@ -30,6 +30,7 @@ from vendorscope.store.inventory import (
     InventoryError,
     InventoryNotFound,
     NotAnInventory,
+    _script_directory,
     database_url,
     open_inventory,
 )
@@ -591,7 +592,8 @@ def test_the_migrated_schema_matches_the_models(inv: Inventory) -> None:
     with inv.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE, "compare_type": False})
         assert compare_metadata(context, Base.metadata) == []
-        assert conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar() == "0001"
+        head = _script_directory().get_current_head()
+        assert conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar() == head
 
 
 def test_reopening_an_inventory_keeps_its_data(db_url: str) -> None:
