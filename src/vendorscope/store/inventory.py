@@ -576,7 +576,7 @@ class Inventory:
                     ):
                         if keys.get(snapshot_id) == key and isinstance(value, str):
                             found[snapshot_id] = value
-        except sa.exc.SQLAlchemyError:
+        except sa.exc.DBAPIError:
             return {}
         return found
 
@@ -599,7 +599,7 @@ class Inventory:
                 insert = (sqlite_insert if self.dialect == "sqlite" else postgresql_insert)(result_cache_table)
                 conn.execute(insert.on_conflict_do_nothing(), rows)
                 self._evict_results(conn, sorted({sid for sid, _ in values}))
-        except sa.exc.SQLAlchemyError:
+        except sa.exc.DBAPIError:
             return False
         return True
 
@@ -609,11 +609,12 @@ class Inventory:
         if self.dialect != "sqlite":
             yield
             return
-        conn.exec_driver_sql(f"PRAGMA busy_timeout = {RESULT_WRITE_WAIT_MS}")
+        raw: Any = conn.connection.driver_connection  # outside any transaction: before BEGIN IMMEDIATE waits
+        raw.execute(f"PRAGMA busy_timeout = {RESULT_WRITE_WAIT_MS}")
         try:
             yield
         finally:
-            conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+            raw.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
 
     def _evict_results(self, conn: Connection, snapshot_ids: Sequence[int]) -> None:
         r = result_cache_table.c
