@@ -597,7 +597,9 @@ class Inventory:
                 if self.dialect == "postgresql":
                     conn.exec_driver_sql(f"SET LOCAL lock_timeout = {RESULT_WRITE_WAIT_MS}")
                 insert = (sqlite_insert if self.dialect == "sqlite" else postgresql_insert)(result_cache_table)
-                conn.execute(insert.on_conflict_do_nothing(), rows)
+                replace = {"value": insert.excluded.value, "created_at": insert.excluded.created_at}
+                # A kept value that was unreadable is written again, not left to miss forever.
+                conn.execute(insert.on_conflict_do_update(index_elements=["snapshot_id", "key"], set_=replace), rows)
                 self._evict_results(conn, sorted({sid for sid, _ in values}))
         except sa.exc.DBAPIError:
             return False
