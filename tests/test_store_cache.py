@@ -237,3 +237,22 @@ def test_an_unjudged_history_is_kept_apart_from_a_judged_one(inv: Inventory, cri
     assert calls == 5 and all(e.coverage is not None for e in judged)
 
 
+
+
+def test_an_inventory_from_before_the_cache_is_migrated_and_keeps_its_snapshots(
+    db_url: str, criteria: Criteria
+) -> None:
+    from alembic import command
+
+    from vendorscope.store.inventory import _alembic_config, open_inventory
+
+    with open_inventory(db_url) as inventory:
+        ids = build(inventory)
+        plain = history(inventory, criteria, cached=False)
+        with inventory.engine.connect() as conn, conn.begin():
+            command.downgrade(_alembic_config(conn), "0001")
+        assert "result_cache" not in sa.inspect(inventory.engine).get_table_names()
+    with open_inventory(db_url, create=False) as inventory:
+        assert [s.id for s in inventory.snapshots()] == ids
+        assert judged_history(inventory, criteria) == (plain, 4)
+        assert judged_history(inventory, criteria) == (plain, 0)
