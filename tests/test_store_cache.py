@@ -256,3 +256,49 @@ def test_an_inventory_from_before_the_cache_is_migrated_and_keeps_its_snapshots(
         assert [s.id for s in inventory.snapshots()] == ids
         assert judged_history(inventory, criteria) == (plain, 4)
         assert judged_history(inventory, criteria) == (plain, 0)
+
+
+KEEP_JUDGING = """
+import sys
+from pathlib import Path
+from vendorscope.assess import Criteria, history
+from vendorscope.judge.packs import load_packs
+from vendorscope.store.inventory import open_inventory
+
+packs = load_packs([Path(sys.argv[2])])
+with open_inventory(sys.argv[1], create=False) as inventory:
+    print("READY", flush=True)
+    for n in range(1_000_000):  # new criteria each time: every call judges and writes
+        history(inventory, Criteria.of(packs[: 1 + n % len(packs)], mode=("statutory", "strict")[n % 2]))
+"""
+
+
+@pytest.mark.parametrize("delay", [0.3, 1.2])
+def test_a_history_killed_at_any_moment_leaves_results_whole_or_absent(
+    db_url: str, tmp_path: Path, delay: float
+) -> None:
+    import time
+
+    from vendorscope.store.inventory import open_inventory
+
+    pack = write_pack(tmp_path, CORE_ONLY, "test-core.yaml")
+    criteria = Criteria.of(load_packs([pack]))
+    with open_inventory(db_url) as inventory:
+        build(inventory)
+    script = tmp_path / "child.py"
+    script.write_text(KEEP_JUDGING)
+    child = subprocess.Popen([sys.executable, str(script), db_url, str(pack)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().startswith("READY")
+        time.sleep(delay)  # not a timing assertion: wherever the kill lands, the check below must hold
+        child.kill()
+    finally:
+        child.kill()
+        child.wait()
+    with open_inventory(db_url, create=False) as inventory:
+        kept = scalar(inventory, "SELECT count(*) FROM result_cache")
+        for n in range(4):
+            variant = Criteria.of(criteria.packs[: 1 + n % len(criteria.packs)], mode=("statutory", "strict")[n % 2])
+            entries, judged = judged_history(inventory, variant)
+            assert judged in (0, 4) and entries == history(inventory, variant, cached=False)
+        assert kept % 4 == 0
