@@ -101,7 +101,14 @@ def software_key() -> str:
     """
     files = sorted(p for p in PACKAGE_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     return cache_key([__version__, *(part for p in files for part in (p.relative_to(PACKAGE_DIR).as_posix(),
-                                                                        p.read_bytes()))])
+                                                                        _contents(p)))])
+
+
+def _contents(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:  # an unreadable file still counts, by its error
+        return f"unreadable: {exc.strerror}".encode()
 
 
 @dataclass(frozen=True, slots=True)
