@@ -302,3 +302,29 @@ def test_a_history_killed_at_any_moment_leaves_results_whole_or_absent(
             entries, judged = judged_history(inventory, variant)
             assert judged in (0, 4) and entries == history(inventory, variant, cached=False)
         assert kept % 4 == 0
+
+
+def test_the_history_and_diff_commands_keep_and_read_back_what_they_judged(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from vendorscope.cli import app
+    from vendorscope.store.inventory import open_inventory
+
+    db = str(tmp_path / "inv.db")
+    with open_inventory(db) as inventory:
+        ids = build(inventory)
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(app, [*args, "--db", db, "--format", "jsonl"])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    first_history = run("history", "--mode", "strict")
+    with open_inventory(db, create=False) as inventory:
+        assert scalar(inventory, "SELECT count(*) FROM result_cache") == len(ids)
+    first_diff = run("diff", str(ids[0]), "latest", "--mode", "strict")
+    with open_inventory(db, create=False) as inventory:
+        assert scalar(inventory, "SELECT count(*) FROM result_cache") == len(ids) + 2
+    assert run("history", "--mode", "strict") == first_history and '"covered"' in first_history
+    assert run("diff", str(ids[0]), "latest", "--mode", "strict") == first_diff
