@@ -8,6 +8,13 @@ can judge with other packs or another mode than the rest.
 Who owns what: :mod:`vendorscope.resolve` decides what one asset is (merging
 parts, applying a person's annotation); the store only stores and reads;
 here the judge gives each asset its effective role and its findings.
+
+History and diff are incremental: what they judged from each snapshot is kept
+in the store under :meth:`Criteria.cache_key` (a hash of the packs' contents,
+the mode, the audiences, the as-of rule and vendorscope's own code and data),
+joined there with a hash of the annotations and the snapshots merged. Any
+change to one of those is a new key, so a kept result is never stale, only
+unused.
 """
 
 from __future__ import annotations
@@ -16,11 +23,16 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vendorscope import __version__
+from vendorscope.identify.cache import cache_key
 from vendorscope.judge.evaluate import effective_role, evaluate
 from vendorscope.judge.packs import JudgeDefaults, PolicyPack, default_judge_defaults
 from vendorscope.model import Asset, Finding
+from vendorscope.store.queries import stable_text
 
 if TYPE_CHECKING:
     from vendorscope.store.inventory import Inventory, Judge
@@ -55,10 +67,48 @@ class Criteria:
 
         return judge
 
+    def cache_key(self) -> str:
+        """A hash of everything a judged result depends on besides the assets and the date.
+
+        History and diff judge each snapshot as of that snapshot's date
+        (``AS_OF_RULE``); the registry, role rules and judge defaults are
+        vendorscope's bundled data, covered by :func:`software_key`.
+        """
+        return cache_key([
+            RESULT_FORMAT, AS_OF_RULE, software_key(), stable_text(self.packs), self.mode,
+            stable_text(sorted(self.audiences) if self.audiences is not None else None),
+            stable_text(self.include_clear),
+        ])
+
     def findings(self, assets: Iterable[Asset], as_of: date) -> list[Finding]:
         return evaluate(
             assets, self.packs, as_of, mode=self.mode, include_clear=self.include_clear, audiences=self.audiences
         )
+
+
+# Change when the meaning of a kept result changes without a change of code (never, so far).
+RESULT_FORMAT = "judged results 1"
+AS_OF_RULE = "each snapshot as of its start date (UTC)"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@cache
+def software_key() -> str:
+    """A hash of vendorscope's version and every file of the package: code, registry, rules, defaults.
+
+    Broader than the judge needs, so that no change of code or data can leave
+    a kept result that the new code would not give (a few ms, once per process).
+    """
+    files = sorted(p for p in PACKAGE_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    return cache_key([__version__, *(part for p in files for part in (p.relative_to(PACKAGE_DIR).as_posix(),
+                                                                        _contents(p)))])
+
+
+def _contents(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:  # an unreadable file still counts, by its error
+        return f"unreadable: {exc.strerror}".encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +150,22 @@ def assess_inventory(inventory: Inventory, criteria: Criteria, as_of: date) -> A
     return assess(inventory.assets(all_observations=False), criteria, as_of)
 
 
-def history(inventory: Inventory, criteria: Criteria, policy: str | None = None) -> list[HistoryEntry]:
-    """The inventory after each snapshot, judged with ``criteria`` as of each snapshot's date."""
-    return inventory.history(policy, judge=criteria.judge())
+def history(
+    inventory: Inventory, criteria: Criteria, policy: str | None = None, *, cached: bool = True
+) -> list[HistoryEntry]:
+    """The inventory after each snapshot, judged with ``criteria`` as of each snapshot's date.
+
+    Entries judged before with the same criteria and annotations are read back,
+    not judged again (``cached=False`` judges every snapshot, as a check).
+    """
+    return inventory.history(policy, judge=criteria.judge(), cache_key=criteria.cache_key() if cached else None)
 
 
-def diff(inventory: Inventory, a: int, b: int, criteria: Criteria, policy: str | None = None) -> Diff:
-    """What changed from snapshot ``a`` to ``b``, with covered assets judged with ``criteria``."""
-    return inventory.diff(a, b, policy, judge=criteria.judge())
+def diff(
+    inventory: Inventory, a: int, b: int, criteria: Criteria, policy: str | None = None, *, cached: bool = True
+) -> Diff:
+    """What changed from snapshot ``a`` to ``b``, with covered assets judged with ``criteria``.
+
+    Each snapshot's coverage judged before with the same criteria and annotations is read back.
+    """
+    return inventory.diff(a, b, policy, judge=criteria.judge(), cache_key=criteria.cache_key() if cached else None)

@@ -32,6 +32,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from vendorscope import __version__
@@ -45,25 +47,35 @@ from vendorscope.store.models import (
     attribution_table,
     conflict_table,
     observation_table,
+    result_cache_table,
     snapshot_table,
 )
 from vendorscope.store.queries import (
+    Coverage,
     Diff,
     HistoryEntry,
     SnapshotInfo,
+    annotations_key,
     coverage,
+    coverage_from_json,
+    coverage_json,
     coverage_progress,
     diff_assets,
     find_snapshot,
     history_entry,
+    history_entry_from_json,
+    history_entry_json,
     latest_per_source,
     matches,
+    only_policy,
+    result_key,
     updated_annotation,
 )
 
 VERSION_TABLE = "vendorscope_schema"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-OUR_TABLES = frozenset({"snapshot", "observation", "asset", "attribution", "conflict", "annotation", VERSION_TABLE})
+OUR_TABLES = frozenset({"snapshot", "observation", "asset", "attribution", "conflict", "annotation", "result_cache",
+                        VERSION_TABLE})
 SQLITE_BUSY_TIMEOUT_S = 120.0
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -74,6 +86,11 @@ SQLITE_PRAGMAS = (
 # Any constant will do: it only has to be the same for every vendorscope process.
 PG_MIGRATION_LOCK = 0x76656E646F72  # "vendor"
 BULK_CHUNK = 50_000
+# Results kept per snapshot: enough for a few sets of criteria in use at once; older keys go.
+RESULTS_PER_SNAPSHOT = 8
+RESULT_CHUNK = 500
+# A cache write waits this long for a lock, then gives up (the result is only not kept).
+RESULT_WRITE_WAIT_MS = 500
 
 Progress = Callable[[str, int], None]
 # How the caller judges a list of assets on a date; the store only calls it (it imports no judge).
@@ -457,9 +474,15 @@ class Inventory:
         with self.engine.connect() as conn:
             return self._annotations(conn)
 
-    def diff(self, a: int, b: int, policy: str | None = None, judge: Judge | None = None) -> Diff:
+    def diff(
+        self, a: int, b: int, policy: str | None = None, judge: Judge | None = None, cache_key: str | None = None
+    ) -> Diff:
         """What appeared, disappeared or was re-identified from snapshot ``a`` to ``b``; with ``judge``,
-        also the assets each policy requirement covered in each (as of each snapshot's date)."""
+        also the assets each policy requirement covered in each (as of each snapshot's date).
+
+        With ``cache_key`` (the caller's hash of how ``judge`` judges), each
+        snapshot's coverage is kept and read back instead of judged again.
+        """
         with _gc_paused(), self.engine.connect() as conn:
             known = {s.id: s for s in self._complete_snapshots(conn)}
             for ref in (a, b):
@@ -471,36 +494,144 @@ class Inventory:
                  for x in self._load_snapshot(conn, ref, all_observations=False)]
                 for ref in (a, b)
             )
+            notes_key = annotations_key(notes) if judge is not None and cache_key is not None else None
+            keys = {} if notes_key is None or cache_key is None else {
+                ref: result_key("snapshot coverage", cache_key, notes_key, [ref]) for ref in (a, b)
+            }
+            kept = self._cached_results(conn, keys)
         changes = diff_assets(a, before, b, after)
         if judge is None:
             return changes
-        cover_a = coverage(judge(before, known[a].started_at.date()), policy)
-        cover_b = coverage(judge(after, known[b].started_at.date()), policy)
-        return dataclasses.replace(changes, progress=coverage_progress(cover_a, cover_b))
+        covers: list[list[Coverage]] = []
+        fresh: dict[tuple[int, str], str] = {}
+        for ref, assets in ((a, before), (b, after)):
+            cover = coverage_from_json(kept.get(ref))
+            if cover is None:
+                cover = coverage(judge(assets, known[ref].started_at.date()))
+                if ref in keys:
+                    fresh[(ref, keys[ref])] = coverage_json(cover)
+            covers.append(only_policy(cover, policy) or [])
+        self.keep_results(fresh)
+        return dataclasses.replace(changes, progress=coverage_progress(covers[0], covers[1]))
 
-    def history(self, policy: str | None = None, judge: Judge | None = None) -> list[HistoryEntry]:
+    def history(
+        self, policy: str | None = None, judge: Judge | None = None, cache_key: str | None = None
+    ) -> list[HistoryEntry]:
         """The inventory after each snapshot, oldest first; with ``judge``, coverage per policy requirement.
 
         After snapshot *k* the inventory is the latest snapshot of each source up
         to *k*, merged; coverage counts the assets each requirement covers as of
         the snapshot's date (None without ``judge``). The store does not judge:
         :func:`vendorscope.assess.history` passes the judge the report uses.
+
+        With ``cache_key`` (the caller's hash of how ``judge`` judges), each
+        entry is kept under a key of that, the annotations and the snapshots
+        merged; a later call reads the entries it finds and loads and judges
+        only the others.
         """
         entries: list[HistoryEntry] = []
+        fresh: dict[tuple[int, str], str] = {}
         with _gc_paused(), self.engine.connect() as conn:
             snapshots = self._complete_snapshots(conn)
             notes = self._annotations(conn)
+            states = {s.id: latest_per_source(snapshots, up_to=s) for s in snapshots}
+            purpose = "history" if judge is not None else "history unjudged"
+            notes_key = annotations_key(notes) if cache_key is not None and snapshots else None
+            keys = {} if notes_key is None or cache_key is None else {
+                s.id: result_key(purpose, cache_key, notes_key, [x.id for x in states[s.id]]) for s in snapshots
+            }
+            kept = self._cached_results(conn, keys)
             loaded: dict[str, tuple[int, list[Asset]]] = {}  # per source: its latest snapshot so far
             for snapshot in snapshots:
-                state = latest_per_source(snapshots, up_to=snapshot)
-                for s in state:
-                    if loaded.get(s.source, (None,))[0] != s.id:
-                        loaded[s.source] = (s.id, self._load_snapshot(conn, s.id, all_observations=False))
-                merged = merge_by_id(loaded[s.source][1] for s in state)
-                assets = [apply_annotation(x, annotation_for(x, notes)) for x in merged]
-                cover = None if judge is None else coverage(judge(assets, snapshot.started_at.date()), policy)
-                entries.append(history_entry(snapshot, assets, cover))
+                entry = history_entry_from_json(snapshot, kept.get(snapshot.id), judged=judge is not None)
+                if entry is None:
+                    state = states[snapshot.id]
+                    for s in state:
+                        if loaded.get(s.source, (None,))[0] != s.id:
+                            loaded[s.source] = (s.id, self._load_snapshot(conn, s.id, all_observations=False))
+                    merged = merge_by_id(loaded[s.source][1] for s in state)
+                    assets = [apply_annotation(x, annotation_for(x, notes)) for x in merged]
+                    cover = None if judge is None else coverage(judge(assets, snapshot.started_at.date()))
+                    entry = history_entry(snapshot, assets, cover)
+                    if snapshot.id in keys:
+                        fresh[(snapshot.id, keys[snapshot.id])] = history_entry_json(entry)
+                entries.append(dataclasses.replace(entry, coverage=only_policy(entry.coverage, policy)))
+        self.keep_results(fresh)
         return entries
+
+    # ---- results kept per snapshot
+
+    def _cached_results(self, conn: Connection, keys: Mapping[int, str]) -> dict[int, str]:
+        """The values kept for (snapshot, key); a read that fails is only a miss."""
+        if not keys:
+            return {}
+        r = result_cache_table.c
+        wanted = sorted(set(keys.values()))
+        found: dict[int, str] = {}
+        try:
+            with conn.begin_nested():
+                for start in range(0, len(wanted), RESULT_CHUNK):
+                    chunk = wanted[start:start + RESULT_CHUNK]
+                    for snapshot_id, key, value in conn.execute(
+                        sa.select(r.snapshot_id, r.key, r.value).where(r.key.in_(chunk))
+                    ):
+                        if keys.get(snapshot_id) == key and isinstance(value, str):
+                            found[snapshot_id] = value
+        except sa.exc.DBAPIError:
+            return {}
+        return found
+
+    def keep_results(self, values: Mapping[tuple[int, str], str]) -> bool:
+        """Keep results computed from snapshots (JSON text per (snapshot id, key)), all or none.
+
+        Only time depends on it: a write that fails (locked, refused, a snapshot
+        deleted meanwhile) is given up quickly and reported by returning False.
+        Each snapshot keeps the results of its newest ``RESULTS_PER_SNAPSHOT`` keys.
+        """
+        if not values:
+            return True
+        now = datetime.now(UTC)
+        rows = [{"snapshot_id": sid, "key": key, "value": value, "created_at": now}
+                for (sid, key), value in sorted(values.items())]
+        try:
+            with self.engine.connect() as conn, self._brief_lock_wait(conn), self._write_transaction(conn):
+                if self.dialect == "postgresql":
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {RESULT_WRITE_WAIT_MS}")
+                insert = (sqlite_insert if self.dialect == "sqlite" else postgresql_insert)(result_cache_table)
+                replace = {"value": insert.excluded.value, "created_at": insert.excluded.created_at}
+                # A kept value that was unreadable is written again, not left to miss forever.
+                conn.execute(insert.on_conflict_do_update(index_elements=["snapshot_id", "key"], set_=replace), rows)
+                self._evict_results(conn, sorted({sid for sid, _ in values}))
+        except sa.exc.DBAPIError:
+            return False
+        return True
+
+    @contextmanager
+    def _brief_lock_wait(self, conn: Connection) -> Iterator[None]:
+        """On SQLite, wait only briefly for the write lock (not minutes behind an ingest)."""
+        if self.dialect != "sqlite":
+            yield
+            return
+        raw: Any = conn.connection.driver_connection  # outside any transaction: before BEGIN IMMEDIATE waits
+        raw.execute(f"PRAGMA busy_timeout = {RESULT_WRITE_WAIT_MS}")
+        try:
+            yield
+        finally:
+            raw.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+
+    def _evict_results(self, conn: Connection, snapshot_ids: Sequence[int]) -> None:
+        r = result_cache_table.c
+        for start in range(0, len(snapshot_ids), RESULT_CHUNK):
+            chunk = snapshot_ids[start:start + RESULT_CHUNK]
+            per_snapshot: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
+            for sid, key, created in conn.execute(
+                sa.select(r.snapshot_id, r.key, r.created_at).where(r.snapshot_id.in_(chunk))
+            ):
+                per_snapshot[sid].append((created, key))
+            for sid, kept in per_snapshot.items():
+                stale = [key for _, key in sorted(kept, reverse=True)[RESULTS_PER_SNAPSHOT:]]
+                if stale:
+                    conn.execute(result_cache_table.delete().where(r.snapshot_id == sid, r.key.in_(stale)))
 
     # ---- loading
 

@@ -13,6 +13,10 @@ attributions of those sightings one ``attribution`` row: a capture's million
 observations become a few hundred thousand rows, and every sighting's time
 and context (file, frame, port, probe) is still there.
 
+``result_cache`` keeps what was computed from a snapshot (its judged
+coverage, say) under a key the caller makes from everything the result
+depends on; the store keeps the value as opaque JSON text and never judges.
+
 ``annotation`` holds what a person said about an asset (role, site, tags). It
 is keyed by the stable asset id, lives outside snapshots and is applied when
 assets are loaded, so it survives every later snapshot.
@@ -208,6 +212,22 @@ class AnnotationRow(Base):
     updated_at: Mapped[datetime]
 
 
+class ResultCacheRow(Base):
+    """A result computed from one snapshot, kept so the next caller need not compute it again.
+
+    ``key`` is the caller's hash of everything the result depends on (criteria,
+    annotations, the snapshots merged): a changed input is a new key, never a
+    stale hit. Rows go with their snapshot.
+    """
+
+    __tablename__ = "result_cache"
+
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshot.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
 # The tables, for Core statements.
 snapshot_table = cast(Table, Snapshot.__table__)
 observation_table = cast(Table, ObservationRow.__table__)
@@ -215,6 +235,7 @@ asset_table = cast(Table, AssetRow.__table__)
 attribution_table = cast(Table, AttributionRow.__table__)
 conflict_table = cast(Table, ConflictRow.__table__)
 annotation_table = cast(Table, AnnotationRow.__table__)
+result_cache_table = cast(Table, ResultCacheRow.__table__)
 
 # The web dashboard's tables (users, tokens, sessions, audit, jobs, alerts) join Base.metadata.
 from vendorscope.store import accounts as _accounts  # noqa: E402,F401

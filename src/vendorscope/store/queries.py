@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import msgspec
+
+from vendorscope.identify.cache import cache_key
 from vendorscope.model import COVERED_STATUSES, Annotation, Asset, Finding, Role, Status
 
 
@@ -245,3 +248,97 @@ def history_entry(snapshot: SnapshotInfo, assets: Sequence[Asset], cover: list[C
         by_group=dict(sorted(groups.items())),
         coverage=cover,
     )
+
+
+# ---------------------------------------------------------------- results kept per snapshot
+#
+# A judged history entry or a snapshot's coverage is kept as JSON under a key
+# made of everything it depends on (``result_key``). Values come back from the
+# database, so they are read as untrusted: anything malformed is a miss.
+
+_stable_json = msgspec.json.Encoder(order="deterministic", enc_hook=repr)
+
+
+def stable_text(value: Any) -> str:
+    """One text per value whatever the process: dataclasses, sets and maps in a fixed order."""
+    return _stable_json.encode(value).decode("utf-8", "surrogatepass")
+
+
+def annotations_key(annotations: Any) -> str:
+    """A hash of every annotation as read: any change to one is a new key."""
+    return cache_key([stable_text(annotations)])
+
+
+def result_key(purpose: str, criteria_key: str, notes_key: str, snapshot_ids: Iterable[int]) -> str:
+    """The key of a result computed for ``purpose`` from these snapshots, criteria and annotations."""
+    return cache_key([purpose, criteria_key, notes_key, ",".join(map(str, snapshot_ids))])
+
+
+def _coverage_rows(cover: Sequence[Coverage]) -> list[list[Any]]:
+    return [[c.policy, c.requirement, c.deadline.isoformat() if c.deadline else None, c.covered, c.review]
+            for c in cover]
+
+
+def coverage_json(cover: Sequence[Coverage]) -> str:
+    return stable_text(_coverage_rows(cover))
+
+
+def _coverage_of_rows(rows: Any) -> list[Coverage] | None:
+    if not isinstance(rows, list):
+        return None
+    out = []
+    for row in rows:
+        if not (isinstance(row, list) and len(row) == 5):
+            return None
+        policy, requirement, deadline, covered, review = row
+        if not (isinstance(policy, str) and isinstance(requirement, str) and isinstance(deadline, (str, type(None)))
+                and type(covered) is int and type(review) is int):
+            return None
+        try:
+            day = date.fromisoformat(deadline) if deadline is not None else None
+        except ValueError:
+            return None
+        out.append(Coverage(policy, requirement, day, covered, review))
+    return out
+
+
+def coverage_from_json(text: str | None) -> list[Coverage] | None:
+    """Coverage kept by :func:`coverage_json`; None when missing or malformed."""
+    try:
+        return _coverage_of_rows(msgspec.json.decode(text)) if text is not None else None
+    except msgspec.DecodeError:
+        return None
+
+
+def only_policy(cover: list[Coverage] | None, policy: str | None) -> list[Coverage] | None:
+    """Coverage of one policy: the same as counting only that policy's findings."""
+    return cover if cover is None or policy is None else [c for c in cover if c.policy == policy]
+
+
+def history_entry_json(entry: HistoryEntry) -> str:
+    return stable_text({
+        "assets": entry.assets, "attributed": entry.attributed, "conflicts": entry.conflicts,
+        "by_group": entry.by_group,
+        "coverage": None if entry.coverage is None else _coverage_rows(entry.coverage),
+    })
+
+
+def history_entry_from_json(snapshot: SnapshotInfo, text: str | None, judged: bool) -> HistoryEntry | None:
+    """A history entry kept by :func:`history_entry_json`; None when missing, malformed or judged otherwise."""
+    if text is None:
+        return None
+    try:
+        kept = msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return None
+    if not isinstance(kept, dict):
+        return None
+    counts = [n for n in (kept.get(name) for name in ("assets", "attributed", "conflicts")) if type(n) is int]
+    groups = kept.get("by_group")
+    if not (len(counts) == 3 and isinstance(groups, dict)
+            and all(isinstance(k, str) and type(v) is int for k, v in groups.items())):
+        return None
+    cover = _coverage_of_rows(kept.get("coverage")) if judged else None
+    if judged and cover is None:
+        return None
+    return HistoryEntry(snapshot, counts[0], counts[1], counts[2], dict(groups), cover)
