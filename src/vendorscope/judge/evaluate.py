@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import cached_property
 from itertools import islice
 from typing import Literal
 
@@ -544,22 +545,51 @@ def _purpose(cover: CoveredCompany, asset: Asset, ctx: _Context) -> list[str]:
     ]
 
 
-def judge_asset(asset: Asset, pack: PolicyPack, ctx: _Context) -> list[Finding]:
+class _AssetFacts:
+    """What every pack's findings about one asset share, worked out once and only when needed.
+
+    The evidence chain, the effective role and the sentence naming the asset cost more
+    than deciding coverage; most assets are covered by no pack, so they are made lazily.
+    """
+
+    def __init__(self, asset: Asset, ctx: _Context) -> None:
+        self.asset = asset
+        self._ctx = ctx
+
+    @cached_property
+    def evidence(self) -> tuple[EvidenceLink, ...]:
+        return evidence_of(self.asset)
+
+    @cached_property
+    def conflicts(self) -> tuple[str, ...]:
+        return tuple(c.detail for c in self.asset.conflicts)
+
+    @cached_property
+    def role(self) -> tuple[Role, str | None]:
+        return effective_role(self.asset, self._ctx.defaults)
+
+    @cached_property
+    def who(self) -> str:
+        role, note = self.role
+        return _who(self.asset, role, note, self._ctx)
+
+
+def judge_asset(asset: Asset, pack: PolicyPack, ctx: _Context, facts: _AssetFacts | None = None) -> list[Finding]:
     """Every finding one pack yields for one asset on ``ctx.as_of``."""
     if ctx.as_of < pack.effective.date:
         return []
-    ctx = replace(ctx, evidence=evidence_of(asset), conflicts=tuple(c.detail for c in asset.conflicts))
     coverage = coverage_of(asset.verdict.vendor, pack, ctx.as_of, ctx.registry, ctx.defaults)
     classes = [
         c for cover in pack.covers
         if _listed(cover, ctx.as_of) and (c := class_coverage(cover, asset, ctx.as_of, ctx.registry))
     ]
-    role, role_note = effective_role(asset, ctx.defaults)
-    who = _who(asset, role, role_note, ctx)
     applicable = [c for c in (coverage, *classes) if c.state != "not"]
+    if not applicable and not ctx.include_clear:
+        return []
+    facts = facts if facts is not None else _AssetFacts(asset, ctx)
+    ctx = replace(ctx, evidence=facts.evidence, conflicts=facts.conflicts)
+    role, who = facts.role[0], facts.who
     if not applicable:
-        if not ctx.include_clear:
-            return []
         notes = [n for c in (coverage, *classes) for n in c.notes]
         return [_finding(asset, pack, NOT_COVERED, Status.clear, ctx, None, "info", [who, *notes])]
     findings = []
@@ -605,5 +635,9 @@ def evaluate(
         include_clear=include_clear,
         audiences=frozenset(audiences) if audiences is not None else None,
     )
-    findings = [f for asset in assets for pack in packs for f in judge_asset(asset, pack, ctx)]
+    findings = []
+    for asset in assets:
+        facts = _AssetFacts(asset, ctx)  # shared by every pack's findings about this asset
+        for pack in packs:
+            findings.extend(judge_asset(asset, pack, ctx, facts))
     return sorted(findings, key=lambda f: (f.asset_id, f.policy, f.requirement))
