@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -14,7 +15,7 @@ import typer
 
 from vendorscope.cli.application import app
 from vendorscope.cli.common import OutputFormat, byte_progress, console, err_console, fail, warn, write_rows
-from vendorscope.identify.batch import attribution_dicts, read_observation_line
+from vendorscope.identify.batch import decode_observation_line, read_observation_line
 from vendorscope.identify.check import check_rules, recog_disagreements
 from vendorscope.identify.engine import Engine, default_engine
 from vendorscope.identify.oui import MacError, data_dir, parse_ieee_csv
@@ -24,6 +25,7 @@ from vendorscope.identify.rules import RuleError, load_rules
 
 ATTRIBUTION_COLUMNS = ("vendor", "vendor_name", "group", "product", "version", "device_type", "confidence", "rule")
 _MAX_SHOWN_ERRORS = 20
+_LINES_PER_BATCH = 4096
 
 
 def _engine() -> Engine:
@@ -35,15 +37,28 @@ def _engine() -> Engine:
         fail(f"recog ($VENDORSCOPE_RECOG or `rules add-recog`): {exc}")
 
 
-def identify_lines(engine: Engine, lines: Iterator[bytes], source: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """One output record per input line, in order; bad lines give an ``error`` record."""
-    for lineno, raw in enumerate(lines, 1):
-        record = read_observation_line(raw, f"{source} line {lineno}")
-        if "error" in record:
-            yield lineno, {"line": lineno, "error": record["error"]}
-            continue
-        record["attributions"] = attribution_dicts(engine, record["kind"], record["value"])
-        yield lineno, record
+def identify_lines(engine: Engine, lines: Iterable[bytes], source: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """One output record per input line, in order; bad lines give an ``error`` record.
+
+    Lines are identified a batch at a time (:meth:`Engine.identify_values_as_dicts`): each distinct
+    value is matched once per batch, and its attribution dicts are built once."""
+    lineno = 0
+    stream = iter(lines)
+    while chunk := list(islice(stream, _LINES_PER_BATCH)):
+        records: list[tuple[int, dict[str, Any]]] = []
+        for raw in chunk:
+            lineno += 1
+            record = decode_observation_line(raw)
+            if record is None:  # not the common shape: read it again for the error that names the line
+                record = read_observation_line(raw, f"{source} line {lineno}")
+                if "error" in record:
+                    record = {"line": lineno, "error": record["error"]}
+            records.append((lineno, record))
+        good = [record for _, record in records if "error" not in record]
+        found = engine.identify_values_as_dicts([(record["kind"], record["value"]) for record in good])
+        for record, dicts in zip(good, found, strict=True):
+            record["attributions"] = list(dicts)
+        yield from records
 
 
 def _open_input(path: str) -> tuple[IO[bytes], int | None]:

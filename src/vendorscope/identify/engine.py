@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Iterable
-from functools import lru_cache
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from vendorscope.evidence.kinds import lookup_confidence
-from vendorscope.identify.matcher import Matcher, SetMatcher, best_matcher
+from vendorscope.identify.matcher import Matcher, RuleMatch, SetMatcher, best_matcher
 from vendorscope.identify.oui import MacError, OuiTable, default_oui_table, mac_to_int
 from vendorscope.identify.recog import RecogDatabase, RecogFingerprint, VendorMap, vendor_slug
 from vendorscope.identify.registry import Registry, default_registry
@@ -66,7 +66,10 @@ class Engine:
             "cpe": self._by_cpe,
             **{kind: self._by_name for kind in NAME_CONFIDENCE},
         }
-        self._cached = lru_cache(maxsize=cache_size)(self._identify_value)
+        # (kind, value) → attributions; a plain dict so a batch can look up before it computes.
+        self._cache: dict[tuple[str, str], tuple[Attribution, ...]] = {}
+        self._dict_cache: dict[tuple[str, str], tuple[dict[str, Any], ...]] = {}
+        self._cache_size = cache_size
 
     @property
     def oui(self) -> OuiTable:
@@ -83,22 +86,83 @@ class Engine:
 
     def identify_value(self, kind: str, value: str) -> tuple[Attribution, ...]:
         """Attributions for one kind and value, best first (cached)."""
-        if len(value) > 4096:  # long values are rare; don't let them evict the cache
-            return self._identify_value(kind, value)
-        return self._cached(kind, value)
+        found = self._cache.get((kind, value))
+        if found is None:
+            found = self._identify_value(kind, value)
+            self._remember(self._cache, (kind, value), found)
+        return found
+
+    def identify_values(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[Attribution, ...]]:
+        """Attributions for each (kind, value), best first: the same as :meth:`identify_value` for
+        each pair, but each distinct value not yet cached is matched once, a kind's values together."""
+        cache = self._cache
+        out: list[tuple[Attribution, ...]] = []
+        missing: dict[tuple[str, str], list[int]] = {}
+        for i, key in enumerate(pairs):
+            found = cache.get(key)
+            if found is None:
+                missing.setdefault(key, []).append(i)
+                found = ()
+            out.append(found)
+        if missing:
+            for key, found in self._identify_distinct(list(missing)):
+                self._remember(cache, key, found)
+                for i in missing[key]:
+                    out[i] = found
+        return out
+
+    def identify_values_as_dicts(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[dict[str, Any], ...]]:
+        """:meth:`identify_values` as :meth:`Attribution.as_dict` dicts, built once per distinct value
+        (callers share them: copy before changing one)."""
+        cache = self._dict_cache
+        out: list[tuple[dict[str, Any], ...]] = []
+        missing: dict[tuple[str, str], list[int]] = {}
+        for i, key in enumerate(pairs):
+            found = cache.get(key)
+            if found is None:
+                missing.setdefault(key, []).append(i)
+                found = ()
+            out.append(found)
+        if missing:
+            keys = list(missing)
+            for key, attributions in zip(keys, self.identify_values(keys), strict=True):
+                dicts = tuple(a.as_dict() for a in attributions)
+                self._remember(cache, key, dicts)
+                for i in missing[key]:
+                    out[i] = dicts
+        return out
+
+    def _remember(self, cache: dict[tuple[str, str], Any], key: tuple[str, str], found: Any) -> None:
+        if len(key[1]) > 4096 or self._cache_size <= 0:  # long values are rare; don't let them fill the cache
+            return
+        if len(cache) >= self._cache_size:
+            cache.clear()  # cheaper than LRU bookkeeping on every hit; the working set refills at once
+        cache[key] = found
+
+    def _identify_distinct(self, keys: list[tuple[str, str]]) -> list[tuple[tuple[str, str], tuple[Attribution, ...]]]:
+        by_kind: dict[str, list[str]] = {}
+        for kind, value in keys:
+            by_kind.setdefault(kind, []).append(value)
+        out = []
+        for kind, values in by_kind.items():
+            for value, matches in zip(values, self.matcher.match_many(kind, values), strict=True):
+                out.append(((kind, value), self._finish(kind, value, matches)))
+        return out
 
     def _identify_value(self, kind: str, value: str) -> tuple[Attribution, ...]:
+        return self._finish(kind, value, self.matcher.match(kind, value))
+
+    def _finish(self, kind: str, value: str, matches: list[RuleMatch]) -> tuple[Attribution, ...]:
         constant = self._constant
-        out = [
-            constant.get(m.rule.id) or self._attribution(m.rule, m.groups) for m in self.matcher.match(kind, value)
-        ]
+        out = [constant.get(m.rule.id) or self._attribution(m.rule, m.groups) for m in matches]
         lookup = self._lookups.get(kind)
         if lookup is not None:
             out.extend(lookup(kind, value))
         if self.recog_matcher is not None and kind in self._recog_prefix:
             curated = {a.group for a in out}
             out.extend(a for a in self.recog_attributions(kind, value) if not curated or a.group in curated)
-        out.sort(key=lambda a: (-a.confidence, a.rule))
+        if len(out) > 1:
+            out.sort(key=lambda a: (-a.confidence, a.rule))
         return tuple(out)
 
     def recog_attributions(self, kind: str, value: str) -> list[Attribution]:

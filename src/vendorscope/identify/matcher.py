@@ -46,6 +46,10 @@ class RuleMatch:
 class Matcher(Protocol):
     def match(self, kind: str, value: str) -> list[RuleMatch]: ...
 
+    def match_many(self, kind: str, values: Sequence[str]) -> list[list[RuleMatch]]:
+        """``[match(kind, v) for v in values]``, in one pass where the matcher can."""
+        ...
+
     def kinds(self) -> set[str]: ...
 
 
@@ -91,6 +95,9 @@ class ReMatcher:
             if m is not None:
                 out.append(RuleMatch(rule, m.groupdict()))
         return out
+
+    def match_many(self, kind: str, values: Sequence[str]) -> list[list[RuleMatch]]:
+        return [self.match(kind, value) for value in values]
 
 
 class _CaptureExtractor:
@@ -187,17 +194,28 @@ class CompiledMatcher:
         return set(self._rules)
 
     def match(self, kind: str, value: str) -> list[RuleMatch]:
+        return self.match_many(kind, (value,))[0]
+
+    def match_many(self, kind: str, values: Sequence[str]) -> list[list[RuleMatch]]:
+        """One database scan per value, all in this loop; captures only from the rules that hit."""
         db = self._dbs.get(kind)
         if db is None:
-            return []
-        value = clean_text(value)
+            return [[] for _ in values]
+        scan, group, captures = db.scan, self._rules[kind], self._captures
+        out: list[list[RuleMatch]] = []
         hits: list[int] = []
-        db.scan(value.encode("utf-8"), match_event_handler=_on_match, context=hits)
-        if not hits:
-            return []
-        group = self._rules[kind]
-        hits.sort()
-        return [RuleMatch(group[i], self._captures[group[i].id](value)) for i in hits]
+        for value in values:
+            if not value.isascii():
+                value = clean_text(value)
+            scan(value.encode("utf-8"), match_event_handler=_on_match, context=hits)
+            if not hits:
+                out.append([])
+                continue
+            if len(hits) > 1:
+                hits.sort()
+            out.append([RuleMatch(group[i], captures[group[i].id](value)) for i in hits])
+            hits = []
+        return out
 
 
 def best_matcher(rules: Iterable[Rule]) -> Matcher:
@@ -273,3 +291,6 @@ class SetMatcher:
             if m is not None:
                 out.append(RuleMatch(rule, dict(m.groupdict())))
         return out
+
+    def match_many(self, kind: str, values: Sequence[str]) -> list[list[RuleMatch]]:
+        return [self.match(kind, value) for value in values]
