@@ -53,7 +53,9 @@ ORDINARY = [
 ]
 
 
-RECOG_XML = Path(__file__).resolve().parents[2] / "shared" / "recog" / "xml"
+# ../shared/recog of the checkout (or of the folder holding several worktrees), when present.
+RECOG_XML = next((p / "shared" / "recog" / "xml" for p in Path(__file__).resolve().parents[1:4]
+                  if (p / "shared" / "recog" / "xml").is_dir()), Path("shared/recog/xml"))
 _EXAMPLE = re.compile(r"<example(?:\s[^>]*)?>([^<]{1,400})</example>")
 _MATCHES = re.compile(r'<fingerprints\s[^>]*matches="([^"]+)"')
 _DIGITS = re.compile(r"\d+")
@@ -190,7 +192,7 @@ def run_child(mode: str, path: Path) -> dict[str, object]:
     rules = default_rules()
     default_oui_table()  # loading reference data is not what is measured
     matcher = NaiveLoop(rules) if mode == "naive" else CompiledMatcher(rules)
-    engine = Engine(rules=rules, matcher=matcher, cache_size=1 << 18 if mode == "engine" else 0)
+    engine = Engine(rules=rules, matcher=matcher, cache_size=1 << 18 if mode in ("engine", "batch") else 0)
     observations = [tuple(json.loads(line)) for line in path.read_text("utf-8").splitlines()]
     identify = engine._identify_value if mode not in ("engine", "batch") else engine.identify_value
     start = time.perf_counter()

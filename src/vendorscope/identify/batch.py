@@ -143,7 +143,7 @@ def attribute_batch(batch: pa.RecordBatch, engine: Engine | None = None) -> pa.R
     identified = iter(engine.identify_values_as_dicts(
         [(kind, value) for kind, value, ok in zip(kinds, values, readable, strict=True) if ok]
     ))
-    for kind, value, error, ok in zip(kinds, values, errors, readable, strict=True):
+    for error, ok in zip(errors, readable, strict=True):
         found: list[dict[str, Any]] | None = None
         if ok:
             found = list(next(identified))

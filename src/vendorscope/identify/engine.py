@@ -10,15 +10,17 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vendorscope.evidence.kinds import lookup_confidence
 from vendorscope.identify.matcher import Matcher, RuleMatch, SetMatcher, best_matcher
 from vendorscope.identify.oui import MacError, OuiTable, default_oui_table, mac_to_int
-from vendorscope.identify.recog import RecogDatabase, RecogFingerprint, VendorMap, vendor_slug
 from vendorscope.identify.registry import Registry, default_registry
 from vendorscope.identify.rules import Rule, default_rules
 from vendorscope.model import EVIDENCE_KINDS, Attribution, Observation
+
+if TYPE_CHECKING:  # recog (and its XML parser) is imported only when recog is configured: start-up time
+    from vendorscope.identify.recog import RecogDatabase, RecogFingerprint
 
 # Confidence of the lookups that are not rules (rules carry their own): evidence/kinds.toml.
 MAC_CONFIDENCE = lookup_confidence("mac")["mac"]
@@ -52,13 +54,15 @@ class Engine:
         self._recog: dict[str, RecogFingerprint] = dict(recog.fingerprints) if recog else {}
         self.recog_matcher: Matcher | None = SetMatcher(recog.rules) if recog else None
         self._recog_prefix = recog.kinds() if recog else {}
-        self._recog_vendor = VendorMap(self.registry) if recog else None
+        self._recog_vendor = None
+        if recog:
+            from vendorscope.identify.recog import VendorMap
+
+            self._recog_vendor = VendorMap(self.registry)
         # Group and display name per vendor, computed once: they are on every attribution.
         self._group = {vid: self.registry.group_of(vid) for vid in self.registry.vendors}
-        # Rules without captures always give the same attribution: build it once.
-        self._constant = {
-            r.id: self._attribution(r, {}) for r in self.rules if "(?P<" not in r.pattern and r.vendor in self.registry
-        }
+        # Rules without captures always give the same attribution: built on first use, then kept.
+        self._constant: dict[str, Attribution] = {}
         self._mac_by_block: dict[int, tuple[Attribution, ...]] = {}
         self._lookups: dict[str, Callable[[str, str], list[Attribution]]] = {
             "mac": self._by_mac,
@@ -154,7 +158,7 @@ class Engine:
 
     def _finish(self, kind: str, value: str, matches: list[RuleMatch]) -> tuple[Attribution, ...]:
         constant = self._constant
-        out = [constant.get(m.rule.id) or self._attribution(m.rule, m.groups) for m in matches]
+        out = [constant.get(m.rule.id) or self._rule_attribution(m.rule, m.groups) for m in matches]
         lookup = self._lookups.get(kind)
         if lookup is not None:
             out.extend(lookup(kind, value))
@@ -185,7 +189,10 @@ class Engine:
             return None  # recog names no maker here (a service product only)
         rule = fingerprint.rule
         mapped = self._recog_vendor(vendor_name) if self._recog_vendor is not None and not rule.vendor else None
-        vendor_id = rule.vendor or mapped or vendor_slug(vendor_name)
+        if not (vendor_id := rule.vendor or mapped or ""):
+            from vendorscope.identify.recog import vendor_slug
+
+            vendor_id = vendor_slug(vendor_name)
         group = self._group.get(vendor_id, vendor_id)
         return Attribution(vendor=vendor_id, vendor_name=vendor_name[:200], group=group, confidence=rule.confidence,
                            rule=rule.id, product=product, version=version, device_type=device_type)
@@ -205,6 +212,12 @@ class Engine:
             component=component,
             **extra,  # type: ignore[arg-type]
         )
+
+    def _rule_attribution(self, rule: Rule, groups: dict[str, str | None]) -> Attribution:
+        found = self._attribution(rule, groups)
+        if "(?P<" not in rule.pattern:
+            self._constant[rule.id] = found
+        return found
 
     def _attribution(self, rule: Rule, groups: dict[str, str | None]) -> Attribution:
         product, version, device_type = rule.render(groups)
@@ -285,9 +298,14 @@ def default_engine() -> Engine:
     """The bundled rules, plus recog where the user configured it ($VENDORSCOPE_RECOG, ``rules add-recog``)."""
     global _default
     if _default is None:
-        from vendorscope.identify.recog import configured_recog_paths, load_recog
+        from vendorscope.identify.recog_paths import configured_recog_paths
 
         paths = configured_recog_paths()
         registry = default_registry()
-        _default = Engine(registry=registry, recog=load_recog(paths, registry) if paths else None)
+        recog = None
+        if paths:
+            from vendorscope.identify.recog import load_recog
+
+            recog = load_recog(paths, registry)
+        _default = Engine(registry=registry, recog=recog)
     return _default
