@@ -74,6 +74,7 @@ class Engine:
         self._cache: dict[tuple[str, str], tuple[Attribution, ...]] = {}
         self._dict_cache: dict[tuple[str, str], tuple[dict[str, Any], ...]] = {}
         self._cache_size = cache_size
+        self._dict_of: dict[int, tuple[Attribution, dict[str, Any]]] = {}
 
     @property
     def oui(self) -> OuiTable:
@@ -99,41 +100,28 @@ class Engine:
     def identify_values(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[Attribution, ...]]:
         """Attributions for each (kind, value), best first: the same as :meth:`identify_value` for
         each pair, but each distinct value not yet cached is matched once, a kind's values together."""
-        cache = self._cache
-        out: list[tuple[Attribution, ...]] = []
-        missing: dict[tuple[str, str], list[int]] = {}
-        for i, key in enumerate(pairs):
-            found = cache.get(key)
-            if found is None:
-                missing.setdefault(key, []).append(i)
-                found = ()
-            out.append(found)
-        if missing:
-            for key, found in self._identify_distinct(list(missing)):
-                self._remember(cache, key, found)
-                for i in missing[key]:
-                    out[i] = found
-        return out
+        return self._batch(self._cache, pairs, self._identify_distinct)
 
     def identify_values_as_dicts(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[dict[str, Any], ...]]:
         """:meth:`identify_values` as :meth:`Attribution.as_dict` dicts, built once per distinct value
         (callers share them: copy before changing one)."""
-        cache = self._dict_cache
-        out: list[tuple[dict[str, Any], ...]] = []
+        return self._batch(self._dict_cache, pairs, self._dicts_of_distinct)
+
+    def _batch(self, cache: dict[tuple[str, str], Any], pairs: Sequence[tuple[str, str]],
+               compute: Callable[[list[tuple[str, str]]], list[Any]]) -> list[Any]:
+        get = cache.get
+        out = [get(key) for key in pairs]
+        if None not in out:
+            return out
         missing: dict[tuple[str, str], list[int]] = {}
-        for i, key in enumerate(pairs):
-            found = cache.get(key)
+        for i, found in enumerate(out):
             if found is None:
-                missing.setdefault(key, []).append(i)
-                found = ()
-            out.append(found)
-        if missing:
-            keys = list(missing)
-            for key, attributions in zip(keys, self.identify_values(keys), strict=True):
-                dicts = tuple(a.as_dict() for a in attributions)
-                self._remember(cache, key, dicts)
-                for i in missing[key]:
-                    out[i] = dicts
+                missing.setdefault(pairs[i], []).append(i)
+        keys = list(missing)
+        for key, found in zip(keys, compute(keys), strict=True):
+            self._remember(cache, key, found)
+            for i in missing[key]:
+                out[i] = found
         return out
 
     def _remember(self, cache: dict[tuple[str, str], Any], key: tuple[str, str], found: Any) -> None:
@@ -141,32 +129,55 @@ class Engine:
             return
         if len(cache) >= self._cache_size:
             cache.clear()  # cheaper than LRU bookkeeping on every hit; the working set refills at once
+            self._dict_of.clear()
         cache[key] = found
 
-    def _identify_distinct(self, keys: list[tuple[str, str]]) -> list[tuple[tuple[str, str], tuple[Attribution, ...]]]:
-        by_kind: dict[str, list[str]] = {}
-        for kind, value in keys:
-            by_kind.setdefault(kind, []).append(value)
+    def _dicts_of_distinct(self, keys: list[tuple[str, str]]) -> list[tuple[dict[str, Any], ...]]:
+        dict_of = self._dict_of
         out = []
-        for kind, values in by_kind.items():
-            for value, matches in zip(values, self.matcher.match_many(kind, values), strict=True):
-                out.append(((kind, value), self._finish(kind, value, matches)))
+        for found in self.identify_values(keys):
+            if not found:
+                out.append(_NONE)
+                continue
+            dicts = []
+            for a in found:  # constant and per-block attributions are shared objects: one dict each
+                known = dict_of.get(id(a))
+                if known is None or known[0] is not a:
+                    known = dict_of[id(a)] = (a, a.as_dict())
+                dicts.append(known[1])
+            out.append(tuple(dicts))
+        return out
+
+    def _identify_distinct(self, keys: list[tuple[str, str]]) -> list[tuple[Attribution, ...]]:
+        """Attributions of distinct (kind, value) pairs, in their order: one matcher pass per kind."""
+        by_kind: dict[str, list[int]] = {}
+        for i, (kind, _) in enumerate(keys):
+            by_kind.setdefault(kind, []).append(i)
+        out: list[tuple[Attribution, ...]] = [_NONE] * len(keys)
+        finish = self._finish
+        for kind, indexes in by_kind.items():
+            values = [keys[i][1] for i in indexes]
+            for i, value, matches in zip(indexes, values, self.matcher.match_many(kind, values), strict=True):
+                out[i] = finish(kind, value, matches)
         return out
 
     def _identify_value(self, kind: str, value: str) -> tuple[Attribution, ...]:
         return self._finish(kind, value, self.matcher.match(kind, value))
 
     def _finish(self, kind: str, value: str, matches: list[RuleMatch]) -> tuple[Attribution, ...]:
+        lookup = self._lookups.get(kind)
+        recog = self.recog_matcher is not None and kind in self._recog_prefix
+        if not matches and lookup is None and not recog:
+            return _NONE
         constant = self._constant
         out = [constant.get(m.rule.id) or self._rule_attribution(m.rule, m.groups) for m in matches]
-        lookup = self._lookups.get(kind)
         if lookup is not None:
             out.extend(lookup(kind, value))
-        if self.recog_matcher is not None and kind in self._recog_prefix:
+        if recog:
             curated = {a.group for a in out}
             out.extend(a for a in self.recog_attributions(kind, value) if not curated or a.group in curated)
         if len(out) > 1:
-            out.sort(key=lambda a: (-a.confidence, a.rule))
+            out.sort(key=_rank)
         return tuple(out)
 
     def recog_attributions(self, kind: str, value: str) -> list[Attribution]:
@@ -280,6 +291,14 @@ class Engine:
                 version=version if version not in (None, "", "*", "-") else None,
             )
         ]
+
+
+_NONE: tuple[Any, ...] = ()
+
+
+def _rank(a: Attribution) -> tuple[float, str]:
+    """Best first: higher confidence, then rule id (a stable order for equal confidence)."""
+    return (-a.confidence, a.rule)
 
 
 def _after_prefix(value: str, prefix: str) -> str | None:
