@@ -115,3 +115,15 @@ def test_attribute_batch_equals_per_value(reference: Engine) -> None:
         assert row["vendor"] == (expected[0]["vendor"] if expected else None)
     assert out[-2]["error"] == "needs string fields 'kind' and 'value'" and out[-2]["attributions"] is None
     assert out[-1]["error"] == "bad line" and out[-1]["attributions"] is None
+
+
+def test_identify_observations_equals_identify() -> None:
+    from datetime import UTC, datetime
+
+    from vendorscope.model import Observation
+
+    seen = datetime(2026, 1, 1, tzinfo=UTC)
+    observations = [Observation(kind=k, value=v, source="test", seen_at=seen) for k, v in all_examples()[:120]]
+    observations.append(observations[3])  # the same observation twice
+    engine = Engine()
+    assert engine.identify_observations(observations) == [Engine(cache_size=0).identify(o) for o in observations]

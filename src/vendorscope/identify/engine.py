@@ -89,6 +89,12 @@ class Engine:
         found = self.identify_value(observation.kind, observation.value)
         return [dataclasses.replace(a, observation=observation) for a in found]
 
+    def identify_observations(self, observations: Sequence[Observation]) -> list[list[Attribution]]:
+        """:meth:`identify` for each observation, by way of :meth:`identify_values` (one pass per batch)."""
+        found = self.identify_values([(o.kind, o.value) for o in observations])
+        return [[dataclasses.replace(a, observation=o) for a in attributions]
+                for o, attributions in zip(observations, found, strict=True)]
+
     def identify_value(self, kind: str, value: str) -> tuple[Attribution, ...]:
         """Attributions for one kind and value, best first (cached)."""
         found = self._cache.get((kind, value))
