@@ -27,7 +27,10 @@ class IngestResult:
 
 def to_assets(observations: Iterable[Observation], engine: Engine | None = None) -> list[Asset]:
     engine = engine or default_engine()
-    return resolve(list(observations), engine.identify)
+    observations = list(observations)
+    # Identified as one batch (each distinct value matched once), then handed to resolve per observation.
+    found = {id(o): a for o, a in zip(observations, engine.identify_observations(observations), strict=True)}
+    return resolve(observations, lambda o: found[id(o)])
 
 
 def ingest(

@@ -45,7 +45,19 @@ _decode = msgspec.json.Decoder().decode
 
 def attribution_dicts(engine: Engine, kind: str, value: str) -> list[dict[str, Any]]:
     """The attributions of one kind and value, best first, as plain dicts (the unit every path shares)."""
-    return [a.as_dict() for a in engine.identify_value(kind, value)]
+    return [dict(d) for d in engine.identify_values_as_dicts([(kind, value)])[0]]
+
+
+def decode_observation_line(raw: bytes) -> dict[str, Any] | None:
+    """The fast path of :func:`read_observation_line`: the record when the line is a JSON object
+    with string ``kind`` and ``value``, else None (then ask :func:`read_observation_line` why)."""
+    try:
+        record = _decode(raw)
+    except msgspec.DecodeError:
+        return None
+    if type(record) is dict and type(record.get("kind")) is str and type(record.get("value")) is str:
+        return record
+    return None
 
 
 def read_observation_line(raw: bytes, place: str) -> dict[str, Any]:
@@ -124,13 +136,19 @@ def attribute_batch(batch: pa.RecordBatch, engine: Engine | None = None) -> pa.R
     flat: dict[str, list[Any]] = {name: [] for name in ATTRIBUTION_COLUMNS}
     every: list[list[dict[str, Any]] | None] = []
     out_errors: list[str | None] = []
-    for kind, value, error in zip(kinds, values, errors, strict=True):
-        if error is not None and error is not _NOT_STRING:
-            found: list[dict[str, Any]] | None = None
-        elif not isinstance(kind, str) or not isinstance(value, str):
-            found, error = None, "needs string fields 'kind' and 'value'"
-        else:
-            found = attribution_dicts(engine, kind, value)
+    readable = [
+        (error is None or error is _NOT_STRING) and isinstance(kind, str) and isinstance(value, str)
+        for kind, value, error in zip(kinds, values, errors, strict=True)
+    ]
+    identified = iter(engine.identify_values_as_dicts(
+        [(kind, value) for kind, value, ok in zip(kinds, values, readable, strict=True) if ok]
+    ))
+    for error, ok in zip(errors, readable, strict=True):
+        found: list[dict[str, Any]] | None = None
+        if ok:
+            found = list(next(identified))
+        elif error is None or error is _NOT_STRING:
+            error = "needs string fields 'kind' and 'value'"
         best = found[0] if found else {}
         for name in ATTRIBUTION_COLUMNS:
             flat[name].append(best.get(name))

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Iterable
-from functools import lru_cache
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from vendorscope.evidence.kinds import lookup_confidence
-from vendorscope.identify.matcher import Matcher, SetMatcher, best_matcher
+from vendorscope.identify.matcher import Matcher, RuleMatch, SetMatcher, best_matcher
 from vendorscope.identify.oui import MacError, OuiTable, default_oui_table, mac_to_int
-from vendorscope.identify.recog import RecogDatabase, RecogFingerprint, VendorMap, vendor_slug
 from vendorscope.identify.registry import Registry, default_registry
 from vendorscope.identify.rules import Rule, default_rules
 from vendorscope.model import EVIDENCE_KINDS, Attribution, Observation
+
+if TYPE_CHECKING:  # recog (and its XML parser) is imported only when recog is configured: start-up time
+    from vendorscope.identify.recog import RecogDatabase, RecogFingerprint
 
 # Confidence of the lookups that are not rules (rules carry their own): evidence/kinds.toml.
 MAC_CONFIDENCE = lookup_confidence("mac")["mac"]
@@ -52,13 +54,15 @@ class Engine:
         self._recog: dict[str, RecogFingerprint] = dict(recog.fingerprints) if recog else {}
         self.recog_matcher: Matcher | None = SetMatcher(recog.rules) if recog else None
         self._recog_prefix = recog.kinds() if recog else {}
-        self._recog_vendor = VendorMap(self.registry) if recog else None
+        self._recog_vendor = None
+        if recog:
+            from vendorscope.identify.recog import VendorMap
+
+            self._recog_vendor = VendorMap(self.registry)
         # Group and display name per vendor, computed once: they are on every attribution.
         self._group = {vid: self.registry.group_of(vid) for vid in self.registry.vendors}
-        # Rules without captures always give the same attribution: build it once.
-        self._constant = {
-            r.id: self._attribution(r, {}) for r in self.rules if "(?P<" not in r.pattern and r.vendor in self.registry
-        }
+        # Rules without captures always give the same attribution: built on first use, then kept.
+        self._constant: dict[str, Attribution] = {}
         self._mac_by_block: dict[int, tuple[Attribution, ...]] = {}
         self._lookups: dict[str, Callable[[str, str], list[Attribution]]] = {
             "mac": self._by_mac,
@@ -66,7 +70,11 @@ class Engine:
             "cpe": self._by_cpe,
             **{kind: self._by_name for kind in NAME_CONFIDENCE},
         }
-        self._cached = lru_cache(maxsize=cache_size)(self._identify_value)
+        # (kind, value) → attributions; a plain dict so a batch can look up before it computes.
+        self._cache: dict[tuple[str, str], tuple[Attribution, ...]] = {}
+        self._dict_cache: dict[tuple[str, str], tuple[dict[str, Any], ...]] = {}
+        self._cache_size = cache_size
+        self._dict_of: dict[int, tuple[Attribution, dict[str, Any]]] = {}
 
     @property
     def oui(self) -> OuiTable:
@@ -81,24 +89,101 @@ class Engine:
         found = self.identify_value(observation.kind, observation.value)
         return [dataclasses.replace(a, observation=observation) for a in found]
 
+    def identify_observations(self, observations: Sequence[Observation]) -> list[list[Attribution]]:
+        """:meth:`identify` for each observation, by way of :meth:`identify_values` (one pass per batch)."""
+        found = self.identify_values([(o.kind, o.value) for o in observations])
+        return [[dataclasses.replace(a, observation=o) for a in attributions]
+                for o, attributions in zip(observations, found, strict=True)]
+
     def identify_value(self, kind: str, value: str) -> tuple[Attribution, ...]:
         """Attributions for one kind and value, best first (cached)."""
-        if len(value) > 4096:  # long values are rare; don't let them evict the cache
-            return self._identify_value(kind, value)
-        return self._cached(kind, value)
+        found = self._cache.get((kind, value))
+        if found is None:
+            found = self._identify_value(kind, value)
+            self._remember(self._cache, (kind, value), found)
+        return found
+
+    def identify_values(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[Attribution, ...]]:
+        """Attributions for each (kind, value), best first: the same as :meth:`identify_value` for
+        each pair, but each distinct value not yet cached is matched once, a kind's values together."""
+        return self._batch(self._cache, pairs, self._identify_distinct)
+
+    def identify_values_as_dicts(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[dict[str, Any], ...]]:
+        """:meth:`identify_values` as :meth:`Attribution.as_dict` dicts, built once per distinct value
+        (callers share them: copy before changing one)."""
+        return self._batch(self._dict_cache, pairs, self._dicts_of_distinct)
+
+    def _batch(self, cache: dict[tuple[str, str], Any], pairs: Sequence[tuple[str, str]],
+               compute: Callable[[list[tuple[str, str]]], list[Any]]) -> list[Any]:
+        get = cache.get
+        out = [get(key) for key in pairs]
+        if None not in out:
+            return out
+        missing: dict[tuple[str, str], list[int]] = {}
+        for i, found in enumerate(out):
+            if found is None:
+                missing.setdefault(pairs[i], []).append(i)
+        keys = list(missing)
+        for key, found in zip(keys, compute(keys), strict=True):
+            self._remember(cache, key, found)
+            for i in missing[key]:
+                out[i] = found
+        return out
+
+    def _remember(self, cache: dict[tuple[str, str], Any], key: tuple[str, str], found: Any) -> None:
+        if len(key[1]) > 4096 or self._cache_size <= 0:  # long values are rare; don't let them fill the cache
+            return
+        if len(cache) >= self._cache_size:
+            cache.clear()  # cheaper than LRU bookkeeping on every hit; the working set refills at once
+            self._dict_of.clear()
+        cache[key] = found
+
+    def _dicts_of_distinct(self, keys: list[tuple[str, str]]) -> list[tuple[dict[str, Any], ...]]:
+        dict_of = self._dict_of
+        out = []
+        for found in self.identify_values(keys):
+            if not found:
+                out.append(_NONE)
+                continue
+            dicts = []
+            for a in found:  # constant and per-block attributions are shared objects: one dict each
+                known = dict_of.get(id(a))
+                if known is None or known[0] is not a:
+                    known = dict_of[id(a)] = (a, a.as_dict())
+                dicts.append(known[1])
+            out.append(tuple(dicts))
+        return out
+
+    def _identify_distinct(self, keys: list[tuple[str, str]]) -> list[tuple[Attribution, ...]]:
+        """Attributions of distinct (kind, value) pairs, in their order: one matcher pass per kind."""
+        by_kind: dict[str, list[int]] = {}
+        for i, (kind, _) in enumerate(keys):
+            by_kind.setdefault(kind, []).append(i)
+        out: list[tuple[Attribution, ...]] = [_NONE] * len(keys)
+        finish = self._finish
+        for kind, indexes in by_kind.items():
+            values = [keys[i][1] for i in indexes]
+            for i, value, matches in zip(indexes, values, self.matcher.match_many(kind, values), strict=True):
+                out[i] = finish(kind, value, matches)
+        return out
 
     def _identify_value(self, kind: str, value: str) -> tuple[Attribution, ...]:
-        constant = self._constant
-        out = [
-            constant.get(m.rule.id) or self._attribution(m.rule, m.groups) for m in self.matcher.match(kind, value)
-        ]
+        return self._finish(kind, value, self.matcher.match(kind, value))
+
+    def _finish(self, kind: str, value: str, matches: list[RuleMatch]) -> tuple[Attribution, ...]:
         lookup = self._lookups.get(kind)
+        recog = self.recog_matcher is not None and kind in self._recog_prefix
+        if not matches and lookup is None and not recog:
+            return _NONE
+        constant = self._constant
+        out = [constant.get(m.rule.id) or self._rule_attribution(m.rule, m.groups) for m in matches]
         if lookup is not None:
             out.extend(lookup(kind, value))
-        if self.recog_matcher is not None and kind in self._recog_prefix:
+        if recog:
             curated = {a.group for a in out}
             out.extend(a for a in self.recog_attributions(kind, value) if not curated or a.group in curated)
-        out.sort(key=lambda a: (-a.confidence, a.rule))
+        if len(out) > 1:
+            out.sort(key=_rank)
         return tuple(out)
 
     def recog_attributions(self, kind: str, value: str) -> list[Attribution]:
@@ -121,7 +206,10 @@ class Engine:
             return None  # recog names no maker here (a service product only)
         rule = fingerprint.rule
         mapped = self._recog_vendor(vendor_name) if self._recog_vendor is not None and not rule.vendor else None
-        vendor_id = rule.vendor or mapped or vendor_slug(vendor_name)
+        if not (vendor_id := rule.vendor or mapped or ""):
+            from vendorscope.identify.recog import vendor_slug
+
+            vendor_id = vendor_slug(vendor_name)
         group = self._group.get(vendor_id, vendor_id)
         return Attribution(vendor=vendor_id, vendor_name=vendor_name[:200], group=group, confidence=rule.confidence,
                            rule=rule.id, product=product, version=version, device_type=device_type)
@@ -141,6 +229,12 @@ class Engine:
             component=component,
             **extra,  # type: ignore[arg-type]
         )
+
+    def _rule_attribution(self, rule: Rule, groups: dict[str, str | None]) -> Attribution:
+        found = self._attribution(rule, groups)
+        if "(?P<" not in rule.pattern:
+            self._constant[rule.id] = found
+        return found
 
     def _attribution(self, rule: Rule, groups: dict[str, str | None]) -> Attribution:
         product, version, device_type = rule.render(groups)
@@ -205,6 +299,14 @@ class Engine:
         ]
 
 
+_NONE: tuple[Any, ...] = ()
+
+
+def _rank(a: Attribution) -> tuple[float, str]:
+    """Best first: higher confidence, then rule id (a stable order for equal confidence)."""
+    return (-a.confidence, a.rule)
+
+
 def _after_prefix(value: str, prefix: str) -> str | None:
     """The text recog's patterns see: after the prefix ("SSH-2.0-", also "SSH-1.99-"), None without it."""
     if value.startswith(prefix):
@@ -221,9 +323,14 @@ def default_engine() -> Engine:
     """The bundled rules, plus recog where the user configured it ($VENDORSCOPE_RECOG, ``rules add-recog``)."""
     global _default
     if _default is None:
-        from vendorscope.identify.recog import configured_recog_paths, load_recog
+        from vendorscope.identify.recog_paths import configured_recog_paths
 
         paths = configured_recog_paths()
         registry = default_registry()
-        _default = Engine(registry=registry, recog=load_recog(paths, registry) if paths else None)
+        recog = None
+        if paths:
+            from vendorscope.identify.recog import load_recog
+
+            recog = load_recog(paths, registry)
+        _default = Engine(registry=registry, recog=recog)
     return _default

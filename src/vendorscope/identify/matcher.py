@@ -9,7 +9,6 @@ same matches in the same order (rule order), which the tests prove.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import re
 from collections import defaultdict
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from vendorscope.identify.cache import default_cache_dir, write_atomically
+from vendorscope.identify.cache import cache_key, default_cache_dir, write_atomically
 from vendorscope.identify.rules import Rule
 
 
@@ -45,6 +44,10 @@ class RuleMatch:
 
 class Matcher(Protocol):
     def match(self, kind: str, value: str) -> list[RuleMatch]: ...
+
+    def match_many(self, kind: str, values: Sequence[str]) -> list[list[RuleMatch]]:
+        """``[match(kind, v) for v in values]``, in one pass where the matcher can."""
+        ...
 
     def kinds(self) -> set[str]: ...
 
@@ -92,6 +95,9 @@ class ReMatcher:
                 out.append(RuleMatch(rule, m.groupdict()))
         return out
 
+    def match_many(self, kind: str, values: Sequence[str]) -> list[list[RuleMatch]]:
+        return [self.match(kind, value) for value in values]
+
 
 class _CaptureExtractor:
     """Captures from one rule known to match: RE2 when present (linear time)."""
@@ -102,14 +108,16 @@ class _CaptureExtractor:
         self._rule = rule
         self._has_groups = "(?P<" in rule.pattern
         self._fallback: Callable[[str], Any] | None = None
-        self._search: Callable[[str], Any] | None = None
-        if self._has_groups:
-            if re2 is not None:
-                options = re2.Options()
-                options.case_sensitive = rule.case_sensitive
-                self._search = re2.compile(rule.pattern, options).search
-            else:  # pragma: no cover
-                self._search = self._python_search()
+        self._search: Callable[[str], Any] | None = None  # compiled on the rule's first hit: start-up time
+
+    def _compile(self) -> Callable[[str], Any]:
+        if re2 is not None:
+            options = re2.Options()
+            options.case_sensitive = self._rule.case_sensitive
+            self._search = re2.compile(self._rule.pattern, options).search
+        else:  # pragma: no cover
+            self._search = self._python_search()
+        return self._search
 
     def _python_search(self) -> Callable[[str], Any]:
         if self._fallback is None:  # compiled on first need: start-up time matters
@@ -117,9 +125,9 @@ class _CaptureExtractor:
         return self._fallback
 
     def __call__(self, value: str) -> dict[str, str | None]:
-        if self._search is None:
+        if not self._has_groups:
             return {}
-        m = self._search(value)
+        m = (self._search or self._compile())(value)
         if m is None:
             # RE2's "$" is the very end; Hyperscan's and Python's also match before a
             # final newline. Hyperscan said the rule matches, so ask Python's re.
@@ -149,9 +157,9 @@ def compile_database(group: Sequence[Rule]) -> Any:
 def _load_or_compile(group: Sequence[Rule], cache_dir: Path) -> Any:
     """Compiling hundreds of patterns takes seconds; a serialised database loads in
     milliseconds. The cache key is every pattern and flag, so any rule change misses."""
-    key = hashlib.sha256(repr([(r.pattern, _hyperscan_flags(r)) for r in group]).encode())
-    key.update(str(getattr(hyperscan, "__version__", "")).encode())
-    path = cache_dir / f"hs-{key.hexdigest()[:32]}.db"
+    version = str(getattr(hyperscan, "__version__", ""))
+    key = cache_key([version, *(f"{_hyperscan_flags(r)}:{r.pattern}" for r in group)])
+    path = cache_dir / f"hs-{key}.db"
     try:
         db = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
         db.scratch = hyperscan.Scratch(db)  # a deserialised database comes without one
@@ -187,17 +195,28 @@ class CompiledMatcher:
         return set(self._rules)
 
     def match(self, kind: str, value: str) -> list[RuleMatch]:
+        return self.match_many(kind, (value,))[0]
+
+    def match_many(self, kind: str, values: Sequence[str]) -> list[list[RuleMatch]]:
+        """One database scan per value, all in this loop; captures only from the rules that hit."""
         db = self._dbs.get(kind)
         if db is None:
-            return []
-        value = clean_text(value)
+            return [[] for _ in values]
+        scan, group, captures = db.scan, self._rules[kind], self._captures
+        out: list[list[RuleMatch]] = []
         hits: list[int] = []
-        db.scan(value.encode("utf-8"), match_event_handler=_on_match, context=hits)
-        if not hits:
-            return []
-        group = self._rules[kind]
-        hits.sort()
-        return [RuleMatch(group[i], self._captures[group[i].id](value)) for i in hits]
+        for value in values:
+            if not value.isascii():
+                value = clean_text(value)
+            scan(value.encode("utf-8"), match_event_handler=_on_match, context=hits)
+            if not hits:
+                out.append([])
+                continue
+            if len(hits) > 1:
+                hits.sort()
+            out.append([RuleMatch(group[i], captures[group[i].id](value)) for i in hits])
+            hits = []
+        return out
 
 
 def best_matcher(rules: Iterable[Rule]) -> Matcher:
@@ -273,3 +292,6 @@ class SetMatcher:
             if m is not None:
                 out.append(RuleMatch(rule, dict(m.groupdict())))
         return out
+
+    def match_many(self, kind: str, values: Sequence[str]) -> list[list[RuleMatch]]:
+        return [self.match(kind, value) for value in values]

@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import os
 import re
 import tomllib
 from collections.abc import Iterable, Sequence
@@ -39,11 +38,10 @@ import defusedxml.sax
 from defusedxml import DefusedXmlException
 
 from vendorscope.identify.cache import cache_key, cached_pickle
-from vendorscope.identify.oui import data_dir
+from vendorscope.identify.recog_paths import RECOG_ENV, configured_recog_paths, recog_list_file  # noqa: F401 (re-exported)
 from vendorscope.identify.registry import Registry, normalise_name
 from vendorscope.identify.rules import Rule, render_template
 
-RECOG_ENV = "VENDORSCOPE_RECOG"
 _PLACEHOLDER = re.compile(r"\{([\w.]+)\}")
 _DOTALL_FLAGS = frozenset({"REG_DOT_NEWLINE", "REG_MULTILINE", "REG_LINE_ANY_CRLF"})
 _KNOWN_FLAGS = _DOTALL_FLAGS | {"REG_ICASE"}
@@ -507,30 +505,6 @@ def _with_id(rule: Rule, rid: str) -> Rule:
 
 
 # -- where the user's recog lives -------------------------------------------------------
-
-
-def recog_list_file() -> Path:
-    """The persistent list of recog folders (``rules add-recog``), one path a line."""
-    return data_dir() / "recog-paths.txt"
-
-
-def configured_recog_paths() -> list[Path]:
-    """$VENDORSCOPE_RECOG (paths separated by os.pathsep), then the folders added with ``rules add-recog``."""
-    out: list[Path] = []
-    env = os.environ.get(RECOG_ENV, "")
-    out += [Path(p).expanduser() for p in env.split(os.pathsep) if p.strip()]
-    try:
-        lines = recog_list_file().read_text("utf-8").splitlines()
-    except OSError:
-        lines = []
-    out += [Path(line.strip()) for line in lines if line.strip() and not line.startswith("#")]
-    seen: set[str] = set()
-    unique = []
-    for p in out:
-        if str(p) not in seen:
-            seen.add(str(p))
-            unique.append(p)
-    return unique
 
 
 def add_recog_path(path: Path) -> Path:

@@ -242,4 +242,9 @@ def load_registry(path: Path | None = None, enterprise_path: Path | None = None)
 
 @cache
 def default_registry() -> Registry:
-    return load_registry()
+    from vendorscope.identify.cache import cache_key, cached_pickle
+
+    data_dir = resources.files("vendorscope.identify") / "data"
+    texts = [(data_dir / name).read_bytes() for name in ("vendors.toml", "enterprise-numbers.tsv")]
+    # Parsing the TOML is a large part of every command's start-up; the result depends only on the files.
+    return cached_pickle("registry", cache_key([*texts, "registry-v1"]), load_registry)
