@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from vendorscope.cli.application import app
-from vendorscope.cli.common import DB_OPTION, OutputFormat, console, dumps, fail, say, say_parts, warn, write_rows
+from vendorscope.cli.common import DB_OPTION, OutputFormat, dumps, fail, say, say_parts, warn, write_rows
 from vendorscope.cli.judging import (
     AS_OF_OPTION,
     AUDIENCE_OPTION,
@@ -370,7 +370,7 @@ def findings(
     columns = FINDING_COLUMNS if fmt is OutputFormat.table else CSV_FINDING_COLUMNS
     write_rows(rows, columns, fmt, title=f"Findings as of {day}" if fmt is OutputFormat.table else None)
     if fmt is OutputFormat.table:
-        console.print(_summary(result, len(assets), day), highlight=False)
+        say(_summary(result, len(assets), day))
     for line in stale_warnings(criteria.packs, day):
         warn(line)
 

@@ -13,7 +13,7 @@ from typing import IO, Any
 import typer
 
 from vendorscope.cli.application import app
-from vendorscope.cli.common import DB_OPTION, err_console, fail
+from vendorscope.cli.common import DB_OPTION, err_console, fail, say
 from vendorscope.cli.judging import (
     AS_OF_OPTION,
     AUDIENCE_OPTION,
@@ -150,10 +150,8 @@ def report(
         _write(output, lambda out: writer(data, out))
     if output != "-":
         h = data.headline
-        err_console.print(
+        say(
             f"wrote {output}: {fmt.value} report as of {day}, {h.assets} assets, {h.covered} covered, "
             f"{h.review} to review, {h.findings} findings",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
+            err=True,
         )
