@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import gc
 import shutil
 import sys
@@ -18,10 +17,11 @@ from vendorscope.cli.application import app
 from vendorscope.cli.common import (
     OutputFormat,
     byte_progress,
-    console,
     did_you_mean,
     err_console,
     fail,
+    say,
+    say_parts,
     warn,
     write_rows,
 )
@@ -32,6 +32,7 @@ from vendorscope.identify.oui import MacError, data_dir, parse_ieee_csv
 from vendorscope.identify.recog import RecogError
 from vendorscope.identify.registry import RegistryError, default_registry
 from vendorscope.identify.rules import RuleError, load_rules
+from vendorscope.report.csv_writer import write_csv_rows
 
 ATTRIBUTION_COLUMNS = ("vendor", "vendor_name", "group", "product", "version", "device_type", "confidence", "rule")
 _MAX_SHOWN_ERRORS = 20
@@ -97,7 +98,7 @@ def _open_input(path: str) -> tuple[IO[bytes], int | None]:
 def _print_attributions(kind: str, value: str, engine: Engine, fmt: OutputFormat) -> None:
     found = engine.identify_value(kind, value)
     if fmt is OutputFormat.table and not found:
-        console.print(f"no vendor identified for {kind} {value[:200]!r}", highlight=False)
+        say(f"no vendor identified for {kind} {value[:200]!r}")
         return
     write_rows((a.as_dict() for a in found), ATTRIBUTION_COLUMNS, fmt, title=f"{kind}: {value[:80]}")
 
@@ -138,14 +139,13 @@ def identify(
             fail(str(exc))
         if info.scope != "global":
             what = "locally administered (randomised or virtual)" if info.scope == "local" else "multicast"
-            console.print(f"{info.mac}: {what} address: no manufacturer can be attributed", highlight=False)
+            say(f"{info.mac}: {what} address: no manufacturer can be attributed")
             return
         found = engine.identify_value("mac", info.mac)
         if fmt is OutputFormat.table:
-            console.print(
+            say(
                 f"{info.mac}: {info.block or 'unregistered'} {info.prefix or ''} "
-                f"registrant: {info.registrant or 'not in the IEEE registry'}",
-                highlight=False,
+                f"registrant: {info.registrant or 'not in the IEEE registry'}"
             )
         mac_row = {"mac": info.mac, "registrant": info.registrant, "prefix": info.prefix, "block": info.block}
         if fmt is OutputFormat.table and not found:
@@ -175,46 +175,59 @@ def _identify_file(engine: Engine, path: str, fmt: OutputFormat, output: Path | 
     show_progress = size is not None and size > 1_000_000 and err_console.is_terminal
     progress = byte_progress("identify", size, enabled=show_progress)
     task = progress.add_task(f"identify {path}", total=size)
-    rows: list[dict[str, Any]] = []
-    csv_writer = None
-    if fmt is OutputFormat.csv:
-        csv_writer = csv.DictWriter(out, fieldnames=["line", "kind", "value", *ATTRIBUTION_COLUMNS, "error"],
-                                    extrasaction="ignore")
-        csv_writer.writeheader()
+    csv_columns = ("line", "kind", "value", *ATTRIBUTION_COLUMNS, "error")
+    table_columns = ("line", "kind", "value", "vendor", "group", "product", "version", "device_type", "confidence")
 
     def lines() -> Iterator[bytes]:
         for raw in stream:
             progress.update(task, advance=len(raw))
             yield raw
 
+    def records() -> Iterator[tuple[int, dict[str, Any]]]:
+        nonlocal errors
+        for lineno, record in identify_lines(engine, lines(), path):
+            if "error" in record:
+                errors += 1
+                if errors <= _MAX_SHOWN_ERRORS:
+                    warn(record["error"])
+            yield lineno, record
+
     try:
         with progress:
-            for lineno, record in identify_lines(engine, lines(), path):
-                if "error" in record:
-                    errors += 1
-                    if errors <= _MAX_SHOWN_ERRORS:
-                        warn(record["error"])
-                if fmt is OutputFormat.jsonl:
-                    out.write(encode(record).decode("utf-8") + "\n")
-                elif csv_writer is not None:
-                    best = (record.get("attributions") or [{}])[0]
-                    csv_writer.writerow({"line": lineno, "kind": record.get("kind"), "value": record.get("value"),
-                                         "error": record.get("error"), **best})
-                elif "error" not in record:
-                    for a in record["attributions"][:1]:
-                        rows.append({"line": lineno, "kind": record["kind"], "value": record["value"][:60], **a})
+            if fmt is OutputFormat.jsonl:
+                for _, record in records():
+                    out.write(encode(record).decode("utf-8", "backslashreplace") + "\n")
+            elif fmt is OutputFormat.csv:
+                write_csv_rows(
+                    (
+                        {"line": lineno, "kind": record.get("kind"), "value": record.get("value"),
+                         "error": record.get("error"), **(record.get("attributions") or [{}])[0]}
+                        for lineno, record in records()
+                    ),
+                    csv_columns,
+                    out,
+                )
+            else:  # a table keeps only its first rows in memory
+                write_rows(
+                    (
+                        {"line": lineno, "kind": record["kind"], "value": record["value"][:60], **a}
+                        for lineno, record in records()
+                        if "error" not in record
+                        for a in record["attributions"][:1]
+                    ),
+                    table_columns,
+                    fmt,
+                    out=out,
+                )
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
-    if fmt is OutputFormat.table:
-        write_rows(rows, ("line", "kind", "value", "vendor", "group", "product", "version", "device_type",
-                          "confidence"), fmt, out=out)
     if output:
         out.close()
     if errors:
         if errors > _MAX_SHOWN_ERRORS:
             warn(f"{errors - _MAX_SHOWN_ERRORS} more unreadable lines not shown")
-        err_console.print(f"{path}: {errors} unreadable line(s); all other lines were identified")
+        say(f"{path}: {errors} unreadable line(s); all other lines were identified", err=True)
         raise typer.Exit(1)
 
 
@@ -271,21 +284,20 @@ def vendors(
 
         print(dumps(data))
         return
-    console.print(f"[bold]{v.name}[/] ({v.id}){'  [red]high-risk[/]' if v.high_risk else ''}")
+    say_parts((v.name, "bold"), f" ({v.id})", ("  high-risk" if v.high_risk else "", "red"))
     for label, key in (("legal names", "legal_names"), ("aliases", "aliases"), ("IEEE names", "ieee_names"),
                        ("categories", "categories"), ("enterprise numbers", "enterprise_numbers")):
         if data[key]:
-            console.print(f"  {label}: {', '.join(str(x) for x in data[key])}", highlight=False)
-    console.print(f"  country: {v.country or '?'}   group: {data['group']}   MAC prefixes: {prefixes}",
-                  highlight=False)
+            say(f"  {label}: {', '.join(str(x) for x in data[key])}")
+    say(f"  country: {v.country or '?'}   group: {data['group']}   MAC prefixes: {prefixes}")
     for a in v.affiliations:
-        console.print(f"  belongs to {a.parent} as {a.relation} {_span(a.since, a.until)}", highlight=False)
+        say(f"  belongs to {a.parent} as {a.relation} {_span(a.since, a.until)}")
     if members:
-        console.print("  subsidiaries and brands:")
+        say("  subsidiaries and brands:")
         for m, a in sorted(members, key=lambda x: x[0].id):
-            console.print(f"    {m.name} ({m.id}): {a.relation} {_span(a.since, a.until)}", highlight=False)
+            say(f"    {m.name} ({m.id}): {a.relation} {_span(a.since, a.until)}")
     if v.notes:
-        console.print(f"  notes: {v.notes}", highlight=False)
+        say(f"  notes: {v.notes}")
 
 
 def _span(since: Any, until: Any) -> str:
@@ -320,12 +332,12 @@ def rules_check(
         problems += disagreements
         recog_note = f"; recog: {len(engine.recog.fingerprints)} fingerprints, {len(disagreements)} disagreements"
     for p in problems:
-        (err_console if p.severity == "error" else console).print(str(p), highlight=False, markup=False)
+        say(str(p), err=p.severity == "error")
     errors = sum(p.severity == "error" for p in problems)
     warnings = sum(p.severity == "warning" for p in problems)
     notes = len(problems) - errors - warnings
     examples = sum(len(r.examples) + len(r.counterexamples) for r in rules)
-    console.print(f"{len(rules)} rules, {examples} examples checked: {errors} errors, {warnings} warnings, "
+    say(f"{len(rules)} rules, {examples} examples checked: {errors} errors, {warnings} warnings, "
                   f"{notes} provenance notes{recog_note}")
     if errors or (strict and warnings):
         raise typer.Exit(1)
@@ -350,10 +362,10 @@ def rules_add_recog(
     matcher = SetMatcher(database.rules)
     matcher.compile_all()  # here rather than on first use: report the patterns RE2 refuses
     stored = add_recog_path(path)
-    console.print(f"{path}: {len(database.fingerprints)} recog fingerprints in "
+    say(f"{path}: {len(database.fingerprints)} recog fingerprints in "
                   f"{len({f.rule.kinds[0] for f in database.fingerprints.values()})} evidence kinds "
                   f"({len(matcher.fallback_rules)} patterns run with Python re: RE2 refuses them); "
-                  f"remembered in {stored}", highlight=False)
+                  f"remembered in {stored}")
     if database.skipped_files:
         warn(f"files of evidence kinds vendorscope does not map, skipped: {', '.join(database.skipped_files)}")
 
@@ -367,7 +379,7 @@ def rules_remove_recog(
 
     if not remove_recog_path(path.expanduser().resolve()) and not remove_recog_path(path):
         fail(f"{path}: not among the recog folders added with `rules add-recog`")
-    console.print(f"{path}: removed", highlight=False)
+    say(f"{path}: removed")
 
 
 @rules_app.command("list")
@@ -408,4 +420,4 @@ def data_update(
         except ValueError as exc:
             fail(f"{path}: {exc}")
         shutil.copyfile(path, target / path.name)
-        console.print(f"{path}: {len(entries)} assignments installed into {target}", highlight=False)
+        say(f"{path}: {len(entries)} assignments installed into {target}")

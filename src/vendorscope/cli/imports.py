@@ -29,6 +29,7 @@ from vendorscope.cli.common import (
     byte_progress,
     err_console,
     fail,
+    say,
     warn,
 )
 from vendorscope.collect.imports.common import (
@@ -95,12 +96,13 @@ def _reader(kind: ImportKind, path: Path, source: str, collector: Collector, now
 
         yield from read_table(path, name, source, collector, now, mapping=mapping, sheet=sheet)
     elif kind is ImportKind.sbom:
-        from vendorscope.collect.imports.sbom import MAX_SBOM_BYTES, read_sbom
+        from vendorscope.collect.imports.sbom import SbomError, read_document, read_sbom
 
-        with open_maybe_gzip(path, on_read) as stream:
-            data = stream.read(MAX_SBOM_BYTES + 1)
-        if len(data) > MAX_SBOM_BYTES:
-            collector.bad(name, "", f"larger than {MAX_SBOM_BYTES >> 20} MB: not read")
+        try:
+            with open_maybe_gzip(path, on_read) as stream:
+                data = read_document(stream)
+        except SbomError as exc:
+            collector.bad(name, exc.place, str(exc))
             return
         yield from read_sbom(data, name, source, collector, now)
     elif kind is ImportKind.nmap:
@@ -278,5 +280,5 @@ def _summary(kind: ImportKind, inputs: list[str], collector: Collector, warnings
         parts.append(f"snapshot {snapshot} stored in {db}" if snapshot is not None else f"stored in {db}")
     else:
         parts.append("nothing stored (--no-db)")
-    err_console.print("; ".join(parts), highlight=False, soft_wrap=True)
+    say("; ".join(parts), err=True)
     sys.stderr.flush()

@@ -22,7 +22,6 @@ from vendorscope.cli.common import (
     OutputFormat,
     console,
     dumps,
-    err_console,
     fail,
     note,
     say,
@@ -32,6 +31,7 @@ from vendorscope.cli.common import (
 )
 from vendorscope.cli.judging import AUDIENCE_OPTION, MODE_OPTION, PACKS_OPTION, JudgeMode, criteria_or_fail
 from vendorscope.model import Asset, Attribution, Observation, Role
+from vendorscope.report.terminal import plain
 from vendorscope.resolve import annotation_for
 from vendorscope.store.inventory import Inventory, InventoryError, display_url, open_inventory
 from vendorscope.store.queries import Annotation, Diff, HistoryEntry, SnapshotInfo, SnapshotRefError
@@ -157,7 +157,7 @@ def _print_annotation(note: Annotation) -> None:
              f"tags {', '.join(sorted(note.tags))}" if note.tags else "no tags added"]
     if note.removed_tags:
         parts.append(f"tags removed {', '.join(sorted(note.removed_tags))}")
-    console.print(f"{note.asset_id}: {'; '.join(parts)}", highlight=False, markup=False, soft_wrap=True)
+    say(f"{note.asset_id}: {'; '.join(parts)}")
 
 
 # ---------------------------------------------------------------- one asset
@@ -368,7 +368,7 @@ def _print_deadlines(entries: Sequence[HistoryEntry], last: int = 8) -> None:
             if c.covered or c.review:
                 keys[(c.policy, c.requirement)] = c.deadline or keys.get((c.policy, c.requirement))
     if not keys:
-        console.print("no policy requirement covers any asset in any snapshot", highlight=False)
+        say("no policy requirement covers any asset in any snapshot")
         return
     table = Table(title="progress toward deadlines: covered assets present after each snapshot")
     for column in ("policy", "requirement", "deadline", *(f"#{e.snapshot.id}" for e in shown)):
@@ -378,7 +378,7 @@ def _print_deadlines(entries: Sequence[HistoryEntry], last: int = 8) -> None:
         for e in shown:
             found = next((c for c in e.coverage or () if (c.policy, c.requirement) == (policy, requirement)), None)
             counts.append(str(found.covered) if found else "0")
-        table.add_row(policy, requirement, deadline.isoformat() if deadline else "", *counts)
+        table.add_row(plain(policy), plain(requirement), deadline.isoformat() if deadline else "", *counts)
     console.print(table)
 
 
@@ -433,13 +433,13 @@ def diff(
     write_rows(rows, ("change", "asset", "before", "after", "product", "role", "site"), fmt,
                title=f"snapshot {first.id} ({first.source}) → {second.id} ({second.source})")
     if fmt is OutputFormat.table:
-        err_console.print(f"{len(changes.appeared)} appeared, {len(changes.disappeared)} disappeared, "
-                          f"{len(changes.reidentified)} re-identified", highlight=False)
+        say(f"{len(changes.appeared)} appeared, {len(changes.disappeared)} disappeared, "
+            f"{len(changes.reidentified)} re-identified", err=True)
         if changes.progress:
             table = Table(title="covered assets per requirement")
             for column in ("policy", "requirement", "deadline", f"#{first.id}", f"#{second.id}", "change"):
                 table.add_column(column)
             for p in changes.progress:
-                table.add_row(p.policy, p.requirement, p.deadline.isoformat() if p.deadline else "",
+                table.add_row(plain(p.policy), plain(p.requirement), p.deadline.isoformat() if p.deadline else "",
                               str(p.before), str(p.after), f"{p.after - p.before:+d}")
             console.print(table)

@@ -15,7 +15,7 @@ from typing import Any
 import typer
 
 from vendorscope.cli.application import app
-from vendorscope.cli.common import OutputFormat, console, fail, write_rows
+from vendorscope.cli.common import OutputFormat, fail, say, write_rows
 from vendorscope.lab.model import (
     DEFAULT_BASE,
     PORT_MODES,
@@ -170,7 +170,7 @@ def up(
     devices = [LabDevice.from_dict(d) for d in state["devices"]]
     write_rows(device_rows(devices), DEVICE_COLUMNS, fmt, title=f"lab: {len(devices)} devices on {state['base']}")
     if fmt is OutputFormat.table:
-        console.print(f"lab running (pid {process.pid}); scope file: {state_dir / SCOPE_FILE}", highlight=False)
+        say(f"lab running (pid {process.pid}); scope file: {state_dir / SCOPE_FILE}")
 
 
 @lab_app.command()
@@ -192,7 +192,7 @@ def down(
         if pid in _spawned:
             _spawned.pop(pid).wait(STOP_WAIT)
     (state_dir / STATE_FILE).unlink(missing_ok=True)
-    console.print(f"lab stopped (pid {pid})", highlight=False)
+    say(f"lab stopped (pid {pid})")
 
 
 @lab_app.command()

@@ -21,6 +21,7 @@ from vendorscope.cli.common import (
     error,
     fail,
     observation_record,
+    say,
     warn,
 )
 from vendorscope.collect.pcap import NotACaptureError, SkipReport, read_observations
@@ -125,11 +126,11 @@ def pcap(
 def _print_report(report: SkipReport, snapshot_id: int | None) -> None:
     stored = f"; stored as snapshot {snapshot_id}" if snapshot_id is not None else ""
     if not report:
-        err_console.print(f"{report.frames:,} frames read from {report.files} file(s){stored}", highlight=False)
+        say(f"{report.frames:,} frames read from {report.files} file(s){stored}", err=True)
         return
     warn(report.summary())
     for line in report.lines()[:_MAX_REPORT_LINES]:
-        err_console.print(f"  {line}", highlight=False, soft_wrap=True)
+        say(f"  {line}", err=True)
     if len(report.counts) > _MAX_REPORT_LINES:
-        err_console.print(f"  … and {len(report.counts) - _MAX_REPORT_LINES} more kinds of problem", highlight=False)
-    err_console.print(f"everything else was read{stored}", highlight=False)
+        say(f"  … and {len(report.counts) - _MAX_REPORT_LINES} more kinds of problem", err=True)
+    say(f"everything else was read{stored}", err=True)

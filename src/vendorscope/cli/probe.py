@@ -17,6 +17,7 @@ from vendorscope.cli.common import (
     OutputFormat,
     err_console,
     fail,
+    say,
     write_observations,
     write_rows,
 )
@@ -109,11 +110,11 @@ def _dry_run(scope: Any, addresses: list[str], fmt: OutputFormat, out: IO[str]) 
              "probes": list(h.probes)} for h in hosts)
     write_rows(rows, PLAN_COLUMNS, fmt, out=out, title="dry run: nothing was sent")
     connections = len(hosts) * len(scope.ports)
-    err_console.print(
+    say(
         f"dry run: {len(hosts)} hosts, {len(scope.ports)} TCP ports each ({connections} connections at least), "
         f"UDP {list(scope.udp_ports) if scope.snmp else 'none'}; at most {scope.rate:g} new connections/s, "
         f"{scope.per_host} per host, {scope.timeout:g}s per probe. Nothing was sent.",
-        highlight=False,
+        err=True,
     )
 
 
@@ -162,9 +163,9 @@ def _run(
         shown=lambda assets: [a for a in assets if a.observations],
     )
     stats = report.stats
-    err_console.print(
+    say(
         f"probed {stats['hosts']} hosts in {stats['seconds']}s: {stats['hosts_answering']} answered, "
         f"{stats['probes']} probes, {stats['observations']} observations; audit log: {audit_path}"
         + (f"; snapshot {result.snapshot_id} in {db}" if result.snapshot_id is not None else ""),
-        highlight=False,
+        err=True,
     )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 
 from vendorscope.cli.application import app
-from vendorscope.cli.common import console, fail
+from vendorscope.cli.common import fail, say
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -70,7 +70,7 @@ def scale_identify(
         except Exception as exc:  # noqa: BLE001 - Spark raises Py4J/PySpark errors with JVM traces: one line each
             _spark_failed(exc)
     n, errors, identified = (counts["n"], counts["errors"], counts["identified"]) if counts else (0, 0, 0)
-    console.print(f"{output}: {n} rows, {identified} attributed, {errors} unreadable", highlight=False)
+    say(f"{output}: {n} rows, {identified} attributed, {errors} unreadable")
 
 
 @scale_app.command("exposure")
@@ -127,8 +127,8 @@ def scale_exposure(
     text = render_json(exposure) if suffix == ".json" else render_html(exposure)
     output.write_text(text, encoding="utf-8")
     t = exposure["totals"]
-    console.print(f"{output}: {t[exposure['unit']]} {exposure['unit']}, {t['identified']} identified, "
-                  f"{t['covered']} covered, {t['review']} to review", highlight=False)
+    say(f"{output}: {t[exposure['unit']]} {exposure['unit']}, {t['identified']} identified, "
+        f"{t['covered']} covered, {t['review']} to review")
 
 
 @contextmanager

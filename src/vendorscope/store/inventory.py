@@ -362,7 +362,7 @@ class Inventory:
             role = Role(role)
         with self.engine.connect() as conn, self._write_transaction(conn):
             old = self._annotations(conn, [asset_id]).get(asset_id)
-            new = updated_annotation(old, asset_id, role, site, add_tags, remove_tags)
+            new = updated_annotation(old, asset_id, role, R.clean_optional(site), add_tags, remove_tags)
             values = {
                 "role": new.role.value if new.role else None,
                 "site": new.site,

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 from urllib.parse import unquote
 from xml.etree.ElementTree import Element, ParseError
 
@@ -40,7 +40,11 @@ from vendorscope.collect.imports.common import (
 from vendorscope.evidence.record import Evidence
 from vendorscope.model import AssetKeys, Observation
 
-MAX_SBOM_BYTES = 1 << 30
+# An SBOM is parsed whole, so what is read is bounded (docs/limits.md): the document as
+# decompressed, and each line of it (a gzip of a few MB can hold one line of gigabytes).
+MAX_SBOM_BYTES = 128 << 20
+MAX_SBOM_LINE = 32 << 20
+_READ_CHUNK = 1 << 20
 NEWLINE = b"\n"
 DEVICE_TYPES = frozenset({"device"})
 SPDX_DEVICE = "DEVICE"
@@ -91,6 +95,33 @@ class SbomError(ValueError):
 
 
 # -- reading ------------------------------------------------------------------------------------
+
+
+def read_document(stream: IO[bytes], max_bytes: int = MAX_SBOM_BYTES, max_line: int = MAX_SBOM_LINE) -> bytes:
+    """A document's bytes, read in pieces and never more than the limits; raises SbomError.
+
+    A line longer than ``max_line`` is named by its number; reading stops there,
+    so memory stays near the limit whatever the file inflates to.
+    """
+    parts: list[bytes] = []
+    total = 0
+    line = 1
+    line_length = 0
+    while chunk := stream.read(_READ_CHUNK):
+        total += len(chunk)
+        pieces = chunk.split(NEWLINE)
+        lengths = [len(piece) for piece in pieces]
+        lengths[0] += line_length  # the line the previous piece left open
+        longest = max(range(len(lengths)), key=lengths.__getitem__)
+        if lengths[longest] > max_line:
+            raise SbomError(f"line longer than {max_line >> 20} MB: not read (see docs/limits.md)",
+                            f"line {line + longest}")
+        line += len(pieces) - 1
+        line_length = lengths[-1]
+        if total > max_bytes:
+            raise SbomError(f"larger than {max_bytes >> 20} MB decompressed: not read (see docs/limits.md)")
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def read_sbom(data: bytes, file: str, source: str, collector: Collector, now: datetime) -> Iterator[Observation]:

@@ -463,6 +463,58 @@ def read_delimited(
 
 # -- XLSX ----------------------------------------------------------------------------------
 
+# A workbook is a zip: a few kilobytes can declare a sheet of A1:XFD1048576 or inflate to
+# gigabytes. Rows are read by the cells actually present (the declared dimension is ignored),
+# at most MAX_XLSX_COLUMNS wide, and no part may inflate beyond its limit (docs/limits.md).
+MAX_XLSX_COLUMNS = 1000
+MAX_XLSX_PART_BYTES = 256 * 1024 * 1024
+MAX_XLSX_SHARED_STRINGS_BYTES = 64 * 1024 * 1024
+
+
+def oversized_xlsx_part(path: Path) -> str | None:
+    """Why the workbook at ``path`` inflates too far (zip entry sizes bound what is read), or None."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                limit = (MAX_XLSX_SHARED_STRINGS_BYTES if info.filename.lower().endswith("sharedstrings.xml")
+                         else MAX_XLSX_PART_BYTES)
+                if info.file_size > limit:
+                    return (f"part {info.filename!r} inflates to {info.file_size:,} bytes "
+                            f"(limit {limit:,}; see docs/limits.md)")
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None  # openpyxl names the damage
+    return None
+
+
+def xlsx_rows(worksheet: Any) -> Iterator[tuple[int, dict[int, Any]]]:
+    """(row number, {0-based column: value}) for each row with cells, as the sheet's XML holds them.
+
+    openpyxl's own iteration pads every row to the declared dimension and yields
+    the rows in between, so ``A1:XFD1048576`` costs billions of empty cells; this
+    reads only the cells present, and ignores columns beyond MAX_XLSX_COLUMNS.
+    """
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    workbook = worksheet.parent
+    with worksheet._get_source() as source:
+        parser = WorkSheetParser(source, worksheet._shared_strings, data_only=True, epoch=workbook.epoch,
+                                 date_formats=workbook._date_formats,
+                                 timedelta_formats=workbook._timedelta_formats)
+        for row_number, cells in parser.parse():
+            present = {cell["column"] - 1: cell["value"] for cell in cells
+                       if cell["column"] <= MAX_XLSX_COLUMNS and cell["value"] is not None}
+            if present:
+                yield row_number, present
+
+
+def dense_row(cells: dict[int, Any], width: int) -> tuple[Any, ...]:
+    """A sparse row as a tuple of at most ``width`` cells (as wide as its last cell within it)."""
+    used = [c for c in cells if c < width]
+    row: list[Any] = [None] * (max(used) + 1 if used else 0)
+    for column in used:
+        row[column] = cells[column]
+    return tuple(row)
+
 
 def read_xlsx(
     path: Path, file: str, source: str, collector: Collector, seen_at: datetime | None,
@@ -473,6 +525,10 @@ def read_xlsx(
     from openpyxl.utils.exceptions import InvalidFileException
 
     spec = spec or default_columns()
+    oversized = oversized_xlsx_part(path)
+    if oversized is not None:
+        collector.bad(file, "", f"XLSX workbook too large: {oversized}")
+        return
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
@@ -489,9 +545,10 @@ def read_xlsx(
         any_table = False
         for name in names:
             worksheet = workbook[name]
-            rows = ((i, row) for i, row in enumerate(worksheet.iter_rows(values_only=True), 1))
+            rows = xlsx_rows(worksheet)
             leading: list[tuple[int, Sequence[Any]]] = []
-            for item in rows:
+            for row_number, present in rows:
+                item = (row_number, dense_row(present, MAX_XLSX_COLUMNS))
                 if not _is_empty(item[1]):
                     leading.append(item)
                 if len(leading) >= HEADER_SCAN_ROWS:
@@ -509,9 +566,11 @@ def read_xlsx(
             table = Table(file, source, headers, columns, spec, seen_at, sheet=name)
 
             def data_rows(header_row: int = header_row, leading: list[Any] = leading,
-                          rows: Iterator[Any] = rows) -> Iterator[tuple[int, Sequence[Any]]]:
+                          rows: Iterator[Any] = rows,
+                          width: int = max(columns.values()) + 1) -> Iterator[tuple[int, Sequence[Any]]]:
                 yield from ((i, r) for i, r in leading if i > header_row)
-                yield from rows
+                # only the mapped columns are read: a row costs the cells it holds, not the sheet's width
+                yield from ((i, dense_row(present, width)) for i, present in rows)
 
             for row_number, cells in data_rows():
                 if _is_empty(cells):

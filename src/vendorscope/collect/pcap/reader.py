@@ -32,6 +32,11 @@ CHUNK = 4 << 20
 MAX_PACKET = 262_144
 # Wireshark refuses pcapng blocks over 16 MiB; so do we.
 MAX_BLOCK = 16 << 20
+# Records and blocks that carry no packet bytes (zero-length records, empty packet blocks,
+# statistics) cost a loop turn each: a zero-filled tail of gigabytes would be read for
+# minutes. After this many in a row the rest of the file is reported and not read.
+MAX_EMPTY_RUN = 10_000
+EMPTY_RECORD = "zero-length record (nothing captured)"
 
 PCAP_MAGICS: dict[bytes, tuple[str, float]] = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
@@ -237,13 +242,14 @@ def _pcap_frames(src: _Source, name: str, report: SkipReport) -> Iterator[Frame]
         src.pos += 24
         frame = 0
         last_sec = -1
+        empty_run = 0
         while True:
             buf, pos = src.buf, src.pos
             end_buf = len(buf)
             # The fast path: as many whole records as the buffer holds.
             while pos + 16 <= end_buf:
                 sec, frac, incl, orig = unpack(buf, pos)
-                if incl > limit or frac >= frac_limit:
+                if incl > limit or frac >= frac_limit or not incl:
                     break
                 end = pos + 16 + incl
                 if end > end_buf:
@@ -252,12 +258,22 @@ def _pcap_frames(src: _Source, name: str, report: SkipReport) -> Iterator[Frame]
                 last_sec = sec
                 yield frame, sec + frac * unit, link_type, buf[pos + 16 : end], orig
                 pos = end
+            if pos != src.pos:
+                empty_run = 0
             src.pos = pos
             if not src.fill(16):
                 if len(src.buf) > src.pos:
                     report.add("file ends inside a record header", name, frame=frame + 1, offset=src.offset)
                 return
             sec, frac, incl, orig = unpack(src.buf, src.pos)
+            if not incl and frac < frac_limit:
+                frame += 1
+                empty_run += 1
+                if _too_many_empty(empty_run, name, report, frame, src.offset):
+                    return
+                report.add(EMPTY_RECORD, name, frame=frame, offset=src.offset)
+                src.pos += 16
+                continue
             if incl <= limit and frac < frac_limit:
                 if not src.fill(16 + incl):
                     report.add(
@@ -272,6 +288,15 @@ def _pcap_frames(src: _Source, name: str, report: SkipReport) -> Iterator[Frame]
                 return
     finally:
         src.finish(name, report)
+
+
+def _too_many_empty(run: int, name: str, report: SkipReport, frame: int, offset: int) -> bool:
+    """True (and reported) once ``run`` records or blocks in a row carried no packet bytes."""
+    if run <= MAX_EMPTY_RUN:
+        return False
+    report.add(f"more than {MAX_EMPTY_RUN:,} records in a row carry no packet bytes: the rest of the file "
+               "is not read (damaged or zero-filled?)", name, frame=frame, offset=offset)
+    return True
 
 
 def _pcap_plausible(buf: bytes, pos: int, header: struct.Struct, limit: int, frac_limit: int,
@@ -357,6 +382,7 @@ def _pcapng_frames(src: _Source, name: str, report: SkipReport) -> Iterator[Fram
         head = struct.Struct(endian + "II")
         u32 = struct.Struct(endian + "I")
         epb = struct.Struct(endian + "IIIII")
+        empty_run = 0
         while True:
             # The fast path: enhanced packet blocks already in the buffer, one unpack each.
             buf, pos = src.buf, src.pos
@@ -371,14 +397,19 @@ def _pcapng_frames(src: _Source, name: str, report: SkipReport) -> Iterator[Fram
                 btype, blen, iface_id, ts_hi, ts_lo, caplen, orig = epb_head(buf, pos)
                 end = pos + blen
                 if (btype != EPB or blen & 3 or end > end_buf or caplen > blen - 32 or iface_id >= n_ifaces
-                        or trailer(buf, end - 4)[0] != blen):
+                        or not caplen or trailer(buf, end - 4)[0] != blen):
                     break
                 frame += 1
                 last_ts = (ts_hi * 4294967296 + ts_lo) * units[iface_id] + offsets[iface_id]
                 yield frame, last_ts, links[iface_id], buf[pos + 28 : pos + 28 + caplen], orig
                 pos = end
+            if pos != src.pos:
+                empty_run = 0
             src.pos = pos
-            # Anything else, one block at a time.
+            # Anything else, one block at a time: each counts as empty until it yields packet bytes.
+            empty_run += 1
+            if _too_many_empty(empty_run, name, report, frame + 1, src.offset):
+                return
             if not src.fill(12):
                 if len(src.buf) > src.pos:
                     report.add("file ends inside a block header", name, frame=frame + 1, offset=src.offset)
@@ -432,6 +463,10 @@ def _pcapng_frames(src: _Source, name: str, report: SkipReport) -> Iterator[Fram
                     continue
                 iface = interfaces[iface_id]
                 last_ts = ((ts_hi << 32) | ts_lo) * iface.ts_unit + iface.ts_offset
+                if not caplen:
+                    report.add(EMPTY_RECORD, name, frame=frame, offset=src.offset - blen)
+                    continue
+                empty_run = 0
                 yield frame, last_ts, iface.link_type, buf[pos + 28 : pos + 28 + caplen], orig
             elif btype == SPB:
                 frame += 1
@@ -442,6 +477,8 @@ def _pcapng_frames(src: _Source, name: str, report: SkipReport) -> Iterator[Fram
                 orig = u32.unpack_from(buf, pos + 8)[0]
                 iface = interfaces[0]
                 caplen = min(orig, blen - 16, iface.snaplen or MAX_BLOCK)
+                if caplen > 0:
+                    empty_run = 0
                 # Simple packet blocks carry no timestamp: use the last one seen.
                 yield frame, last_ts, iface.link_type, buf[pos + 12 : pos + 12 + caplen], orig
             elif btype == IDB:
@@ -462,6 +499,8 @@ def _pcapng_frames(src: _Source, name: str, report: SkipReport) -> Iterator[Fram
                     continue
                 iface = interfaces[iface_id]
                 last_ts = ((ts_hi << 32) | ts_lo) * iface.ts_unit + iface.ts_offset
+                if caplen > 0:
+                    empty_run = 0
                 yield frame, last_ts, iface.link_type, buf[pos + 28 : pos + 28 + caplen], orig
             # Other blocks (name resolution, statistics, custom, decryption secrets) carry no frames.
     finally:
