@@ -31,6 +31,8 @@ class Kind:
     label: bool = False
     lookup: Lookup | None = None
     confidence: float | None = None
+    hint: bool = False  # a weak signal: alone it makes a review, never a verdict (see resolve_hints)
+    max_chars: int = 4096  # longest value a source keeps (bodies are longer than banners)
 
 
 def parse_kinds(data: dict[str, Any], where: str = "kinds.toml") -> tuple[Kind, ...]:
@@ -44,7 +46,7 @@ def parse_kinds(data: dict[str, Any], where: str = "kinds.toml") -> tuple[Kind, 
         name = entry["name"]
         if name in seen:
             raise KindsError(f"{place}: {name} listed twice")
-        unknown = set(entry) - {"name", "title", "names", "label", "lookup", "confidence"}
+        unknown = set(entry) - {"name", "title", "names", "label", "lookup", "confidence", "hint", "max_chars"}
         if unknown:
             raise KindsError(f"{place} ({name}): unknown field {sorted(unknown)[0]}")
         names, lookup, confidence = entry.get("names", "device"), entry.get("lookup"), entry.get("confidence")
@@ -56,9 +58,13 @@ def parse_kinds(data: dict[str, Any], where: str = "kinds.toml") -> tuple[Kind, 
             raise KindsError(f"{place} ({name}): a lookup needs a confidence and a confidence a lookup")
         if confidence is not None and not (isinstance(confidence, (int, float)) and 0 < confidence <= 1):
             raise KindsError(f"{place} ({name}): confidence must be a number in (0, 1]")
+        max_chars = entry.get("max_chars", 4096)
+        if not isinstance(max_chars, int) or isinstance(max_chars, bool) or not 1 <= max_chars <= 1 << 20:
+            raise KindsError(f"{place} ({name}): max_chars must be a whole number in [1, 1048576]")
         seen.add(name)
         out.append(Kind(name, str(entry.get("title", "")), names, bool(entry.get("label", False)), lookup,
-                        None if confidence is None else float(confidence)))
+                        None if confidence is None else float(confidence), bool(entry.get("hint", False)),
+                        max_chars))
     return tuple(out)
 
 
@@ -76,3 +82,10 @@ def lookup_confidence(lookup: Lookup) -> dict[str, float]:
 
 EVIDENCE_KINDS: tuple[str, ...] = tuple(registry())
 LABEL_KINDS: frozenset[str] = frozenset(k.name for k in registry().values() if k.label)
+HINT_KINDS: frozenset[str] = frozenset(k.name for k in registry().values() if k.hint)
+
+
+def max_chars(kind: str) -> int:
+    """The longest value of this kind a source keeps (4096 for a kind not registered)."""
+    found = registry().get(kind)
+    return found.max_chars if found is not None else 4096

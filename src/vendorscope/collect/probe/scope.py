@@ -115,6 +115,7 @@ class Scope:
     banner_wait: float | None = None
     snmp: SnmpCredentials = field(default_factory=SnmpCredentials)
     source: str = "<scope>"
+    deep: bool = True  # ask the read-only vendor endpoints of collect/probe/deep.py (`probe --no-deep`)
 
     @property
     def greeting_wait(self) -> float:
