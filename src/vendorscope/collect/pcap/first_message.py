@@ -83,7 +83,8 @@ HTTP_RESPONSE = FirstMessage("http-response", _response_complete, lambda d, s, p
 HTTP_REQUEST = FirstMessage("http-request", _request_complete, lambda d, s, p: http.request_evidence(d))
 RTSP_RESPONSE = FirstMessage("rtsp-response", _request_complete, lambda d, s, p: rtsp.response_evidence(d))
 RTSP_REQUEST = FirstMessage("rtsp-request", _request_complete, lambda d, s, p: rtsp.request_evidence(d))
-SSH = FirstMessage("ssh", _line_complete, lambda d, s, p: ssh.ssh_evidence(d), ssh.MAX_LINE)
+# The KEXINIT is read when it came with the line (the same segment): see evidence/ssh.py.
+SSH = FirstMessage("ssh", _line_complete, lambda d, s, p: ssh.ssh_evidence(d), ssh.MAX_LINE + 4096)
 GREETING = FirstMessage("greeting", greeting.greeting_complete, _greeting, greeting.MAX_READ)
 TELNET = FirstMessage("telnet", greeting.telnet_complete, _greeting, greeting.MAX_READ)
 SIP = FirstMessage("sip", _request_complete, lambda d, s, p: sip.parse_sip(d))
