@@ -54,3 +54,11 @@ def test_a_fingerprint_still_decides_beside_a_hint() -> None:
     [other] = assets_of(obs("snmp.syslocation", "Beijing China"),
                         obs("http.body", "vendor=Dahua\ndeviceType=31\n"))
     assert other.verdict.group == "dahua"  # the hint never outvotes a fingerprint
+
+
+def test_a_reused_enterprise_arc_never_decides_alone() -> None:
+    # 1.3.6.1.4.1.2011.10: the Huawei-3Com arc H3C devices of that era still answer under.
+    [reused] = assets_of(obs("snmp.sysobjectid", "1.3.6.1.4.1.2011.10.1.43"))
+    assert reused.verdict.vendor is None and {a.vendor for a in reused.attributions} == {"huawei"}
+    [own] = assets_of(obs("snmp.sysobjectid", "1.3.6.1.4.1.2011.2.23.631"))
+    assert own.verdict.group == "huawei"

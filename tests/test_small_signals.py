@@ -67,3 +67,16 @@ def test_ssdp_st_and_x_user_agent() -> None:
     assert ("ssdp.user_agent", "redsonic") in found
     notify = b"NOTIFY * HTTP/1.1\r\nNT: upnp:rootdevice\r\nNTS: ssdp:alive\r\n\r\n"
     assert not any(e.kind == "ssdp.st" for e in upnp.decode_ssdp(notify))  # generic: says nothing
+
+
+def test_kinds_file_rejects_bad_hint_fields() -> None:
+    import pytest
+
+    from vendorscope.evidence.kinds import KindsError, is_hint_value, parse_kinds
+
+    with pytest.raises(KindsError, match="hint_prefixes"):
+        parse_kinds({"kind": [{"name": "a", "hint_prefixes": [""]}]})
+    with pytest.raises(KindsError, match="max_chars"):
+        parse_kinds({"kind": [{"name": "a", "max_chars": 0}]})
+    assert is_hint_value("snmp.sysobjectid", "1.3.6.1.4.1.4413.1.1")
+    assert not is_hint_value("snmp.sysobjectid", "1.3.6.1.4.1.2011.2.23.631")

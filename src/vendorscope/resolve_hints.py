@@ -1,4 +1,5 @@
-"""Weak signals (hint kinds, kinds.toml ``hint = true``) and how two of them make a verdict.
+"""Weak signals (hint kinds, kinds.toml ``hint = true``, and values under a kind's ``hint_prefixes``,
+such as a sysObjectID under an enterprise arc other makers reuse) and how two of them make a verdict.
 
 A hint alone never decides an asset's vendor: :func:`decisive` drops it from
 the attributions :func:`vendorscope.resolve.reconcile` scores, so an asset seen
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from vendorscope.evidence.kinds import HINT_KINDS
+from vendorscope.evidence.kinds import is_hint_value
 from vendorscope.model import Attribution
 
 COMBINED_PREFIX = "combined:"
@@ -34,13 +35,13 @@ def _source(a: Attribution) -> str | None:
     if a.observation is None or a.rule.startswith(COMBINED_PREFIX):
         return None
     kind = a.observation.kind
-    if kind in HINT_KINDS:
+    if is_hint_value(kind, a.observation.value):
         return kind
     return _MAC_SOURCES.get(kind)
 
 
 def is_hint(a: Attribution) -> bool:
-    return a.observation is not None and a.observation.kind in HINT_KINDS
+    return a.observation is not None and is_hint_value(a.observation.kind, a.observation.value)
 
 
 def decisive(attributions: Sequence[Attribution]) -> list[Attribution]:
