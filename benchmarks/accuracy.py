@@ -9,6 +9,10 @@ root or a parent) through vendorscope's engine as an observation, twice:
 - with the project's own rules only: share of recog's high-risk examples found (target >= 90%),
   the misses listed; precision and recall per evidence kind;
 
+plus the lab's cited device answers (devices.toml vendor-endpoint bodies, the snmprec inventory
+values) per evidence kind, `http.body` and the SNMP inventory kinds included (recog has none of
+them): recall on each profile's own maker, and no high-risk attribution on another maker's answer;
+
 plus the IEEE registry checks (MA-M, MA-S and IAB blocks name their registrant; look-alikes don't
 attribute). Exit status 1 when a target is missed.
 
@@ -24,6 +28,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vendorscope.evidence import http as http_evidence
+from vendorscope.evidence import snmp as snmp_evidence
 from vendorscope.identify.engine import Engine
 from vendorscope.identify.recog import (
     RecogDatabase,
@@ -92,6 +98,38 @@ def cases_of(recog: RecogDatabase, registry: Registry) -> list[Case]:
             high_risk = bool(group in registry and registry[group].high_risk) if group else False
             out.append(Case(fp.rule.kinds[0], observed_value(fp, example), fp.rule.id, vendor, group, product,
                             complete, high_risk))
+    return out
+
+
+def lab_cases(registry: Registry) -> list[Case]:
+    """Every lab profile's vendor-endpoint bodies and SNMP inventory values, as its maker would name them."""
+    from vendorscope.lab.profiles import data_path, load_profiles
+    from vendorscope.lab.snmp import load_snmprec
+
+    out = []
+    for profile in load_profiles():
+        if profile.vendor is None:
+            continue
+        group = registry.group_of(profile.vendor)
+        high_risk = bool(group in registry and registry[group].high_risk)
+
+        def case(kind: str, value: str, rule: str, group: str = group, high_risk: bool = high_risk,
+                 vendor: str = profile.vendor) -> Case:
+            return Case(kind, value, rule, vendor, group, None, True, high_risk)
+
+        for service in (profile.http, profile.https):
+            for answer in service.answers if service else ():
+                found = http_evidence.body_evidence(answer.body.encode(), [("content-type", answer.content_type)],
+                                                    answer.path)
+                if found is not None:
+                    out.append(case(found.kind, found.value, f"{profile.name} {answer.path}"))
+        if profile.snmp is not None and profile.snmp.data:
+            for oid, item in load_snmprec(data_path("data", "snmp", profile.snmp.data)).items():
+                raw = bytes(item.asOctets()) if hasattr(item, "asOctets") else None
+                dotted = ".".join(str(x) for x in oid)
+                found_snmp = snmp_evidence.inventory_evidence(dotted, raw) if raw else None
+                if found_snmp is not None and found_snmp.kind != "snmp.entity.serial":
+                    out.append(case(found_snmp.kind, found_snmp.value, f"{profile.name} {dotted}"))
     return out
 
 
@@ -225,6 +263,16 @@ def main(argv: list[str] | None = None) -> int:
     ok &= high > 0 and own_found / high >= TARGET_OWN_HIGH_RISK
     print_kinds("own rules only, per evidence kind (recog's examples that name a vendor)", measure(own, cases))
     print_kinds("with recog loaded, per evidence kind", tallies)
+
+    lab = lab_cases(registry)
+    lab_found, lab_missed, lab_false = high_risk_pass(own, lab, registry)
+    print(f"\nlab's cited answers (vendor endpoints, SNMP inventory): high-risk found {lab_found}/"
+          f"{lab_found + len(lab_missed)}; false high-risk attributions: {len(lab_false)}")
+    for line in lab_false[: args.misses]:
+        print(f"    {line}")
+    ok &= not lab_false
+    print_kinds("lab answers, own rules, per evidence kind (precision and recall on each profile's maker)",
+                measure(own, lab))
 
     problems = mac_checks(own)
     print(f"\nIEEE registry: MA-M/MA-S/IAB registrants and look-alikes: {'ok' if not problems else 'FAILED'}")

@@ -3,6 +3,7 @@ camera's conflict, hostile hosts that end in time, and the scope that refuses.""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 from pathlib import Path
@@ -143,3 +144,33 @@ def test_dry_run_sends_nothing(lab: Lab, probed: dict[str, Any], tmp_path: Path)
         assert not (tmp_path / "a.jsonl").exists()
     finally:
         listener.close()
+
+
+def test_deep_endpoints_of_every_high_risk_profile_are_recorded(lab: Lab, probed: dict[str, Any]) -> None:
+    """Each profile's vendor endpoints (cited answers in devices.toml) come back as http.body naming its maker,
+    and the audit log names no address outside the lab's scope."""
+    from vendorscope.identify.engine import default_engine
+    from vendorscope.lab.profiles import load_profiles
+
+    answers = {p.name: {a.path for svc in (p.http, p.https) if svc for a in svc.answers} for p in load_profiles()}
+    engine, registry = default_engine(), default_registry()
+    missing = []
+    checked = 0
+    for device in lab.devices:
+        paths = answers.get(device.profile) or set()
+        if not paths or registry.group_of(device.vendor or "") not in HIGH_RISK_GROUPS:
+            continue
+        checked += 1
+        bodies = [o for o in probed["report"].observations if o.kind == "http.body" and o.keys.ip == device.ip]
+        for path in paths:
+            named = {a.vendor for o in bodies if o.context.get("path") == path
+                     for a in engine.identify_value("http.body", o.value)}
+            if path not in {"/api/device/basic_information"} and device.vendor not in named:
+                missing.append(f"{device.name} {path}: {sorted(named)}")
+            if not any(o.context.get("path") == path for o in bodies):
+                missing.append(f"{device.name} {path}: not recorded")
+    assert checked >= 6 and not missing, missing
+    scope = probed["scope"]
+    lines = [json.loads(line) for line in probed["audit"].read_text().splitlines()]
+    deep_steps = [line for line in lines if any(p in str(line.get("probe")) for p in ("/ISAPI/", "/redfish/"))]
+    assert deep_steps and all(scope.allows(ipaddress.ip_address(line["target"])) for line in deep_steps)

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 
+from vendorscope import resolve_hints
 from vendorscope.model import (
     KEY_NAMES,
     LABEL_KINDS,
@@ -176,7 +177,7 @@ def reconcile(
     # The rule id decides too: attributions read back from a store may have lost the flag.
     if component_rules is None:
         component_rules = _default_component_rules()
-    devices = [a for a in attributions if not (a.component or a.rule in component_rules)]
+    devices = [a for a in resolve_hints.decisive(attributions) if not (a.component or a.rule in component_rules)]
     technical = [a for a in devices if not _is_label(a)]
     labels = [a for a in devices if _is_label(a)]
     pool = technical or labels
@@ -323,6 +324,7 @@ def resolve(
                 tags.add(o.value.lower())
             else:
                 attributions.extend(mark_components(identify(o), component_rules))
+        attributions = resolve_hints.with_combinations(attributions)
         verdict, conflicts = reconcile(attributions, component_rules)
         times = [o.seen_at for o in obs if o.seen_at is not None]
         keys = {k: v for k, v in keys.items() if v}
@@ -358,7 +360,8 @@ def merge_parts(parts: Sequence[Asset]) -> Asset:
     for part in parts:
         for name, values in part.keys.items():
             keys[name] |= values
-    attributions = sorted((a for p in parts for a in p.attributions), key=lambda a: -a.confidence)
+    attributions = sorted(resolve_hints.with_combinations([a for p in parts for a in p.attributions]),
+                          key=lambda a: -a.confidence)
     verdict, conflicts = reconcile(attributions)
     roles = [p.role for p in parts if p.role is not Role.unknown]
     sites = [p.site for p in parts if p.site]

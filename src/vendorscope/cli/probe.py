@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import IO, Any
@@ -62,6 +63,8 @@ def probe(
     ),
     db: str = DB_OPTION,
     no_db: bool = NO_DB_OPTION,
+    no_deep: bool = typer.Option(False, "--no-deep", help="Skip the read-only vendor endpoints "
+                                 "(ISAPI, magicBox, HiLink, Redfish, ONVIF time, TR-064) after the HTTP probe."),
     concurrency: int = typer.Option(
         None, "--concurrency", "-c", min=1, max=65536,
         help="Connections in flight at once (default: from the open-file limit, at most 512).",
@@ -86,6 +89,8 @@ def probe(
         scope = load_scope(scope_file)
     except ScopeError as exc:
         fail(str(exc))
+    if no_deep:
+        scope = dataclasses.replace(scope, deep=False)
     try:
         addresses = scope.expand(targets or ())
     except ScopeViolation as exc:

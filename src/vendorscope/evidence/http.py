@@ -10,13 +10,24 @@ Favicon hash: the Shodan convention, MurmurHash3 (x86, 32-bit, seed 0, signed)
 of the base64 encoding of the icon with a newline every 76 characters
 (``mmh3.hash(base64.encodebytes(icon))``), as a decimal string: the number
 fingerprint collections and internet-scan data publish.
+
+Body (``http.body``): the first :data:`BODY_CAP` bytes of a response body, after
+de-chunking and ``Content-Encoding`` gzip/deflate (inflated output bounded to
+:data:`BODY_CAP`, so a compression bomb costs at most that), decoded in the
+charset the answer names (UTF-8, then Latin-1, when it names none or a wrong
+one), NULs and control characters other than newline and tab dropped. The
+request path that produced it goes into the context: the same bytes mean
+different things under ``/ISAPI/System/deviceInfo`` and ``/``. Every source
+(probe, pcap, scan data) goes through :func:`body_evidence`.
 """
 
 from __future__ import annotations
 
 import base64
+import codecs
 import html
 import re
+import zlib
 from collections.abc import Iterable
 
 from vendorscope.evidence.record import DecodeError, Evidence, text
@@ -28,8 +39,11 @@ MAX_HEADER_VALUE = 1024
 TITLE_SCAN = 64 * 1024
 MAX_HEAD = 16 * 1024
 _MAX_HEADERS = 64
+BODY_CAP = 64 * 1024  # bytes of a body kept (after decompression) and characters of http.body
+_BODY_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _REALM = re.compile(r'realm\s*=\s*(?:"([^"]*)"|([^\s,]+))', re.I)
 _SPACE = re.compile(r"\s+")
+_STATUS = re.compile(r"^HTTP/\d\.\d +(\d{3})")
 _CHARSET = re.compile(rb"""charset\s*=\s*["']?([A-Za-z0-9_.:-]{1,40})""", re.I)
 
 
@@ -102,7 +116,7 @@ def _pairs(headers: dict[str, list[str]]) -> list[tuple[str, str]]:
 def response_evidence(data: bytes, protocol: str = "http") -> list[Evidence]:
     """Evidence of the start of an HTTP/RTSP answer: its head, and for HTTP the page title."""
     end = header_end(data)
-    _start, headers = http_headers(data[: end if end >= 0 else MAX_HEAD])
+    start_line, headers = http_headers(data[: end if end >= 0 else MAX_HEAD])
     out = response_headers_evidence(_pairs(headers), protocol)
     if protocol == "http" and end >= 0:
         charset = next((m.group(1).decode("ascii") for v in headers.get("content-type", ())
@@ -110,7 +124,97 @@ def response_evidence(data: bytes, protocol: str = "http") -> list[Evidence]:
         found = title(data[end:], charset)
         if found:
             out.append(Evidence("http.title", found))
+        status = _STATUS.match(start_line)
+        body = body_evidence(data[end:], _pairs(headers), None, int(status.group(1)) if status else None)
+        if body is not None:
+            out.append(body)
     return out
+
+
+def dechunk(raw: bytes, cap: int = BODY_CAP) -> bytes:
+    """The payload of a chunked body (RFC 9112 section 7.1), up to ``cap`` bytes; what arrived when cut short."""
+    out = bytearray()
+    pos = 0
+    while len(out) < cap:
+        line_end = raw.find(b"\n", pos, pos + 1024)
+        if line_end < 0:
+            break
+        try:
+            size = int(raw[pos:line_end].split(b";")[0].strip() or b"x", 16)
+        except ValueError:
+            break
+        if size <= 0:
+            break
+        start = line_end + 1
+        out += raw[start : start + min(size, cap - len(out))]
+        pos = start + size + 2  # the chunk's CRLF
+        if pos > len(raw):
+            break
+    return bytes(out[:cap])
+
+
+def inflate(raw: bytes, encoding: str, cap: int = BODY_CAP) -> bytes | None:
+    """A gzip/deflate body inflated to at most ``cap`` bytes; the bytes as they are for identity; None otherwise.
+
+    Output is bounded (``max_length``): a small bomb never becomes more than ``cap`` bytes."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return raw[:cap]
+    if encoding in ("gzip", "x-gzip"):
+        waits = [16 + zlib.MAX_WBITS]
+    elif encoding == "deflate":  # zlib-wrapped per the RFC; raw deflate in practice too
+        waits = [zlib.MAX_WBITS, -zlib.MAX_WBITS]
+    else:
+        return None
+    for wbits in waits:
+        try:
+            out = zlib.decompressobj(wbits).decompress(raw, cap)
+        except zlib.error:
+            continue
+        return out[:cap]
+    return None
+
+
+def body_text(raw: bytes, charset: str | None = None) -> str:
+    """Body bytes as text: the named charset when Python knows it and it decodes, else UTF-8, else Latin-1."""
+    for name in (charset, "utf-8"):
+        if not name:
+            continue
+        try:
+            decoded = raw.decode(codecs.lookup(name).name)
+            break
+        except (LookupError, UnicodeDecodeError):
+            continue
+    else:
+        decoded = raw.decode("latin-1")
+    return _BODY_CONTROL.sub("", decoded.replace("\r\n", "\n"))[:BODY_CAP]
+
+
+def _header(headers: Iterable[tuple[str, str]], name: str) -> str:
+    return next((v for k, v in headers if k.strip().lower() == name), "")
+
+
+def body_evidence(raw: bytes, headers: Iterable[tuple[str, str]], path: str | None = None,
+                  status: int | None = None, *, chunked_done: bool = False) -> Evidence | None:
+    """``http.body`` of an answer's body bytes (as they came on the wire, unless ``chunked_done``), or None.
+
+    ``headers`` are the answer's (name, value) pairs: Transfer-Encoding,
+    Content-Encoding and the Content-Type charset say how to read the bytes."""
+    pairs = list(headers)
+    if not chunked_done and "chunked" in _header(pairs, "transfer-encoding").lower():
+        raw = dechunk(raw, 4 * BODY_CAP)
+    encoding = _header(pairs, "content-encoding").split(",")[-1]
+    body = inflate(raw[: 4 * BODY_CAP], encoding)
+    if not body:
+        return None
+    content_type = header_value(_header(pairs, "content-type"))
+    m = _CHARSET.search(content_type.encode("latin-1", "replace")) or _CHARSET.search(body[:2048])
+    value = body_text(body, m.group(1).decode("ascii", "replace") if m else None).strip()
+    if not value:
+        return None
+    context = {"path": header_value(path)[:512] if path else None, "status": status,
+               "content_type": content_type[:128] or None, "bytes": len(body)}
+    return Evidence("http.body", value, context={k: v for k, v in context.items() if v is not None})
 
 
 def request_evidence(data: bytes, protocol: str = "http") -> list[Evidence]:

@@ -17,6 +17,7 @@ Names = Literal["device", "component"]
 Lookup = Literal["mac", "enterprise", "name", "cpe"]
 _NAMES = ("device", "component")
 _LOOKUPS = ("mac", "enterprise", "name", "cpe")
+_FIELDS = frozenset({"name", "title", "names", "label", "lookup", "confidence", "hint", "max_chars", "hint_prefixes"})
 
 
 class KindsError(ValueError):
@@ -31,6 +32,9 @@ class Kind:
     label: bool = False
     lookup: Lookup | None = None
     confidence: float | None = None
+    hint: bool = False  # a weak signal: alone it makes a review, never a verdict (see resolve_hints)
+    max_chars: int = 4096  # longest value a source keeps (bodies are longer than banners)
+    hint_prefixes: tuple[str, ...] = ()  # values starting so are hints though the kind is not
 
 
 def parse_kinds(data: dict[str, Any], where: str = "kinds.toml") -> tuple[Kind, ...]:
@@ -44,7 +48,7 @@ def parse_kinds(data: dict[str, Any], where: str = "kinds.toml") -> tuple[Kind, 
         name = entry["name"]
         if name in seen:
             raise KindsError(f"{place}: {name} listed twice")
-        unknown = set(entry) - {"name", "title", "names", "label", "lookup", "confidence"}
+        unknown = set(entry) - _FIELDS
         if unknown:
             raise KindsError(f"{place} ({name}): unknown field {sorted(unknown)[0]}")
         names, lookup, confidence = entry.get("names", "device"), entry.get("lookup"), entry.get("confidence")
@@ -56,9 +60,16 @@ def parse_kinds(data: dict[str, Any], where: str = "kinds.toml") -> tuple[Kind, 
             raise KindsError(f"{place} ({name}): a lookup needs a confidence and a confidence a lookup")
         if confidence is not None and not (isinstance(confidence, (int, float)) and 0 < confidence <= 1):
             raise KindsError(f"{place} ({name}): confidence must be a number in (0, 1]")
+        max_chars = entry.get("max_chars", 4096)
+        if not isinstance(max_chars, int) or isinstance(max_chars, bool) or not 1 <= max_chars <= 1 << 20:
+            raise KindsError(f"{place} ({name}): max_chars must be a whole number in [1, 1048576]")
+        prefixes = entry.get("hint_prefixes", [])
+        if not isinstance(prefixes, list) or not all(isinstance(p, str) and p for p in prefixes):
+            raise KindsError(f"{place} ({name}): hint_prefixes must be a list of non-empty strings")
         seen.add(name)
         out.append(Kind(name, str(entry.get("title", "")), names, bool(entry.get("label", False)), lookup,
-                        None if confidence is None else float(confidence)))
+                        None if confidence is None else float(confidence), bool(entry.get("hint", False)),
+                        max_chars, tuple(prefixes)))
     return tuple(out)
 
 
@@ -76,3 +87,16 @@ def lookup_confidence(lookup: Lookup) -> dict[str, float]:
 
 EVIDENCE_KINDS: tuple[str, ...] = tuple(registry())
 LABEL_KINDS: frozenset[str] = frozenset(k.name for k in registry().values() if k.label)
+HINT_KINDS: frozenset[str] = frozenset(k.name for k in registry().values() if k.hint)
+
+
+def is_hint_value(kind: str, value: str) -> bool:
+    """A weak signal: a hint kind, or a value under one of the kind's ``hint_prefixes``."""
+    found = registry().get(kind)
+    return found is not None and (found.hint or value.startswith(found.hint_prefixes))
+
+
+def max_chars(kind: str) -> int:
+    """The longest value of this kind a source keeps (4096 for a kind not registered)."""
+    found = registry().get(kind)
+    return found.max_chars if found is not None else 4096

@@ -1,5 +1,10 @@
-"""SNMP v1/v2c responses, informs and traps: sysDescr, sysObjectID, sysName, and the
+"""SNMP v1/v2c responses, informs and traps: sysDescr, sysObjectID, sysName, sysContact,
+sysLocation, the ENTITY-MIB chassis names (entPhysicalMfgName, ModelName, SoftwareRev,
+SerialNum), the private model OIDs of high-risk vendors (:data:`PRIVATE_MODELS`), and the
 LLDP-MIB remote-system table (what the agent knows about its neighbours).
+
+A private model answer becomes ``snmp.private_model`` valued ``<enterprise>:<model>``: the
+value says which vendor's MIB answered, so a rule can name the maker from the arc.
 
 A small BER reader: definite lengths only (SNMP forbids the others), bounded
 nesting and counts, so hostile bytes fail fast with a DecodeError.
@@ -22,7 +27,18 @@ PORTS = frozenset({161, 162})  # agents answer on 161, traps and informs go to 1
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
 SYS_NAME = "1.3.6.1.2.1.1.5.0"
+SYS_CONTACT = "1.3.6.1.2.1.1.4.0"
+SYS_LOCATION = "1.3.6.1.2.1.1.6.0"
 SNMP_TRAP_OID = "1.3.6.1.6.3.1.1.4.1.0"
+# ENTITY-MIB entPhysicalTable columns (RFC 6933) read from the chassis row; any row index in a capture.
+ENT_PHYSICAL = "1.3.6.1.2.1.47.1.1.1.1."
+ENTITY_COLUMNS = {10: "snmp.entity.software_rev", 11: "snmp.entity.serial", 12: "snmp.entity.mfg_name",
+                  13: "snmp.entity.model_name"}
+CHASSIS_INDEX = 1  # the chassis row of most agents (the probe asks this row)
+# Private OIDs that name the model in a vendor's own MIB: OID → enterprise number.
+# Hikvision: HIKVISION-MIB hikvisionModel 1.3.6.1.4.1.39165.1.1.0 (GLPI agent MibSupport/Hikvision.pm).
+PRIVATE_MODELS = {"1.3.6.1.4.1.39165.1.1.0": 39165}
+SCALARS = {SYS_CONTACT: "snmp.syscontact", SYS_LOCATION: "snmp.syslocation"}
 LLDP_REM_PREFIX = "1.0.8802.1.1.2.1.4.1.1."
 _LLDP_COLUMNS = {5: "lldp.chassis_id", 7: "lldp.port_id", 9: "lldp.sysname", 10: "lldp.sysdescr"}
 _CHASSIS_SUBTYPE_COLUMN, _CHASSIS_ID_COLUMN, _SYSNAME_COLUMN = 4, 5, 9
@@ -141,6 +157,8 @@ def decode_snmp(payload: bytes) -> list[Evidence]:
             facts.append(Evidence("snmp.sysname", display_string(value, 255)))
         elif oid == SNMP_TRAP_OID and vtag == TAG_OID:
             facts.append(Evidence("snmp.trap_oid", decode_oid(value)))
+        elif vtag == TAG_OCTETS and (found := inventory_evidence(oid, value)) is not None:
+            facts.append(found)
         elif oid.startswith(LLDP_REM_PREFIX):
             column, _, index = oid[len(LLDP_REM_PREFIX) :].partition(".")
             if column.isdigit() and index:
@@ -148,6 +166,31 @@ def decode_snmp(payload: bytes) -> list[Evidence]:
     for columns in remote.values():
         facts.extend(_lldp_remote(columns))
     return facts
+
+
+def inventory_evidence(oid: str, value: bytes) -> Evidence | None:
+    """sysContact, sysLocation, an ENTITY-MIB name of the chassis or a private model, or None.
+
+    Shared by the probe (values of its GET) and pcap (varbinds of a response)."""
+    oid = oid.lstrip(".")
+    text_value = display_string(value, 255)
+    if not text_value:
+        return None
+    if oid in SCALARS:
+        return Evidence(SCALARS[oid], text_value)
+    if oid in PRIVATE_MODELS:
+        return Evidence("snmp.private_model", f"{PRIVATE_MODELS[oid]}:{text_value}", context={"oid": oid})
+    if oid.startswith(ENT_PHYSICAL):
+        column, _, index = oid[len(ENT_PHYSICAL):].partition(".")
+        if column.isdigit() and int(column) in ENTITY_COLUMNS and index.isdigit():
+            return Evidence(ENTITY_COLUMNS[int(column)], text_value, context={"entity_index": int(index)})
+    return None
+
+
+def inventory_oids() -> tuple[str, ...]:
+    """What the probe asks after the system group: contact, location, the chassis row, private models."""
+    chassis = tuple(f"{ENT_PHYSICAL}{column}.{CHASSIS_INDEX}" for column in sorted(ENTITY_COLUMNS))
+    return (SYS_CONTACT, SYS_LOCATION, *chassis, *PRIVATE_MODELS)
 
 
 def _lldp_remote(columns: dict[int, tuple[int, bytes]]) -> list[Evidence]:

@@ -1,5 +1,8 @@
 """UPnP: SSDP discovery (SERVER, USN and LOCATION of announcements and search answers, the
-USER-AGENT of searches) and device descriptions (manufacturer, model)."""
+USER-AGENT of searches) and device descriptions (manufacturer, model).
+
+Weak signals (hint kinds): the ST/NT a device announces (``ssdp.st``: vendor device types such as
+``urn:schemas-…:device:…``) and the ``X-User-Agent`` some stacks add to answers (``ssdp.user_agent``)."""
 
 from __future__ import annotations
 
@@ -58,4 +61,7 @@ def decode_ssdp(payload: bytes) -> list[Evidence]:
     facts.extend(Evidence("upnp.server", v) for v in headers.get("server", ()) if v)
     facts.extend(Evidence("ssdp.usn", v) for v in headers.get("usn", ()) if v)
     facts.extend(Evidence("ssdp.location", v) for v in headers.get("location", ()) if v)
+    facts.extend(Evidence("ssdp.st", v) for name in ("st", "nt") for v in headers.get(name, ())
+                 if v and v not in ("upnp:rootdevice", "ssdp:all") and not v.startswith("uuid:"))
+    facts.extend(Evidence("ssdp.user_agent", v) for v in headers.get("x-user-agent", ()) if v)
     return facts

@@ -1,9 +1,11 @@
-"""HTTP and HTTPS with aiohttp: Server header, page title, 401 realm, favicon, ONVIF, UPnP.
+"""HTTP and HTTPS with aiohttp: Server header, page title, 401 realm, favicon, ONVIF, UPnP, vendor endpoints.
 
 What a probe reads from a device's web server: the Server header (or its
 absence), the <title> of the front page, the WWW-Authenticate challenge of
 protected paths, /favicon.ico, ONVIF GetDeviceInformation at
-/onvif/device_service and a UPnP device description at /rootDesc.xml.
+/onvif/device_service, a UPnP device description at /rootDesc.xml, and the
+profile's fixed answers to vendor endpoints (ISAPI, magicBox, HiLink, Redfish),
+each copied from a cited real answer.
 """
 
 from __future__ import annotations
@@ -142,8 +144,16 @@ def build_app(service: HttpService, seed: str, hostname: str) -> web.Application
     """The web application one device serves on one port."""
     icon = favicon(seed)
 
+    answers = {a.path: a for a in service.answers}
+
     async def handle(request: web.Request) -> web.StreamResponse:
         path = request.path
+        answer = answers.get(request.path_qs)
+        if answer is not None and request.method == "GET":
+            headers = {"Content-Type": answer.content_type}
+            if answer.status == 401 and service.realm is not None:
+                headers["WWW-Authenticate"] = service.realm.format(nonce=secrets.token_hex(16))
+            return web.Response(status=answer.status, text=answer.body, headers=headers)
         if path == "/favicon.ico":
             return web.Response(body=icon, content_type="image/x-icon")
         if service.onvif is not None and path == ONVIF_PATH:

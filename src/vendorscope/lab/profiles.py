@@ -92,6 +92,17 @@ class UpnpInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpAnswer:
+    """A fixed answer to one vendor endpoint (path with its query), as a real device gave it."""
+
+    path: str
+    body: str
+    source: str  # where this answer was seen (an issue thread, vendor API documentation)
+    status: int = 200
+    content_type: str = "text/plain"
+
+
+@dataclass(frozen=True, slots=True)
 class HttpService:
     port: int
     tls: bool = False
@@ -104,6 +115,7 @@ class HttpService:
     cert_issuer: str | None = None
     onvif: OnvifInfo | None = None
     upnp: UpnpInfo | None = None
+    answers: tuple[HttpAnswer, ...] = ()  # vendor endpoints the deep probe asks (collect/probe/deep.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,14 +277,22 @@ def _service(service: str, raw: Any, where: str, snmp_dir: Path, fault: str | No
         elif service in ("http", "https"):
             onvif = options.pop("onvif", None)
             upnp = options.pop("upnp", None)
+            answers = options.pop("answers", [])
+            if not isinstance(answers, list) or not all(isinstance(a, dict) for a in answers):
+                raise ProfileError(f"{where}: {service}.answers must be [[device.{service}.answers]] tables")
             svc = HttpService(
                 port=port,
                 tls=service == "https",
                 protected=tuple(options.pop("protected", ())),
                 onvif=OnvifInfo(**onvif) if onvif is not None else None,
                 upnp=UpnpInfo(**upnp) if upnp is not None else None,
+                answers=tuple(HttpAnswer(**a) for a in answers),
                 **options,
             )
+            for answer in svc.answers:
+                _check_types(answer, f"{where}: [{service}] answer {answer.path!r}")
+                if not answer.source.strip():
+                    raise ProfileError(f"{where}: {service} answer {answer.path!r} cites no source")
             if svc.protected and svc.realm is None:
                 raise ProfileError(f"{where}: {service}.protected needs a realm")
             for dn in (svc.cert_subject, svc.cert_issuer):

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from vendorscope.evidence.kinds import max_chars
 from vendorscope.evidence.record import Evidence
 from vendorscope.identify.oui import MacError, normalise_mac
 from vendorscope.model import AssetKeys, Observation
@@ -159,7 +160,7 @@ def observation(
 ) -> Observation:
     return Observation(
         kind=kind,
-        value=value[:MAX_VALUE],
+        value=value[: max(MAX_VALUE, max_chars(kind))],
         source=source,
         seen_at=seen_at,
         keys=keys,

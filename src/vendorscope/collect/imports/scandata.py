@@ -227,6 +227,20 @@ def html_title(body: Any) -> str | None:
     return http_evidence.title(body[: http_evidence.TITLE_SCAN].encode("utf-8", "replace"), "utf-8")
 
 
+def body_found(body: Any, path: Any, where: dict[str, Any], status: Any = None) -> list[Evidence]:
+    """``http.body`` of a body a scanner already decoded to text (ZGrab2 ``body``, Censys ``body``, Shodan ``html``)."""
+    if not isinstance(body, str) or not body:
+        return []
+    found_body = http_evidence.body_evidence(
+        body[: http_evidence.BODY_CAP].encode("utf-8", "replace"), [("content-type", "text/plain; charset=utf-8")],
+        path if isinstance(path, str) else None, status if isinstance(status, int) else None, chunked_done=True)
+    if found_body is None:
+        return []
+    context = {**where, **(found_body.context or {})}
+    context.pop("content_type", None)  # ours, not the device's
+    return [found_body._replace(context=context)]
+
+
 def _title(value: Any) -> str | None:
     """A title the scanner already extracted, unescaped and capped as every source does."""
     text = _text(value, 4096)
@@ -265,6 +279,7 @@ def shodan_evidence(rec: dict[str, Any]) -> tuple[str | None, datetime | None, d
             out.extend(found(kind, server, where))
         if (title := _title(http.get("title"))) is not None:
             out.extend(found("http.title", title, where))
+        out.extend(body_found(http.get("html"), http.get("location"), where, http.get("status")))
     cert = _get(rec, "ssl", "cert")
     if isinstance(cert, dict):
         out.extend(_certificate(dn_from_fields(cert.get("subject")), dn_from_fields(cert.get("issuer")), cert,
@@ -337,6 +352,8 @@ def censys_service(service: dict[str, Any]) -> list[Evidence]:
         out.extend(header_evidence(response.get("headers"), where, "rtsp" if name == "rtsp" else "http"))
         if (title := _title(response.get("html_title"))) is not None:
             out.extend(found("http.title", title, where))
+        out.extend(body_found(response.get("body"), _get(service, "http", "request", "uri"), where,
+                              response.get("status_code")))
     leaf = _get(service, "tls", "certificates", "leaf_data") or _get(service, "cert", "parsed")
     if isinstance(leaf, dict):
         subject = dn_text(leaf.get("subject_dn")) or dn_from_fields(leaf.get("subject"))
@@ -406,6 +423,8 @@ def zgrab_result(protocol: str, result: dict[str, Any], where: dict[str, Any]) -
             out.extend(header_evidence(response.get("headers"), where))
             if (title := html_title(response.get("body"))) is not None:
                 out.extend(found("http.title", title, where))
+            out.extend(body_found(response.get("body"), _get(response, "request", "url", "path"), where,
+                                  response.get("status_code")))
             out.extend(_zgrab_cert(_get(response, "request", "tls_log", "handshake_log"), where))
     elif protocol == "tls":
         out.extend(_zgrab_cert(result.get("handshake_log"), where))

@@ -20,6 +20,9 @@ from vendorscope.evidence.record import DecodeError, Evidence
 MAX_HEADER_BLOCK = http.MAX_HEAD
 _HTTP_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"OPTIONS ", b"DELETE ", b"PATCH ", b"CONNECT ")
 _CONTENT_LENGTH = re.compile(rb"content-length:\s*(\d{1,9})")
+# Body bytes of an HTTP answer a capture keeps per flow: identifying answers (ISAPI XML,
+# magicBox key=value, HiLink XML, Redfish roots) are a few KiB; bounded for memory (MAX_STREAMS flows).
+PCAP_BODY = 16 * 1024
 # Shortest prefix that can tell the protocols apart; fewer bytes wait for more.
 MIN_CLASSIFY = 4
 
@@ -45,18 +48,25 @@ def _request_complete(data: bytes) -> bool:
 
 
 def _response_complete(data: bytes) -> bool:
-    """Headers, and for HTML the title too when it comes soon after."""
+    """Headers and the body up to :data:`PCAP_BODY` bytes (bounded per flow; fewer when the answer is shorter).
+
+    The end of the flow (FIN), the segment cap of :mod:`.tcp` and ``max_bytes``
+    end the wait too, so an answer without a length costs at most that."""
     end = http.header_end(data)
     if end < 0:
         return len(data) >= MAX_HEADER_BLOCK
     head = data[:end].lower()
-    if b"text/html" not in head:
-        return True
     body = data[end:]
-    if b"</title" in body.lower() or len(body) >= 4096:
+    if len(body) >= PCAP_BODY:
         return True
+    if b"transfer-encoding: chunked" in head:
+        return b"\r\n0\r\n" in body[-64:] or body.startswith(b"0\r\n")
     m = _CONTENT_LENGTH.search(head)
-    return m is not None and len(body) >= int(m.group(1))
+    if m is not None:
+        return len(body) >= int(m.group(1))
+    # No length: the body runs to the close. Waiting for it could hold every such flow to the
+    # end of the capture, so only an HTML page's title is waited for (what arrived is kept).
+    return b"text/html" not in head or b"</title" in body.lower() or len(body) >= 4096
 
 
 def _tls_complete(data: bytes) -> bool:
@@ -69,11 +79,12 @@ def _tls_complete(data: bytes) -> bool:
 
 
 HTTP_RESPONSE = FirstMessage("http-response", _response_complete, lambda d, s, p: http.response_evidence(d),
-                             MAX_HEADER_BLOCK + 4096)
+                             MAX_HEADER_BLOCK + PCAP_BODY)
 HTTP_REQUEST = FirstMessage("http-request", _request_complete, lambda d, s, p: http.request_evidence(d))
 RTSP_RESPONSE = FirstMessage("rtsp-response", _request_complete, lambda d, s, p: rtsp.response_evidence(d))
 RTSP_REQUEST = FirstMessage("rtsp-request", _request_complete, lambda d, s, p: rtsp.request_evidence(d))
-SSH = FirstMessage("ssh", _line_complete, lambda d, s, p: ssh.ssh_evidence(d), ssh.MAX_LINE)
+# The KEXINIT is read when it came with the line (the same segment): see evidence/ssh.py.
+SSH = FirstMessage("ssh", _line_complete, lambda d, s, p: ssh.ssh_evidence(d), ssh.MAX_LINE + 4096)
 GREETING = FirstMessage("greeting", greeting.greeting_complete, _greeting, greeting.MAX_READ)
 TELNET = FirstMessage("telnet", greeting.telnet_complete, _greeting, greeting.MAX_READ)
 SIP = FirstMessage("sip", _request_complete, lambda d, s, p: sip.parse_sip(d))

@@ -227,6 +227,10 @@ class Gate:
         step.outcome, step.detail = "out-of-scope", str(exc)
         self.finish(step, 0.0)
 
+    async def pace(self) -> None:
+        """One token of the scope's rate, for a request on a connection already open (deep probes)."""
+        await self._bucket.take()
+
     # -- slots -------------------------------------------------------------
 
     async def _acquire(self, address: str) -> Callable[[], None]:

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
+from vendorscope.collect.probe import deep
 from vendorscope.collect.probe.gate import Gate, Malformed, ProbeFailed, Session, Step
 from vendorscope.collect.probe.scope import ScopeViolation
 from vendorscope.evidence import http as http_evidence
@@ -386,6 +387,12 @@ def observations_from_raw(gate: Gate, step: Step, data: bytes) -> list[Observati
     return _head_observations(gate, step, response, tls=False)
 
 
+def body_observations(gate: Gate, step: Step, response: HttpResponse, path: str, tls: bool) -> list[Observation]:
+    """``http.body`` of an answer (the reader already removed chunking; the evidence module inflates)."""
+    found = http_evidence.body_evidence(response.body, response.headers, path, response.status, chunked_done=True)
+    return [] if found is None else [gate.record(step, found, tls=tls or None, truncated=response.truncated or None)]
+
+
 def _head_observations(gate: Gate, step: Step, response: HttpResponse, tls: bool) -> list[Observation]:
     return [gate.record(step, ev, tls=tls or None, status=response.status)
             for ev in http_evidence.response_headers_evidence(response.headers)]
@@ -501,7 +508,7 @@ async def probe_http(
         first = await _first_page(client, result, is_tls, report_open)
         if first is None:
             return result
-        response, step = first
+        response, step, path = first
         result.answered = True
         out = result.observations
         if response.protocol == "RTSP":
@@ -514,7 +521,9 @@ async def probe_http(
         title = title_of(response.body, response)
         if title:
             out.append(gate.observe(step, "http.title", title, tls=is_tls or None, status=response.status))
-        for extra in (_favicon, _onvif, _upnp):
+        out.extend(body_observations(gate, step, response, path, is_tls))
+        extras = (_favicon, _onvif, _upnp, *((deep.probe_deep,) if gate.scope.deep else ()))
+        for extra in extras:
             try:
                 await extra(client, result, response, is_tls)
             except ProbeFailed as exc:
@@ -531,7 +540,7 @@ async def probe_http(
 
 async def _first_page(
     client: HttpClient, result: HttpResult, is_tls: bool, report_open: bool
-) -> tuple[HttpResponse, Step] | None:
+) -> tuple[HttpResponse, Step, str] | None:
     gate = client.gate
     path = "/"
     try:
@@ -571,9 +580,9 @@ async def _first_page(
         location = location or meta_refresh(response.body)
         follow = same_origin_path(path, location, client.target, client.port, is_tls) if location else None
         if follow is None or follow == path:
-            return response, step
+            return response, step, path
         path = follow
-    return response, step
+    return response, step, path
 
 
 async def _favicon(client: HttpClient, result: HttpResult, page: HttpResponse, is_tls: bool) -> None:

@@ -120,6 +120,7 @@ class Scope:
     # Local segments where discovery probes may ask by multicast (reaching devices nobody named);
     # empty: unicast to named targets only. Each lies inside ``allow``.
     allow_multicast: tuple[IPNetwork, ...] = ()
+    deep: bool = True  # ask the read-only vendor endpoints of collect/probe/deep.py (`probe --no-deep`)
 
     @property
     def greeting_wait(self) -> float:

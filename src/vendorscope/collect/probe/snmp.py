@@ -24,7 +24,7 @@ from typing import Any
 
 from vendorscope.collect.probe.gate import Gate, ProbeFailed, Step
 from vendorscope.collect.probe.scope import ScopeViolation, SnmpV3User
-from vendorscope.evidence.snmp import display_string
+from vendorscope.evidence.snmp import display_string, inventory_evidence, inventory_oids
 from vendorscope.model import AssetKeys, Observation
 
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
@@ -262,24 +262,43 @@ class SnmpProber:
                 continue
             step, values = answer
             out = self._system_observations(step, values, credential)
+            out.extend(await self._inventory(target, port, credential))
             out.extend(await self._lldp(target, port, credential))
             return out
         return []
 
+    async def _inventory(self, target: str, port: int, credential: Credential) -> list[Observation]:
+        """sysContact, sysLocation, the ENTITY-MIB chassis row and private model OIDs, in a GET of their own:
+        an agent that lacks one of them must not cost the system group (v1 agents fail the whole GET)."""
+        answer = await self._system(target, port, credential, inventory_oids(), "snmp.get inventory")
+        if answer is None:
+            return []
+        step, values = answer
+        version = "v2c" if credential.community is not None else "v3"
+        out = []
+        for oid, value in values.items():
+            if not isinstance(value, bytes):
+                continue
+            found = inventory_evidence(oid, value)
+            if found is not None:
+                out.append(self.gate.record(step, found, transport="udp", snmp=version))
+        return out
+
     async def _system(
-        self, target: str, port: int, credential: Credential
+        self, target: str, port: int, credential: Credential,
+        oids: tuple[str, ...] = (SYS_DESCR, SYS_OBJECT_ID, SYS_NAME), probe: str = "snmp.get",
     ) -> tuple[Step, dict[str, SnmpValue]] | None:
         from pysnmp.hlapi.v3arch.asyncio import ContextData, ObjectIdentity, ObjectType, get_cmd
 
         try:
-            async with self.gate.udp(target, port, f"snmp.get {credential.label}", self._ceiling()) as step:
+            async with self.gate.udp(target, port, f"{probe} {credential.label}", self._ceiling()) as step:
                 transport = await self._transport(target, port)
                 error, status, _index, varbinds = await get_cmd(
                     self.engine,
                     self._auth(credential),
                     transport,
                     ContextData(),
-                    *(ObjectType(ObjectIdentity(oid)) for oid in (SYS_DESCR, SYS_OBJECT_ID, SYS_NAME)),
+                    *(ObjectType(ObjectIdentity(oid)) for oid in oids),
                     lookupMib=False,
                 )
                 if error or status:
