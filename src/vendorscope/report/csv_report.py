@@ -1,19 +1,19 @@
 """The CSV report: one row per finding, with the asset's keys, its verdict and an evidence summary.
 
-Cells are hostile input (banners, hand-typed site names): a cell that a
-spreadsheet would read as a formula (it starts with ``=``, ``+``, ``-``, ``@``,
-a tab or a carriage return) is prefixed with ``'``. Numbers written by
-vendorscope itself (days left) are left alone.
+Cells are hostile input (banners, hand-typed site names): they go through the
+one CSV writer (report/csv_writer.py), which prefixes with ``'`` every cell a
+spreadsheet would read as a formula. Numbers written by vendorscope itself
+(days left) are left alone.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from typing import IO, Any
 
 from vendorscope.model import KEY_NAMES
+from vendorscope.report.csv_writer import safe_cell, write_csv_rows
 from vendorscope.report.data import ReportData, evidence_summary
 
 COLUMNS: tuple[str, ...] = (
@@ -41,13 +41,7 @@ COLUMNS: tuple[str, ...] = (
     "conflicts",
     "evidence",
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NUMERIC = frozenset({"confidence", "days_left"})
-
-
-def safe_cell(value: str) -> str:
-    """A text cell no spreadsheet will run as a formula."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
+__all__ = ["COLUMNS", "render_csv", "rows", "safe_cell", "write_csv"]
 
 
 def rows(data: ReportData) -> Iterator[dict[str, Any]]:
@@ -85,19 +79,8 @@ def rows(data: ReportData) -> Iterator[dict[str, Any]]:
 
 
 def write_csv(data: ReportData, out: IO[str]) -> int:
-    """Write the findings; returns the number of rows."""
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    count = 0
-    for row in rows(data):
-        writer.writerow(
-            [
-                "" if row[c] is None else (str(row[c]) if c in _NUMERIC else safe_cell(str(row[c])))
-                for c in COLUMNS
-            ]
-        )
-        count += 1
-    return count
+    """Write the findings through the one CSV writer; returns the number of rows."""
+    return write_csv_rows(rows(data), COLUMNS, out)
 
 
 def render_csv(data: ReportData) -> str:

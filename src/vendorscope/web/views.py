@@ -10,6 +10,7 @@ from typing import Any
 from markupsafe import Markup
 
 from vendorscope.model import Asset, Finding
+from vendorscope.report.csv_writer import safe_cell
 from vendorscope.report.html import safe_url
 from vendorscope.report.json_report import asset_dict, finding_dict
 from vendorscope.web.data import Assessment, AssetFilter, ListedAsset
@@ -105,14 +106,11 @@ LISTED_COLUMNS = ("id", "vendor", "group", "product", "device_type", "confidence
                   "category", "worst_status", "sources", "ips", "macs", "hostnames", "last_seen", "conflicts")
 
 
-def csv_cell(value: Any) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula."""
-    if value is None:
-        return ""
+def csv_cell(value: Any) -> str | int | float:
+    """A CSV cell that a spreadsheet will not run as a formula (the one CSV writer's rule)."""
     if isinstance(value, list):
         value = "; ".join(str(v) for v in value)
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return safe_cell(value)
 
 
 def asset_detail(asset: Asset, assessment: Assessment, findings: Iterable[Finding]) -> dict[str, Any]:
