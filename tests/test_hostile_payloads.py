@@ -72,8 +72,13 @@ def mac(index: int, block: int) -> str:
     return f"{HUAWEI}:{block:02x}:{index // 256:02x}:{index % 256:02x}"
 
 
+# Documentation networks (RFC 5737), one per input: addresses only written into files, never reached.
+_NETWORKS = {1: "192.0.2", 4: "198.51.100", 5: "203.0.113"}
+
+
 def ip(index: int, block: int) -> str:
-    return f"10.{block}.{index // 256}.{index % 256 + 1}"
+    assert index < 240, "one /24 per input"
+    return f"{_NETWORKS[block]}.{index + 1}"
 
 
 def argv_safe(p: Payload) -> bool:
@@ -88,7 +93,7 @@ def write_capture_file(path: Path) -> None:
     out = _Frames()
     for i, p in enumerate(PAYLOADS):
         server = (mac(i, 1), ip(i, 1))
-        client = ("02:00:00:00:00:01", "10.99.0.1")
+        client = ("02:00:00:00:00:01", "192.0.2.250")  # a documentation address, only written into the file
         _tcp_session(out, s, client, server, 40000 + i, 22, [b"SSH-2.0-" + p.raw[:200] + b"\r\n"])
         _tcp_session(out, s, client, server, 41000 + i, 80, [b"HTTP/1.1 200 OK\r\nServer: " + p.raw + b"\r\n\r\n"],
                      [b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"])
