@@ -15,7 +15,48 @@ settings.register_profile("vendorscope", derandomize=True, deadline=None)
 settings.register_profile("explore", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "vendorscope"))
 
+import ipaddress  # noqa: E402
+import socket  # noqa: E402
+from typing import Any  # noqa: E402
+
 from vendorscope.identify.engine import Engine, default_engine  # noqa: E402
+
+# Network safety: in the test processes every socket may talk to loopback only (127.0.0.0/8, ::1,
+# a Unix socket). Anything else fails the test that tried, before a packet leaves.
+
+
+class NonLoopbackTraffic(AssertionError):
+    """A test tried to send to an address outside loopback."""
+
+
+def _require_loopback(address: Any) -> None:
+    if not isinstance(address, tuple):  # a Unix socket path
+        return
+    host = str(address[0]).split("%")[0]
+    if host in ("localhost", ""):
+        return
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        raise NonLoopbackTraffic(f"tests may not resolve and reach the host {host!r}") from None
+    mapped = getattr(ip, "ipv4_mapped", None)
+    if not (ip.is_loopback or ip.is_unspecified or (mapped is not None and mapped.is_loopback)):
+        raise NonLoopbackTraffic(f"tests may only reach loopback, not {ip}")
+
+
+def _guard(name: str) -> None:
+    real = getattr(socket.socket, name)
+
+    def guarded(self: socket.socket, *args: Any) -> Any:
+        _require_loopback(args[-1])
+        return real(self, *args)
+
+    guarded.__name__ = name
+    setattr(socket.socket, name, guarded)
+
+
+for _method in ("connect", "connect_ex", "sendto"):
+    _guard(_method)
 
 
 @pytest.fixture(scope="session")

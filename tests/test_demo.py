@@ -27,6 +27,7 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path, monkeypatch: pytest.Monkey
         assert {"probe", "pcap:demo.pcapng"} <= {s.source for s in snapshots}
         assets = inv.assets()
         history = inv.history()
+        probed = inv.assets(snapshot_id=next(s.id for s in snapshots if s.source == "probe"))
         may, november = (s.id for s in snapshots if s.source == "import:table:northwind-cmdb")
         changes = inv.diff(may, november)
     groups = {a.verdict.group for a in assets}
@@ -34,6 +35,9 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path, monkeypatch: pytest.Monkey
     camera = [a for a in assets if a.conflicts]
     assert any(c.label_vendor == "honeywell" and c.fingerprint_vendor == "hikvision"
                for a in camera for c in a.conflicts), "the white-label camera is flagged"
+    # Issue 12: the probed OLT is named by its model (ENTITY-MIB), not by its SSH server.
+    olt = [a for a in probed if "olt-ma5800-01" in a.keys.get("hostname", set())]
+    assert olt and olt[0].verdict.product == "MA5800-X17"
     military = [a for a in assets if "military" in a.site_tags]
     assert military and all(a.site == "Camp Northwind" for a in military)
     assert len(history) == len(snapshots)
@@ -84,3 +88,10 @@ def test_demo_lab_moves_to_a_free_network_when_its_own_is_taken(tmp_path: Path) 
         holder.close()
         step("lab", "down", "--state-dir", tmp_path / "lab", title="stop", check=False)
     assert base == free
+
+
+def test_demo_headings_carry_no_escape_codes_into_a_pipe(capfd: pytest.CaptureFixture[str]) -> None:
+    DemoStep()("--version", title="0. The version")
+    out = capfd.readouterr().out
+    assert "== 0. The version" in out and "$ vendorscope --version" in out
+    assert "\x1b" not in out

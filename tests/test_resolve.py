@@ -168,6 +168,29 @@ def test_a_device_model_beats_a_service_name_across_sources(engine: Engine) -> N
     assert olt.verdict.product == "MA5800-X17" and olt.verdict.version is None
 
 
+def test_an_entity_mib_model_name_beats_a_service_name(engine: Engine) -> None:
+    """The real MA5800's sysDescr is only "Huawei Integrated Access Software"; ENTITY-MIB names the model."""
+    seen = [obs("ssh.banner", "SSH-2.0-HUAWEI-1.5", ip="192.0.2.20"),
+            obs("snmp.sysdescr", "Huawei Integrated Access Software", ip="192.0.2.20"),
+            obs("snmp.entity.model_name", "MA5800-X17", ip="192.0.2.20")]
+    for ordered in (seen, seen[::-1]):
+        (olt,) = resolve(ordered, engine.identify)
+        assert (olt.verdict.vendor, olt.verdict.product, olt.verdict.version) == ("huawei", "MA5800-X17", None)
+    # Stored parts merged again keep it (the store re-reconciles merged parts).
+    ssh = resolve(seen[:1], engine.identify)
+    snmp = resolve(seen[1:], engine.identify)
+    (merged,) = merge_by_id([ssh, snmp])
+    assert merged.verdict.product == "MA5800-X17"
+
+
+def test_a_bare_model_name_never_names_a_vendor_nor_beats_a_device_rule(engine: Engine) -> None:
+    (alone,) = resolve([obs("snmp.entity.model_name", "MA5800-X17", ip="192.0.2.21")], engine.identify)
+    assert alone.verdict.vendor is None and alone.verdict.product is None
+    (ruled,) = resolve([obs("snmp.sysdescr", "HUAWEI MA5683T", ip="192.0.2.22"),
+                        obs("snmp.entity.model_name", "chassis", ip="192.0.2.22")], engine.identify)
+    assert ruled.verdict.product == "MA5683T"
+
+
 def test_product_ranks_follow_the_tiers() -> None:
     from vendorscope.resolve import parse_product_ranks, product_ranks
 

@@ -24,6 +24,7 @@ from functools import cache
 from importlib import resources
 
 from vendorscope import resolve_hints
+from vendorscope.evidence.kinds import MODEL_KINDS
 from vendorscope.model import (
     KEY_NAMES,
     LABEL_KINDS,
@@ -172,8 +173,15 @@ def _default_component_rules() -> frozenset[str]:
 
 
 def reconcile(
-    attributions: Sequence[Attribution], component_rules: frozenset[str] | None = None
+    attributions: Sequence[Attribution],
+    component_rules: frozenset[str] | None = None,
+    models: Sequence[str] = (),
 ) -> tuple[Verdict, list[Conflict]]:
+    """The verdict of one device's attributions, and the conflicts between its labels and fingerprints.
+
+    ``models``: the device's bare model names (values of ``model`` kinds, oldest first), which
+    name the product once the attributions have decided the vendor.
+    """
     # The rule id decides too: attributions read back from a store may have lost the flag.
     if component_rules is None:
         component_rules = _default_component_rules()
@@ -198,7 +206,7 @@ def reconcile(
 
     # A label that agrees with the fingerprints on the vendor may still name the model best.
     describing = chosen + [a for a in labels if a.vendor == best_vendor and pool is technical]
-    product, version = describe_product(describing)
+    product, version = describe_product(describing, models)
     verdict = Verdict(
         vendor=best_vendor,
         vendor_name=chosen[0].vendor_name,
@@ -209,6 +217,13 @@ def reconcile(
         device_type=first("device_type"),
     )
     return verdict, find_conflicts(technical, labels)
+
+
+def model_names(observations: Iterable[Observation]) -> list[str]:
+    """The bare model names among a device's observations (``model`` kinds), oldest first."""
+    found = [o for o in observations if o.kind in MODEL_KINDS]
+    found.sort(key=lambda o: o.seen_at.timestamp() if o.seen_at is not None else float("-inf"))
+    return [o.value for o in found]
 
 
 @cache
@@ -226,13 +241,17 @@ def parse_product_ranks(text: str) -> dict[str, int]:
     return ranks
 
 
-def describe_product(attributions: Sequence[Attribution]) -> tuple[str | None, str | None]:
+def describe_product(
+    attributions: Sequence[Attribution], models: Sequence[str] = ()
+) -> tuple[str | None, str | None]:
     """The product and version one vendor's attributions give the device.
 
     The product comes from the evidence kind that names a device best (SNMP or
     an inventory's model before a service banner), then the most confident;
     the version from that same attribution, or another of the same tier: the
-    version of an SSH server is not the device's.
+    version of an SSH server is not the device's. A bare model name (``models``,
+    e.g. ENTITY-MIB's "MA5800-X17") stands in the first tier when no attribution
+    of that tier names a product.
     """
     ranks = product_ranks()
     unranked = len(ranks) + 1
@@ -241,6 +260,9 @@ def describe_product(attributions: Sequence[Attribution]) -> tuple[str | None, s
         return ranks.get(a.observation.kind, unranked) if a.observation else unranked
 
     named = sorted((a for a in attributions if a.product), key=lambda a: (rank(a), -a.confidence))
+    model = next((m.strip() for m in reversed(models) if m.strip()), None)
+    if model and (not named or rank(named[0]) > 0):
+        return model, None
     if not named:
         return None, None
     best = named[0]
@@ -325,7 +347,7 @@ def resolve(
             else:
                 attributions.extend(mark_components(identify(o), component_rules))
         attributions = resolve_hints.with_combinations(attributions)
-        verdict, conflicts = reconcile(attributions, component_rules)
+        verdict, conflicts = reconcile(attributions, component_rules, model_names(obs))
         times = [o.seen_at for o in obs if o.seen_at is not None]
         keys = {k: v for k, v in keys.items() if v}
         assets.append(
@@ -362,7 +384,7 @@ def merge_parts(parts: Sequence[Asset]) -> Asset:
             keys[name] |= values
     attributions = sorted(resolve_hints.with_combinations([a for p in parts for a in p.attributions]),
                           key=lambda a: -a.confidence)
-    verdict, conflicts = reconcile(attributions)
+    verdict, conflicts = reconcile(attributions, models=model_names(o for p in parts for o in p.observations))
     roles = [p.role for p in parts if p.role is not Role.unknown]
     sites = [p.site for p in parts if p.site]
     firsts = [p.first_seen for p in parts if p.first_seen is not None]

@@ -17,7 +17,9 @@ Names = Literal["device", "component"]
 Lookup = Literal["mac", "enterprise", "name", "cpe"]
 _NAMES = ("device", "component")
 _LOOKUPS = ("mac", "enterprise", "name", "cpe")
-_FIELDS = frozenset({"name", "title", "names", "label", "lookup", "confidence", "hint", "max_chars", "hint_prefixes"})
+_FIELDS = frozenset(
+    {"name", "title", "names", "label", "lookup", "confidence", "hint", "max_chars", "hint_prefixes", "model"}
+)
 
 
 class KindsError(ValueError):
@@ -35,6 +37,7 @@ class Kind:
     hint: bool = False  # a weak signal: alone it makes a review, never a verdict (see resolve_hints)
     max_chars: int = 4096  # longest value a source keeps (bodies are longer than banners)
     hint_prefixes: tuple[str, ...] = ()  # values starting so are hints though the kind is not
+    model: bool = False  # the value is the box's bare model name (no vendor in it): names the product, never the maker
 
 
 def parse_kinds(data: dict[str, Any], where: str = "kinds.toml") -> tuple[Kind, ...]:
@@ -66,10 +69,12 @@ def parse_kinds(data: dict[str, Any], where: str = "kinds.toml") -> tuple[Kind, 
         prefixes = entry.get("hint_prefixes", [])
         if not isinstance(prefixes, list) or not all(isinstance(p, str) and p for p in prefixes):
             raise KindsError(f"{place} ({name}): hint_prefixes must be a list of non-empty strings")
+        if not isinstance(entry.get("model", False), bool):
+            raise KindsError(f"{place} ({name}): model must be true or false")
         seen.add(name)
         out.append(Kind(name, str(entry.get("title", "")), names, bool(entry.get("label", False)), lookup,
                         None if confidence is None else float(confidence), bool(entry.get("hint", False)),
-                        max_chars, tuple(prefixes)))
+                        max_chars, tuple(prefixes), bool(entry.get("model", False))))
     return tuple(out)
 
 
@@ -88,6 +93,7 @@ def lookup_confidence(lookup: Lookup) -> dict[str, float]:
 EVIDENCE_KINDS: tuple[str, ...] = tuple(registry())
 LABEL_KINDS: frozenset[str] = frozenset(k.name for k in registry().values() if k.label)
 HINT_KINDS: frozenset[str] = frozenset(k.name for k in registry().values() if k.hint)
+MODEL_KINDS: frozenset[str] = frozenset(k.name for k in registry().values() if k.model)
 
 
 def is_hint_value(kind: str, value: str) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -113,7 +114,11 @@ class DemoStep:
         """Run one command; with ``capture_errors`` its stderr is kept in ``last_errors`` (and still shown)."""
         shown = " ".join(str(a) for a in args)
         if self.echo:
-            print(f"\n\033[1m== {title}\033[0m\n$ vendorscope {shown}", flush=True)
+            heading = f"== {title}"
+            # Bold only on a terminal: a pipe or a file gets no escape codes (NO_COLOR honoured).
+            if sys.stdout.isatty() and not os.environ.get("NO_COLOR"):
+                heading = f"\033[1m{heading}\033[0m"
+            print(f"\n{heading}\n$ vendorscope {shown}", flush=True)
         result = subprocess.run(
             [sys.executable, "-m", "vendorscope", *map(str, args)],
             stderr=subprocess.PIPE if capture_errors else None,
