@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from vendorscope.collect.pcap import SkipReport, read_observations
+from vendorscope.collect.pcap import SkipReport, read_observations, reader
 from vendorscope.lab.capture import DEMO_PATH, generate
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pcap_baseline.json"
@@ -100,6 +100,16 @@ def test_same_observations_and_report_as_before(name: str, cases: dict[str, Path
 def test_small_table_drains_at_the_same_frames(cases: dict[str, Path], baseline: dict[str, Any]) -> None:
     """A table that fills up is emitted at the same places as before (order and counts show it)."""
     assert _normal(result(cases["ethernet.pcapng"], max_distinct=20)) == baseline["ethernet.pcapng@small-table"]
+
+
+@pytest.mark.parametrize("chunk", [4_096, 65_536])
+@pytest.mark.parametrize("name", ["ethernet.pcapng", "ethernet.pcap", "holes.pcapng", "zeros.pcapng", "zeros.pcap",
+                                  "cut-middle.pcap"])
+def test_buffer_size_changes_nothing(name: str, chunk: int, cases: dict[str, Path], baseline: dict[str, Any],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs end at every refill of the reader's buffer: small buffers put many records across the seams."""
+    monkeypatch.setattr(reader, "CHUNK", chunk)
+    assert _normal(result(cases[name])) == baseline[name]
 
 
 def _write() -> None:
