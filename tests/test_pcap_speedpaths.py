@@ -16,9 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from vendorscope.collect.pcap import SkipReport, read_observations, reader
+from vendorscope.collect.pcap.extract import Extractor
+from vendorscope.collect.pcap.reader import read_frames
 from vendorscope.lab.capture import DEMO_PATH, generate
+from vendorscope.model import Observation
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pcap_baseline.json"
 SIZE = 3_000_000
@@ -53,13 +58,15 @@ def build_cases(workdir: Path) -> dict[str, Path]:
     return cases
 
 
+def _observation(o: Observation) -> dict[str, Any]:
+    return {"kind": o.kind, "value": o.value, "keys": o.keys.as_dict(),
+            "seen_at": o.seen_at.isoformat() if o.seen_at else None, "context": o.context}
+
+
 def result(path: Path, max_distinct: int = 100_000) -> dict[str, Any]:
     report = SkipReport()
-    observations = [
-        {"kind": o.kind, "value": o.value, "keys": o.keys.as_dict(), "seen_at": o.seen_at.isoformat() if o.seen_at
-         else None, "context": o.context}
-        for o in read_observations(path, report=report, name="capture", max_distinct=max_distinct)
-    ]
+    observations = [_observation(o) for o in read_observations(path, report=report, name="capture",
+                                                               max_distinct=max_distinct)]
     places = {reason: [[p.frame, p.offset] for p in places] for reason, places in report.places.items()}
     return {"observations": observations, "counts": dict(report.counts), "places": places,
             "frames": report.frames, "bytes": report.bytes}
@@ -110,6 +117,47 @@ def test_buffer_size_changes_nothing(name: str, chunk: int, cases: dict[str, Pat
     """Runs end at every refill of the reader's buffer: small buffers put many records across the seams."""
     monkeypatch.setattr(reader, "CHUNK", chunk)
     assert _normal(result(cases[name])) == baseline[name]
+
+
+def _frame_by_frame(path: Path, max_distinct: int = 100_000) -> dict[str, Any]:
+    """What the extractor makes of the reader's frames one by one, without runs: the reference
+    the walkers must agree with (``Extractor._frame`` holds the same fast paths, on a frame)."""
+    report = SkipReport()
+    report.files += 1
+    extractor = Extractor("capture", report, max_distinct)
+    observations: list[Any] = []
+    frame = 0
+    for frame, ts, link_type, data, orig in read_frames(str(path), report, "capture"):  # noqa: B007
+        if extractor._frame(frame, ts, link_type, data, orig) and not frame & 0x3FF \
+                and len(extractor.seen) + len(extractor.macs) >= max_distinct:
+            observations.extend(extractor.drain())
+    report.frames += frame
+    extractor.tcp.flush()
+    observations.extend(extractor.drain())
+    return {"observations": [_observation(o) for o in observations], "counts": dict(report.counts),
+            "places": {r: [[p.frame, p.offset] for p in ps] for r, ps in report.places.items()},
+            "frames": report.frames, "bytes": report.bytes}
+
+
+@pytest.mark.parametrize("name", ["ethernet.pcapng", "ethernet.pcap", "sll.pcapng", "zeros.pcap", "holes.pcapng"])
+def test_walkers_agree_with_frame_by_frame(name: str, cases: dict[str, Path]) -> None:
+    assert _normal(result(cases[name])) == _normal(_frame_by_frame(cases[name]))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_walkers_agree_on_damaged_captures(data: st.DataObject, cases: dict[str, Path],
+                                           tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Bytes overwritten anywhere (headers, lengths, packet fields): the runs read what frame-by-frame reads."""
+    name = data.draw(st.sampled_from(["ethernet.pcapng", "ethernet.pcap"]))
+    raw = bytearray(cases[name].read_bytes()[:300_000])
+    for _ in range(data.draw(st.integers(1, 12))):
+        pos = data.draw(st.integers(256, len(raw) - 1))  # the file head stays: not-a-capture is tested elsewhere
+        chunk = data.draw(st.binary(min_size=1, max_size=8))
+        raw[pos : pos + len(chunk)] = chunk
+    path = tmp_path_factory.mktemp("fuzz") / name
+    path.write_bytes(bytes(raw))
+    assert _normal(result(path)) == _normal(_frame_by_frame(path))
 
 
 def _write() -> None:
