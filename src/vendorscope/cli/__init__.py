@@ -9,7 +9,6 @@ import them all.
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import sys
 from typing import Any
 
@@ -47,6 +46,8 @@ _NOT_COMMANDS = {"application", "common", "judging", "verbosity"}
 def load_commands(names: list[str] | None = None) -> None:
     """Import the command modules named (all when None), registering their commands."""
     if names is None:
+        import pkgutil  # only `--help` and `from vendorscope.cli import app` load every module
+
         names = [i.name for i in pkgutil.iter_modules(__path__) if i.name not in _NOT_COMMANDS]
     for name in sorted(set(names)):
         importlib.import_module(f"{__name__}.{name}")

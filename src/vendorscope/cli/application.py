@@ -17,8 +17,6 @@ import traceback
 import typing
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
@@ -301,6 +299,10 @@ def _argument_help(param: TyperArgument) -> str:
 
 
 def _version() -> str:
+    # Imported here: importlib.metadata costs every command's start-up, and only --version reads it.
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
     try:
         return package_version("vendorscope")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree without install

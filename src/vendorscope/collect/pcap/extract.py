@@ -48,7 +48,7 @@ from vendorscope.collect.pcap.link import (
     VLAN_TPIDS,
     link_layer,
 )
-from vendorscope.collect.pcap.reader import ProgressCallback, read_frames
+from vendorscope.collect.pcap.reader import EPB, ProgressCallback, Run, read_frames
 from vendorscope.collect.pcap.tcp import Reassembler, Stream
 from vendorscope.evidence import arp, cdp, dhcp, dhip, lldp, mdns, nbns, sadp, sip, snmp, upnp, wsdiscovery
 from vendorscope.evidence.record import Evidence, is_unicast_mac
@@ -64,6 +64,16 @@ _ETH = 14
 _FAST_IPV4 = b"\x08\x00\x45"  # EtherType IPv4, version 4 with a 20-byte header
 _FAST_TCP = _ETH + ip.V4_MIN_HEADER
 _FAST_MIN = _FAST_TCP + ip.TCP_MIN_HEADER
+
+# The walkers' one unpack per record: its header, then the fields of an Ethernet/IPv4/TCP packet
+# (offsets as in ip.py): source MAC (6 bytes), EtherType + version/IHL (3), total length (2 bytes,
+# network order whatever the header's), the fragment bytes, protocol, addresses + ports (12: the
+# TCP stream key), data offset, flags. Bytes past a short packet are read, never used.
+_PACKET_FIELDS = "6x6s3sxBB2xBBxB2x12s8xBB"
+_EPB_FAST = {e: struct.Struct(e + "IIIIIII" + _PACKET_FIELDS) for e in "<>"}
+_PCAP_FAST = {e: struct.Struct(e + "IIII" + _PACKET_FIELDS) for e in "<>"}
+_EPB_FAST_SIZE = _EPB_FAST["<"].size
+_PCAP_FAST_SIZE = _PCAP_FAST["<"].size
 
 UdpDecoder = Callable[[bytes], list[Evidence]]
 # port → (decoder, key policy, protocol name), from the ports each evidence module declares;
@@ -195,13 +205,161 @@ class Extractor:
 
     def frames(self, path: str, progress: ProgressCallback | None = None,
                part: tuple[int, int, int] | None = None) -> Iterator[Observation]:
-        """Read one file; yields observations when the table fills up and at the end."""
+        """Read one file; yields observations when the table fills up and at the end.
+
+        Runs of well-formed records are walked in place (:meth:`_walk_pcapng`, :meth:`_walk_pcap`);
+        frames the reader hands over one by one go through :meth:`_frame`.
+        """
+        report, name = self.report, self.name
+        macs, seen = self.macs, self.seen
+        frame_of = self._frame
+        frame = 0
+        try:
+            for item in read_frames(path, report, name, progress, part, runs=True):
+                if item.__class__ is Run:
+                    run: Run = item
+                    full = self._walk_pcapng(run) if run.trailer is not None else self._walk_pcap(run)
+                    frame = run.frame
+                    if full:
+                        yield from self.drain()
+                    continue
+                frame, ts, link_type, data, orig = item  # type: ignore[misc]
+                if frame_of(frame, ts, link_type, data, orig) and not frame & 0x3FF \
+                        and len(seen) + len(macs) >= self.max_distinct:
+                    yield from self.drain()  # checked every 1,024 frames: bounded, and cheap
+        finally:
+            report.frames += frame
+        self.tcp.flush()
+        yield from self.drain()
+
+    # The walkers take the common frames in place, in as few steps as possible: a TCP segment in an
+    # untagged Ethernet/IPv4 frame without options, of a direction whose first message was already
+    # read (or a bare ACK); a UDP datagram in such a frame for a port no decoder reads. Any other
+    # frame is cut out of the buffer and given to :meth:`_frame`, as the reader would have given it.
+    # Both walkers hold the same steps; only the record header differs (a loop per format, not a
+    # call per frame).
+
+    def _walk_pcapng(self, run: Run) -> bool:
+        """Walk the EPBs of ``run``; True when the table is full (``run`` tells where it stopped)."""
+        buf, pos, frame = run.buf, run.pos, run.frame
+        links, units, offsets, trailer = run.links, run.units, run.offsets, run.trailer
+        assert trailer is not None
+        head = _EPB_FAST[run.endian].unpack_from
+        end_buf, n_ifaces = len(buf), len(links)
+        macs, seen = self.macs, self.seen
+        macs_get, streams_get, udp_get = macs.get, self.tcp.streams.get, UDP_DECODERS.get
+        report, name, frame_of, tcp = self.report, self.name, self._frame, self._tcp
+        missing, fast_ipv4, ending = _MISSING, _FAST_IPV4, ip.SYN | ip.FIN | ip.RST
+        full = False
+        # One unpack reads the block header and the packet's Ethernet/IPv4/TCP fields (bytes
+        # past a short packet are read but not used: the lengths are checked first).
+        while pos + _EPB_FAST_SIZE <= end_buf:
+            (btype, blen, iface_id, ts_hi, ts_lo, caplen, orig, l2src, ethertype_version, total_high, total_low,
+             frag_high, frag_low, proto, key, doff, flags) = head(buf, pos)
+            end = pos + blen
+            if (btype != EPB or blen & 3 or end > end_buf or caplen > blen - 32 or iface_id >= n_ifaces
+                    or not caplen or trailer(buf, end - 4)[0] != blen):
+                break
+            frame += 1
+            d = pos + 28  # the packet's first byte
+            pos = end
+            link_type = links[iface_id]
+            if link_type == 1 and ethertype_version == fast_ipv4 and caplen >= 42 \
+                    and not (frag_high & 0x1F or frag_low):
+                if proto == 6 and caplen >= 54:
+                    mac = macs_get(l2src)
+                    if mac is None:
+                        macs[l2src] = [frame, (ts_hi * 4294967296 + ts_lo) * units[iface_id] + offsets[iface_id], 1]
+                    else:
+                        mac[2] += 1
+                    state = streams_get(key, missing)
+                    if state is None:
+                        continue
+                    doff, total = (doff >> 4) * 4, (total_high << 8) | total_low
+                    if state is missing and not flags & ending and total <= 20 + doff:
+                        continue
+                    try:
+                        tcp(key, buf[d : d + caplen], 26, 4, 34, 34 + doff, min(14 + total, caplen), flags, frame,
+                            (ts_hi * 4294967296 + ts_lo) * units[iface_id] + offsets[iface_id], l2src, caplen < orig)
+                    except DecodeError as exc:
+                        report.add(str(exc), name, frame=frame)
+                    continue
+                if proto == 17 and ((total_high << 8) | total_low) >= 28 and udp_get((key[10] << 8) | key[11]) is None \
+                        and udp_get((key[8] << 8) | key[9]) is None:
+                    mac = macs_get(l2src)
+                    if mac is None:
+                        macs[l2src] = [frame, (ts_hi * 4294967296 + ts_lo) * units[iface_id] + offsets[iface_id], 1]
+                    else:
+                        mac[2] += 1
+                    continue
+            if frame_of(frame, (ts_hi * 4294967296 + ts_lo) * units[iface_id] + offsets[iface_id], link_type,
+                        buf[d : d + caplen], orig) and not frame & 0x3FF and len(seen) + len(macs) >= self.max_distinct:
+                full = True
+                break
+        run.pos, run.frame = pos, frame
+        return full
+
+    def _walk_pcap(self, run: Run) -> bool:
+        """Walk the records of ``run``; True when the table is full (``run`` tells where it stopped)."""
+        buf, pos, frame, last = run.buf, run.pos, run.frame, run.last
+        link_type, unit, limit, frac_limit = run.links[0], run.units[0], run.limit, run.frac_limit
+        head = _PCAP_FAST[run.endian].unpack_from
+        end_buf = len(buf)
+        ethernet = link_type == 1
+        macs, seen = self.macs, self.seen
+        macs_get, streams_get, udp_get = macs.get, self.tcp.streams.get, UDP_DECODERS.get
+        report, name, frame_of, tcp = self.report, self.name, self._frame, self._tcp
+        missing, fast_ipv4, ending = _MISSING, _FAST_IPV4, ip.SYN | ip.FIN | ip.RST
+        full = False
+        while pos + _PCAP_FAST_SIZE <= end_buf:
+            (sec, frac, caplen, orig, l2src, ethertype_version, total_high, total_low, frag_high, frag_low, proto, key,
+             doff, flags) = head(buf, pos)
+            end = pos + 16 + caplen
+            if caplen > limit or frac >= frac_limit or not caplen or end > end_buf:
+                break
+            frame += 1
+            last = pos
+            d = pos + 16  # the packet's first byte
+            pos = end
+            if ethernet and ethertype_version == fast_ipv4 and caplen >= 42 and not (frag_high & 0x1F or frag_low):
+                if proto == 6 and caplen >= 54:
+                    mac = macs_get(l2src)
+                    if mac is None:
+                        macs[l2src] = [frame, sec + frac * unit, 1]
+                    else:
+                        mac[2] += 1
+                    state = streams_get(key, missing)
+                    if state is None:
+                        continue
+                    doff, total = (doff >> 4) * 4, (total_high << 8) | total_low
+                    if state is missing and not flags & ending and total <= 20 + doff:
+                        continue
+                    try:
+                        tcp(key, buf[d : d + caplen], 26, 4, 34, 34 + doff, min(14 + total, caplen), flags, frame,
+                            sec + frac * unit, l2src, caplen < orig)
+                    except DecodeError as exc:
+                        report.add(str(exc), name, frame=frame)
+                    continue
+                if proto == 17 and ((total_high << 8) | total_low) >= 28 and udp_get((key[10] << 8) | key[11]) is None \
+                        and udp_get((key[8] << 8) | key[9]) is None:
+                    mac = macs_get(l2src)
+                    if mac is None:
+                        macs[l2src] = [frame, sec + frac * unit, 1]
+                    else:
+                        mac[2] += 1
+                    continue
+            if frame_of(frame, sec + frac * unit, link_type, buf[d : d + caplen], orig) and not frame & 0x3FF \
+                    and len(seen) + len(macs) >= self.max_distinct:
+                full = True
+                break
+        run.pos, run.frame, run.last = pos, frame, last
+        return full
+
+    def _frame(self, frame: int, ts: float, link_type: int, data: bytes, orig: int) -> bool:
+        """One frame; True when it went the whole way (the caller then checks whether the table is full)."""
         report, name = self.report, self.name
         macs = self.macs
-        streams = self.tcp.streams
-        vlan_tpids = VLAN_TPIDS
-        macs_get, streams_get = macs.get, streams.get
-        frame = 0
+        macs_get = macs.get
         l2src: bytes | None
         mac_key: bytes | None
         # The fast path's offsets as locals: as cheap as literals, named once in ip.py.
@@ -215,105 +373,95 @@ class Extractor:
         proto_udp, udp_header, udp_sport, udp_dport = ip.PROTO_UDP, ip.UDP_HEADER, ip.UDP_SPORT, ip.UDP_DPORT
         udp_decoders_get = UDP_DECODERS.get
         fast_udp_min, fast_udp_dport = _FAST_TCP + ip.UDP_HEADER, _FAST_TCP + ip.UDP_DPORT
+        # The common cases first (the walkers take them in place when the reader gives a run).
+        if link_type == LINKTYPE_ETHERNET and data.startswith(fast_ipv4, 12) and len(data) >= fast_min \
+                and data[v4_proto] == proto_tcp and not (data[v4_frag] & 0x1F or data[v4_frag_low]):
+            l2src = data[6:12]
+            seen = macs_get(l2src)
+            if seen is None:
+                macs[l2src] = [frame, ts, 1]
+            else:
+                seen[2] += 1
+            key = data[v4_src:key_end]
+            state = self.tcp.streams.get(key, _MISSING)
+            if state is None:
+                return False
+            if state is _MISSING and not data[tcp_flags] & ending and \
+                    ((data[v4_len] << 8) | data[v4_len_low]) <= v4_min + (data[tcp_offset] >> 4) * 4:
+                return False
+            try:
+                start = fast_tcp + (data[tcp_offset] >> 4) * 4
+                end = min(eth + ((data[v4_len] << 8) | data[v4_len_low]), len(data))
+                self._tcp(key, data, v4_src, 4, fast_tcp, start, end, data[tcp_flags], frame, ts, l2src,
+                          len(data) < orig)
+            except DecodeError as exc:
+                report.add(str(exc), name, frame=frame)
+            return False
+        if link_type == LINKTYPE_ETHERNET and data.startswith(fast_ipv4, 12) and len(data) >= fast_udp_min \
+                and data[v4_proto] == proto_udp and not (data[v4_frag] & 0x1F or data[v4_frag_low]) \
+                and ((data[v4_len] << 8) | data[v4_len_low]) >= fast_udp_min - eth \
+                and udp_decoders_get((data[fast_udp_dport] << 8) | data[fast_udp_dport + 1]) is None \
+                and udp_decoders_get((data[fast_tcp] << 8) | data[fast_tcp + 1]) is None:
+            l2src = data[6:12]
+            seen = macs_get(l2src)
+            if seen is None:
+                macs[l2src] = [frame, ts, 1]
+            else:
+                seen[2] += 1
+            return False
         try:
-            for frame, ts, link_type, data, orig in read_frames(path, report, name, progress, part):
-                # The common case first, in as few steps as possible: a TCP segment in
-                # an untagged Ethernet/IPv4 frame without options, of a direction whose
-                # first message was already read (or a bare ACK).
-                if link_type == LINKTYPE_ETHERNET and data.startswith(fast_ipv4, 12) and len(data) >= fast_min \
-                        and data[v4_proto] == proto_tcp and not (data[v4_frag] & 0x1F or data[v4_frag_low]):
-                    l2src = data[6:12]
-                    seen = macs_get(l2src)
-                    if seen is None:
-                        macs[l2src] = [frame, ts, 1]
-                    else:
-                        seen[2] += 1
-                    key = data[v4_src:key_end]
-                    state = streams_get(key, _MISSING)
-                    if state is None:
-                        continue
-                    if state is _MISSING and not data[tcp_flags] & ending and \
-                            ((data[v4_len] << 8) | data[v4_len_low]) <= v4_min + (data[tcp_offset] >> 4) * 4:
-                        continue
-                    try:
-                        start = fast_tcp + (data[tcp_offset] >> 4) * 4
-                        end = min(eth + ((data[v4_len] << 8) | data[v4_len_low]), len(data))
-                        self._tcp(key, data, v4_src, 4, fast_tcp, start, end, data[tcp_flags], frame, ts, l2src,
-                                  len(data) < orig)
-                    except DecodeError as exc:
-                        report.add(str(exc), name, frame=frame)
-                    continue
-                # The next most common case: a UDP datagram in such a frame for a port no decoder reads.
-                if link_type == LINKTYPE_ETHERNET and data.startswith(fast_ipv4, 12) and len(data) >= fast_udp_min \
-                        and data[v4_proto] == proto_udp and not (data[v4_frag] & 0x1F or data[v4_frag_low]) \
-                        and ((data[v4_len] << 8) | data[v4_len_low]) >= fast_udp_min - eth \
-                        and udp_decoders_get((data[fast_udp_dport] << 8) | data[fast_udp_dport + 1]) is None \
-                        and udp_decoders_get((data[fast_tcp] << 8) | data[fast_tcp + 1]) is None:
-                    l2src = data[6:12]
-                    seen = macs_get(l2src)
-                    if seen is None:
-                        macs[l2src] = [frame, ts, 1]
-                    else:
-                        seen[2] += 1
-                    continue
-                try:
-                    # -- link layer: Ethernet without tags inline, everything else via link.py
-                    vlans: tuple[int, ...] = ()
-                    if link_type == LINKTYPE_ETHERNET and len(data) >= 14 and \
-                            ((data[12] << 8) | data[13]) not in vlan_tpids:
-                        ethertype, off, l2src = (data[12] << 8) | data[13], 14, data[6:12]
-                        mac_key = l2src
-                        if ethertype <= 1500:
-                            ethertype = LLC
-                    else:
-                        if link_type not in SUPPORTED_LINK_TYPES:
-                            self._unknown_link_type(link_type, frame)
-                            continue
-                        ethertype, off, l2src, vlans = link_layer(link_type, data)
-                        mac_key = l2src + struct.pack(f"!{len(vlans)}H", *vlans) if l2src and vlans else l2src
-                    if mac_key is not None:
-                        seen = macs_get(mac_key)
-                        if seen is None:
-                            macs[mac_key] = [frame, ts, 1]
-                        else:
-                            seen[2] += 1
-                    # -- IPv4 and IPv6
-                    if ethertype == ETH_IPV4 or ethertype == ETH_IPV6:  # noqa: SIM109 - no tuple per frame
-                        header = ip.ipv4(data, off) if ethertype == ETH_IPV4 else ip.ipv6(data, off)
-                        if header is None:
-                            continue  # a later fragment: no transport header to read
-                        if header[0] == proto_udp:  # inline: a third of all frames, most for no decoder
-                            l4, end = header[1], header[2]
-                            if end - l4 < udp_header:
-                                raise DecodeError("truncated UDP header")
-                            sport = (data[l4 + udp_sport] << 8) | data[l4 + udp_sport + 1]
-                            decoder = udp_decoders_get((data[l4 + udp_dport] << 8) | data[l4 + udp_dport + 1]) \
-                                or udp_decoders_get(sport)
-                            if decoder is not None:
-                                src, addr_len = header[3], header[4]
-                                self._udp(decoder, data[l4 + udp_header : end], data[src : src + addr_len],
-                                          (link_type == LINKTYPE_ETHERNET and bool(data[0] & 1))
-                                          or ip.to_multicast(data, src, addr_len),
-                                          frame, ts, l2src, sport)
-                        else:
-                            self._transport(header, data, frame, ts, l2src, len(data) < orig)
-                    elif ethertype == ETH_ARP:
-                        self._add_all(arp.decode_arp(data[off:]), OWN, frame, ts, l2src, None, "arp")
-                    elif ethertype == ETH_LLDP:
-                        self._add_all(lldp.decode_lldp(data[off:]), LINK, frame, ts, l2src, None, "lldp")
-                    elif ethertype == LLC and cdp.is_cdp(data[off : off + 8]):
-                        self._add_all(cdp.decode_cdp(data[off + 8 :]), LINK, frame, ts, l2src, None, "cdp")
-                except DecodeError as exc:
-                    cut = " (frame cut by snaplen)" if len(data) < orig else ""
-                    report.add(f"{exc}{cut}", name, frame=frame)
-                except Exception as exc:  # noqa: BLE001 - hostile bytes must never stop the capture
-                    report.add(f"unreadable frame ({type(exc).__name__}: {str(exc)[:60]})", name, frame=frame)
-                if not frame & 0x3FF and len(self.seen) + len(macs) >= self.max_distinct:
-                    yield from self.drain()  # checked every 1,024 frames: bounded, and cheap
-        finally:
-            report.frames += frame
-        self.tcp.flush()
-        yield from self.drain()
+            # -- link layer: Ethernet without tags inline, everything else via link.py
+            vlans: tuple[int, ...] = ()
+            if link_type == LINKTYPE_ETHERNET and len(data) >= 14 and \
+                    ((data[12] << 8) | data[13]) not in VLAN_TPIDS:
+                ethertype, off, l2src = (data[12] << 8) | data[13], 14, data[6:12]
+                mac_key = l2src
+                if ethertype <= 1500:
+                    ethertype = LLC
+            else:
+                if link_type not in SUPPORTED_LINK_TYPES:
+                    self._unknown_link_type(link_type, frame)
+                    return False
+                ethertype, off, l2src, vlans = link_layer(link_type, data)
+                mac_key = l2src + struct.pack(f"!{len(vlans)}H", *vlans) if l2src and vlans else l2src
+            if mac_key is not None:
+                seen = macs_get(mac_key)
+                if seen is None:
+                    macs[mac_key] = [frame, ts, 1]
+                else:
+                    seen[2] += 1
+            # -- IPv4 and IPv6
+            if ethertype == ETH_IPV4 or ethertype == ETH_IPV6:  # noqa: SIM109 - no tuple per frame
+                header = ip.ipv4(data, off) if ethertype == ETH_IPV4 else ip.ipv6(data, off)
+                if header is None:
+                    return False  # a later fragment: no transport header to read
+                if header[0] == proto_udp:  # inline: a third of all frames, most for no decoder
+                    l4, end = header[1], header[2]
+                    if end - l4 < udp_header:
+                        raise DecodeError("truncated UDP header")
+                    sport = (data[l4 + udp_sport] << 8) | data[l4 + udp_sport + 1]
+                    decoder = udp_decoders_get((data[l4 + udp_dport] << 8) | data[l4 + udp_dport + 1]) \
+                        or udp_decoders_get(sport)
+                    if decoder is not None:
+                        src, addr_len = header[3], header[4]
+                        self._udp(decoder, data[l4 + udp_header : end], data[src : src + addr_len],
+                                  (link_type == LINKTYPE_ETHERNET and bool(data[0] & 1))
+                                  or ip.to_multicast(data, src, addr_len),
+                                  frame, ts, l2src, sport)
+                else:
+                    self._transport(header, data, frame, ts, l2src, len(data) < orig)
+            elif ethertype == ETH_ARP:
+                self._add_all(arp.decode_arp(data[off:]), OWN, frame, ts, l2src, None, "arp")
+            elif ethertype == ETH_LLDP:
+                self._add_all(lldp.decode_lldp(data[off:]), LINK, frame, ts, l2src, None, "lldp")
+            elif ethertype == LLC and cdp.is_cdp(data[off : off + 8]):
+                self._add_all(cdp.decode_cdp(data[off + 8 :]), LINK, frame, ts, l2src, None, "cdp")
+        except DecodeError as exc:
+            cut = " (frame cut by snaplen)" if len(data) < orig else ""
+            report.add(f"{exc}{cut}", name, frame=frame)
+        except Exception as exc:  # noqa: BLE001 - hostile bytes must never stop the capture
+            report.add(f"unreadable frame ({type(exc).__name__}: {str(exc)[:60]})", name, frame=frame)
+        return True
 
     def _unknown_link_type(self, link_type: int, frame: int) -> None:
         self.report.add(f"frames of unsupported link type {link_type}", self.name, frame=frame)

@@ -16,11 +16,9 @@ read sequentially.
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import os
 import struct
 from collections.abc import Iterator
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,8 +39,18 @@ class Plan:
     parts: tuple[tuple[int, int, int], ...]  # (head end, start, end) per worker
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. under ``taskset``), not the machine's."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # pragma: no cover - platforms without sched_getaffinity
+        return os.cpu_count() or 1
+
+
 def default_jobs() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
+    """One process per usable core, at most 4: a process pinned to one core reads sequentially
+    (two workers taking turns on one core would only add their start-up and the merge)."""
+    return max(1, min(4, usable_cores()))
 
 
 def plan_parts(path: str, jobs: int, min_bytes: int = PARALLEL_MIN_BYTES) -> Plan | None:
@@ -151,6 +159,10 @@ def _read_part(path: str, name: str, part: tuple[int, int, int], max_distinct: i
 def read_parallel(path: str, name: str, plan: Plan, progress: ProgressCallback | None, report: SkipReport,
                   max_distinct: int) -> Iterator[Observation]:
     """Read the parts of ``plan`` in worker processes; observations numbered as in the whole file."""
+    # Imported here: a sequential read (one core, small or compressed files) never needs them.
+    import multiprocessing
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
     counter = context.Value("q", 0)
     with ProcessPoolExecutor(len(plan.parts), mp_context=context, initializer=_init_worker,
