@@ -45,7 +45,7 @@ _SEPARATORS = str.maketrans("", "", ":-. ")
 def mac_to_int(text: str) -> int:
     """A MAC in any common notation (aa:bb:.., aa-bb-.., aabb.ccdd.eeff, bare hex) as a 48-bit int."""
     digits = text.strip().translate(_SEPARATORS)
-    if len(digits) != 12 or not all(c in _HEXDIGITS for c in digits):
+    if len(digits) != 12 or not _HEXDIGITS.issuperset(digits):
         raise MacError(f"not a MAC address: {text!r}")
     return int(digits, 16)
 
