@@ -122,11 +122,11 @@ class Engine:
         out = list(map(cache.get, pairs))
         if None not in out:
             return out
-        keys = list(dict.fromkeys([key for key, found in zip(pairs, out) if found is None]))
+        keys = list(dict.fromkeys([key for key, found in zip(pairs, out, strict=True) if found is None]))
         new = dict(zip(keys, compute(keys), strict=True))
         self._remember_many(cache, new)
         get = new.__getitem__
-        return [found if found is not None else get(key) for key, found in zip(pairs, out)]
+        return [found if found is not None else get(key) for key, found in zip(pairs, out, strict=True)]
 
     def _remember(self, cache: dict[tuple[str, str], Any], key: tuple[str, str], found: Any) -> None:
         if len(key[1]) > 4096 or self._cache_size <= 0:  # long values are rare; don't let them fill the cache
