@@ -276,15 +276,19 @@ class Engine:
         cached = self._mac_by_block.get(prefix)
         if cached is not None:
             return list(cached)
-        info = self.oui.lookup(value)
         found: tuple[Attribution, ...] = ()
-        if info.registrant is not None:
-            vendor_id = self._registrant_vendor.get(info.registrant, _UNKNOWN)
+        if number >> 40 & 0x03:  # multicast or locally administered: no registrant, nothing kept
+            return []
+        oui = self.oui
+        block = oui.block_of(number)
+        if block is not None:
+            registrant, block_prefix, block_name = block
+            vendor_id = self._registrant_vendor.get(registrant, _UNKNOWN)
             if vendor_id is _UNKNOWN:  # thousands of blocks, far fewer registrants: each name resolved once
-                vendor_id = self._registrant_vendor[info.registrant] = self.registry.find_by_name(info.registrant)
+                vendor_id = self._registrant_vendor[registrant] = self.registry.find_by_name(registrant)
             if vendor_id is not None:
-                found = (self._vendor_attribution(vendor_id, MAC_CONFIDENCE, f"ieee.{info.block}:{info.prefix}"),)
-        if info.scope == "global" and not self.oui.is_split(prefix):
+                found = (self._vendor_attribution(vendor_id, MAC_CONFIDENCE, f"ieee.{block_name}:{block_prefix}"),)
+        if not oui.is_split(prefix):
             self._mac_by_block[prefix] = found
         return list(found)
 

@@ -145,14 +145,21 @@ class OuiTable:
             return MacInfo(norm, "multicast", None, None, None)
         if first & 0x02:
             return MacInfo(norm, "local", None, None, None)
+        found = self.block_of(value)
+        if found is not None:
+            return MacInfo(norm, "global", *found)
+        return MacInfo(norm, "global", None, None, None)
+
+    def block_of(self, value: int) -> tuple[str, str, str] | None:
+        """(registrant, prefix, block) of the assigned block holding a global address (a 48-bit int)."""
         for bits, block in _BLOCKS:
             key = (bits, value >> (48 - bits))
             org = self._entries.get(key)
             if org is not None:
                 hexdigits = f"{key[1]:0{bits // 4}X}"
                 prefix = ":".join(hexdigits[i : i + 2] for i in range(0, len(hexdigits), 2))
-                return MacInfo(norm, "global", org, prefix, block)
-        return MacInfo(norm, "global", None, None, None)
+                return org, prefix, block
+        return None
 
 
 def load_oui_table(extra_dir: Path | None = None, manuf: Path | None = None) -> OuiTable:
