@@ -70,7 +70,8 @@ def _identify_batches(engine: Engine, stream: Iterator[bytes], source: str) -> I
     decode, decode_error = _decode, msgspec.DecodeError
     identify = engine.identify_values_as_dicts
     while chunk := list(islice(stream, _LINES_PER_BATCH)):
-        records: list[tuple[int, dict[str, Any]]] = []
+        first = lineno + 1
+        records: list[dict[str, Any]] = []
         good: list[dict[str, Any]] = []
         pairs: list[tuple[str, str]] = []
         for raw in chunk:
@@ -89,10 +90,10 @@ def _identify_batches(engine: Engine, stream: Iterator[bytes], source: str) -> I
             if "error" not in record:
                 good.append(record)
                 pairs.append((kind, value))
-            records.append((lineno, record))
+            records.append(record)
         for record, dicts in zip(good, identify(pairs), strict=True):
             record["attributions"] = list(dicts)
-        yield from records
+        yield from zip(range(first, lineno + 1), records, strict=True)
         gc.freeze()
 
 

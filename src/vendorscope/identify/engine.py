@@ -66,6 +66,7 @@ class Engine:
         self._constant: dict[str, Attribution] = {}
         self._mac_by_block: dict[int, tuple[Attribution, ...]] = {}
         self._registrant_vendor: dict[str, Any] = {}
+        self._vendor_name: dict[str, str] = {}
         self._lookups: dict[str, Callable[[str, str], list[Attribution]]] = {
             "mac": self._by_mac,
             "snmp.sysobjectid": self._by_enterprise,
@@ -241,10 +242,12 @@ class Engine:
     def _vendor_attribution(
         self, vendor_id: str, confidence: float, rule: str, component: bool = False, **extra: str | None
     ) -> Attribution:
-        vendor = self.registry[vendor_id]
+        name = self._vendor_name.get(vendor_id)
+        if name is None:
+            name = self._vendor_name[vendor_id] = self.registry[vendor_id].name
         return Attribution(
             vendor=vendor_id,
-            vendor_name=vendor.name,
+            vendor_name=name,
             group=self._group[vendor_id],
             confidence=confidence,
             rule=rule,
