@@ -25,7 +25,7 @@ from vendorscope.cli.common import (
     warn,
     write_rows,
 )
-from vendorscope.identify.batch import decode_observation_line, read_observation_line
+from vendorscope.identify.batch import read_observation_line
 from vendorscope.identify.check import check_rules, recog_disagreements
 from vendorscope.identify.engine import Engine, default_engine
 from vendorscope.identify.oui import MacError, data_dir, parse_ieee_csv
@@ -37,6 +37,7 @@ from vendorscope.report.csv_writer import write_csv_rows
 ATTRIBUTION_COLUMNS = ("vendor", "vendor_name", "group", "product", "version", "device_type", "confidence", "rule")
 _MAX_SHOWN_ERRORS = 20
 _LINES_PER_BATCH = 4096
+_decode = msgspec.json.Decoder().decode
 
 
 def _engine() -> Engine:
@@ -66,21 +67,33 @@ def identify_lines(engine: Engine, lines: Iterable[bytes], source: str) -> Itera
 
 def _identify_batches(engine: Engine, stream: Iterator[bytes], source: str) -> Iterator[tuple[int, dict[str, Any]]]:
     lineno = 0
+    decode, decode_error = _decode, msgspec.DecodeError
+    identify = engine.identify_values_as_dicts
     while chunk := list(islice(stream, _LINES_PER_BATCH)):
-        records: list[tuple[int, dict[str, Any]]] = []
+        first = lineno + 1
+        records: list[dict[str, Any]] = []
+        good: list[dict[str, Any]] = []
+        pairs: list[tuple[str, str]] = []
         for raw in chunk:
             lineno += 1
-            record = decode_observation_line(raw)
-            if record is None:  # not the common shape: read it again for the error that names the line
+            try:  # the common shape, inline: an object with string kind and value
+                record = decode(raw)
+            except decode_error:
+                record = None
+            if (type(record) is not dict or type(kind := record.get("kind")) is not str
+                    or type(value := record.get("value")) is not str):
+                # not the common shape: read it again for the error that names the line
                 record = read_observation_line(raw, f"{source} line {lineno}")
                 if "error" in record:
                     record = {"line": lineno, "error": record["error"]}
-            records.append((lineno, record))
-        good = [record for _, record in records if "error" not in record]
-        found = engine.identify_values_as_dicts([(record["kind"], record["value"]) for record in good])
-        for record, dicts in zip(good, found, strict=True):
+                kind, value = record.get("kind"), record.get("value")
+            if "error" not in record:
+                good.append(record)
+                pairs.append((kind, value))
+            records.append(record)
+        for record, dicts in zip(good, identify(pairs), strict=True):
             record["attributions"] = list(dicts)
-        yield from records
+        yield from zip(range(first, lineno + 1), records, strict=True)
         gc.freeze()
 
 

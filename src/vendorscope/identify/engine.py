@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Iterable, Sequence
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from vendorscope.evidence.kinds import lookup_confidence
@@ -64,6 +65,8 @@ class Engine:
         # Rules without captures always give the same attribution: built on first use, then kept.
         self._constant: dict[str, Attribution] = {}
         self._mac_by_block: dict[int, tuple[Attribution, ...]] = {}
+        self._registrant_vendor: dict[str, Any] = {}
+        self._vendor_name: dict[str, str] = {}
         self._lookups: dict[str, Callable[[str, str], list[Attribution]]] = {
             "mac": self._by_mac,
             "snmp.sysobjectid": self._by_enterprise,
@@ -75,6 +78,7 @@ class Engine:
         self._dict_cache: dict[tuple[str, str], tuple[dict[str, Any], ...]] = {}
         self._cache_size = cache_size
         self._dict_of: dict[int, tuple[Attribution, dict[str, Any]]] = {}
+        self._matcher_kinds = frozenset(self.matcher.kinds())
 
     @property
     def oui(self) -> OuiTable:
@@ -115,20 +119,15 @@ class Engine:
 
     def _batch(self, cache: dict[tuple[str, str], Any], pairs: Sequence[tuple[str, str]],
                compute: Callable[[list[tuple[str, str]]], list[Any]]) -> list[Any]:
-        get = cache.get
-        out = [get(key) for key in pairs]
+        """Cache hits as they are; each distinct miss computed once, in one ``compute`` call."""
+        out = list(map(cache.get, pairs))
         if None not in out:
             return out
-        missing: dict[tuple[str, str], list[int]] = {}
-        for i, found in enumerate(out):
-            if found is None:
-                missing.setdefault(pairs[i], []).append(i)
-        keys = list(missing)
-        for key, found in zip(keys, compute(keys), strict=True):
-            self._remember(cache, key, found)
-            for i in missing[key]:
-                out[i] = found
-        return out
+        keys = list(dict.fromkeys([key for key, found in zip(pairs, out, strict=True) if found is None]))
+        new = dict(zip(keys, compute(keys), strict=True))
+        self._remember_many(cache, new)
+        get = new.__getitem__
+        return [found if found is not None else get(key) for key, found in zip(pairs, out, strict=True)]
 
     def _remember(self, cache: dict[tuple[str, str], Any], key: tuple[str, str], found: Any) -> None:
         if len(key[1]) > 4096 or self._cache_size <= 0:  # long values are rare; don't let them fill the cache
@@ -138,12 +137,26 @@ class Engine:
             self._dict_of.clear()
         cache[key] = found
 
+    def _remember_many(self, cache: dict[tuple[str, str], Any], new: dict[tuple[str, str], Any]) -> None:
+        """:meth:`_remember` for a batch of new entries at once."""
+        if self._cache_size <= 0:
+            return
+        if any(len(value) > 4096 for _, value in new):  # long values are rare; don't let them fill the cache
+            new = {key: found for key, found in new.items() if len(key[1]) <= 4096}
+        if len(cache) + len(new) > self._cache_size:
+            cache.clear()  # cheaper than LRU bookkeeping on every hit; the working set refills at once
+            self._dict_of.clear()
+            if len(new) > self._cache_size:
+                new = dict(islice(new.items(), self._cache_size))
+        cache.update(new)
+
     def _dicts_of_distinct(self, keys: list[tuple[str, str]]) -> list[tuple[dict[str, Any], ...]]:
         dict_of = self._dict_of
-        out = []
-        for found in self.identify_values(keys):
+        out: list[tuple[dict[str, Any], ...]] = []
+        append = out.append
+        for found in self._identify_distinct(keys):
             if not found:
-                out.append(_NONE)
+                append(_NONE)
                 continue
             dicts = []
             for a in found:  # constant and per-block attributions are shared objects: one dict each
@@ -151,20 +164,30 @@ class Engine:
                 if known is None or known[0] is not a:
                     known = dict_of[id(a)] = (a, a.as_dict())
                 dicts.append(known[1])
-            out.append(tuple(dicts))
+            append(tuple(dicts))
         return out
 
     def _identify_distinct(self, keys: list[tuple[str, str]]) -> list[tuple[Attribution, ...]]:
         """Attributions of distinct (kind, value) pairs, in their order: one matcher pass per kind."""
         by_kind: dict[str, list[int]] = {}
         for i, (kind, _) in enumerate(keys):
-            by_kind.setdefault(kind, []).append(i)
+            group = by_kind.get(kind)
+            if group is None:
+                by_kind[kind] = [i]
+            else:
+                group.append(i)
         out: list[tuple[Attribution, ...]] = [_NONE] * len(keys)
         finish = self._finish
+        matcher_kinds = self._matcher_kinds
         for kind, indexes in by_kind.items():
             values = [keys[i][1] for i in indexes]
+            # A kind with no lookup and no recog: a value no rule matches has no attribution.
+            plain = kind not in self._lookups and not (self.recog_matcher is not None and kind in self._recog_prefix)
+            if plain and kind not in matcher_kinds:
+                continue  # no rule, no lookup: nothing names a vendor (out is already empty)
             for i, value, matches in zip(indexes, values, self.matcher.match_many(kind, values), strict=True):
-                out[i] = finish(kind, value, matches)
+                if matches or not plain:
+                    out[i] = finish(kind, value, matches)
         return out
 
     def _identify_value(self, kind: str, value: str) -> tuple[Attribution, ...]:
@@ -219,10 +242,12 @@ class Engine:
     def _vendor_attribution(
         self, vendor_id: str, confidence: float, rule: str, component: bool = False, **extra: str | None
     ) -> Attribution:
-        vendor = self.registry[vendor_id]
+        name = self._vendor_name.get(vendor_id)
+        if name is None:
+            name = self._vendor_name[vendor_id] = self.registry[vendor_id].name
         return Attribution(
             vendor=vendor_id,
-            vendor_name=vendor.name,
+            vendor_name=name,
             group=self._group[vendor_id],
             confidence=confidence,
             rule=rule,
@@ -254,13 +279,19 @@ class Engine:
         cached = self._mac_by_block.get(prefix)
         if cached is not None:
             return list(cached)
-        info = self.oui.lookup(value)
         found: tuple[Attribution, ...] = ()
-        if info.registrant is not None:
-            vendor_id = self.registry.find_by_name(info.registrant)
+        if number >> 40 & 0x03:  # multicast or locally administered: no registrant, nothing kept
+            return []
+        oui = self.oui
+        block = oui.block_of(number)
+        if block is not None:
+            registrant, block_prefix, block_name = block
+            vendor_id = self._registrant_vendor.get(registrant, _UNKNOWN)
+            if vendor_id is _UNKNOWN:  # thousands of blocks, far fewer registrants: each name resolved once
+                vendor_id = self._registrant_vendor[registrant] = self.registry.find_by_name(registrant)
             if vendor_id is not None:
-                found = (self._vendor_attribution(vendor_id, MAC_CONFIDENCE, f"ieee.{info.block}:{info.prefix}"),)
-        if info.scope == "global" and not self.oui.is_split(prefix):
+                found = (self._vendor_attribution(vendor_id, MAC_CONFIDENCE, f"ieee.{block_name}:{block_prefix}"),)
+        if not oui.is_split(prefix):
             self._mac_by_block[prefix] = found
         return list(found)
 
@@ -300,6 +331,7 @@ class Engine:
 
 
 _NONE: tuple[Any, ...] = ()
+_UNKNOWN: Any = object()
 
 
 def _rank(a: Attribution) -> tuple[float, str]:

@@ -100,21 +100,34 @@ class ReMatcher:
 
 
 class _CaptureExtractor:
-    """Captures from one rule known to match: RE2 when present (linear time)."""
+    """Captures from one rule known to match: RE2 when present (linear time).
 
-    __slots__ = ("_rule", "_search", "_fallback", "_has_groups")
+    RE2 is called through its compiled object on the UTF-8 bytes the Hyperscan scan
+    already made: the ``re2`` module's ``search`` re-encodes the text and maps every byte
+    offset back to a character offset in Python, twenty times the cost of the match itself.
+    The groups are the same: RE2 matches whole code points, so its byte spans decode as is.
+    """
+
+    __slots__ = ("_rule", "_search", "_fallback", "_has_groups", "_match", "_groups")
 
     def __init__(self, rule: Rule) -> None:
         self._rule = rule
         self._has_groups = "(?P<" in rule.pattern
         self._fallback: Callable[[str], Any] | None = None
         self._search: Callable[[str], Any] | None = None  # compiled on the rule's first hit: start-up time
+        self._match: Callable[[Any, bytes, int, int], Any] | None = None
+        self._groups: tuple[tuple[str, int], ...] = ()
 
     def _compile(self) -> Callable[[str], Any]:
         if re2 is not None:
             options = re2.Options()
             options.case_sensitive = self._rule.case_sensitive
-            self._search = re2.compile(self._rule.pattern, options).search
+            compiled = re2.compile(self._rule.pattern, options)
+            self._search = compiled.search
+            regexp = getattr(compiled, "_regexp", None)
+            if regexp is not None and _UNANCHORED is not None and hasattr(regexp, "Match"):
+                self._match = regexp.Match
+                self._groups = tuple(compiled.groupindex.items())
         else:  # pragma: no cover
             self._search = self._python_search()
         return self._search
@@ -124,15 +137,29 @@ class _CaptureExtractor:
             self._fallback = re.compile(self._rule.pattern, self._rule.re_flags).search
         return self._fallback
 
-    def __call__(self, value: str) -> dict[str, str | None]:
+    def __call__(self, value: str, encoded: bytes | None = None) -> dict[str, str | None]:
         if not self._has_groups:
             return {}
-        m = (self._search or self._compile())(value)
+        if self._search is None:
+            self._compile()
+        if self._match is not None:
+            data = value.encode("utf-8") if encoded is None else encoded
+            spans = self._match(_UNANCHORED, data, 0, len(data))
+            if spans[0] != _NULL_SPAN:
+                return {name: None if spans[i][0] < 0 else data[spans[i][0]:spans[i][1]].decode("utf-8")
+                        for name, i in self._groups}
+            m = None
+        else:
+            m = self._search(value)  # type: ignore[misc]
         if m is None:
             # RE2's "$" is the very end; Hyperscan's and Python's also match before a
             # final newline. Hyperscan said the rule matches, so ask Python's re.
             m = self._python_search()(value)
         return dict(m.groupdict()) if m is not None else {}
+
+
+_UNANCHORED = getattr(getattr(getattr(getattr(re2, "_re2", None), "RE2", None), "Anchor", None), "UNANCHORED", None)
+_NULL_SPAN = (-1, -1)
 
 
 def _hyperscan_flags(rule: Rule) -> int:
@@ -208,13 +235,14 @@ class CompiledMatcher:
         for value in values:
             if not value.isascii():
                 value = clean_text(value)
-            scan(value.encode("utf-8"), match_event_handler=_on_match, context=hits)
+            encoded = value.encode("utf-8")
+            scan(encoded, match_event_handler=_on_match, context=hits)
             if not hits:
                 out.append([])
                 continue
             if len(hits) > 1:
                 hits.sort()
-            out.append([RuleMatch(group[i], captures[group[i].id](value)) for i in hits])
+            out.append([RuleMatch(group[i], captures[group[i].id](value, encoded)) for i in hits])
             hits = []
         return out
 

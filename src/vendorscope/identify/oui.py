@@ -45,7 +45,7 @@ _SEPARATORS = str.maketrans("", "", ":-. ")
 def mac_to_int(text: str) -> int:
     """A MAC in any common notation (aa:bb:.., aa-bb-.., aabb.ccdd.eeff, bare hex) as a 48-bit int."""
     digits = text.strip().translate(_SEPARATORS)
-    if len(digits) != 12 or not all(c in _HEXDIGITS for c in digits):
+    if len(digits) != 12 or not _HEXDIGITS.issuperset(digits):
         raise MacError(f"not a MAC address: {text!r}")
     return int(digits, 16)
 
@@ -145,14 +145,21 @@ class OuiTable:
             return MacInfo(norm, "multicast", None, None, None)
         if first & 0x02:
             return MacInfo(norm, "local", None, None, None)
+        found = self.block_of(value)
+        if found is not None:
+            return MacInfo(norm, "global", *found)
+        return MacInfo(norm, "global", None, None, None)
+
+    def block_of(self, value: int) -> tuple[str, str, str] | None:
+        """(registrant, prefix, block) of the assigned block holding a global address (a 48-bit int)."""
         for bits, block in _BLOCKS:
             key = (bits, value >> (48 - bits))
             org = self._entries.get(key)
             if org is not None:
                 hexdigits = f"{key[1]:0{bits // 4}X}"
                 prefix = ":".join(hexdigits[i : i + 2] for i in range(0, len(hexdigits), 2))
-                return MacInfo(norm, "global", org, prefix, block)
-        return MacInfo(norm, "global", None, None, None)
+                return org, prefix, block
+        return None
 
 
 def load_oui_table(extra_dir: Path | None = None, manuf: Path | None = None) -> OuiTable:

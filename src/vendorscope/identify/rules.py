@@ -10,7 +10,7 @@ import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -81,20 +81,20 @@ class Rule:
 def render_template(template: str | None, groups: dict[str, str | None]) -> str | None:
     if template is None:
         return None
-    missing = False
+    literals, names = _template_parts(template)
+    if not names:
+        return template.strip() or None
+    text = literals[0]
+    for name, literal in zip(names, literals[1:], strict=True):
+        text += (groups.get(name) or "") + literal  # a group that did not take part leaves nothing
+    return text.strip() or None
 
-    def fill(m: re.Match[str]) -> str:
-        nonlocal missing
-        value = groups.get(m.group(1))
-        if value is None:
-            missing = True
-            return ""
-        return value
 
-    text = _PLACEHOLDER.sub(fill, template).strip()
-    if missing and not text:
-        return None
-    return text or None
+@lru_cache(maxsize=8192)
+def _template_parts(template: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A template's literal text around its placeholders, and the placeholders' names (parsed once)."""
+    pieces = _PLACEHOLDER.split(template)
+    return tuple(pieces[0::2]), tuple(pieces[1::2])
 
 
 def _unsafe_construct(pattern: str) -> str | None:
