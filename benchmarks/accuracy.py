@@ -44,6 +44,10 @@ from vendorscope.identify.registry import Registry, default_registry
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_NAMED = 0.95
 TARGET_OWN_HIGH_RISK = 0.90
+TARGET_HIGH_RISK_PRECISION = 0.99  # on every set: high-risk attributions that name the right maker
+# Inventory kinds that label a device but name no maker by design (no rule reads them): out of recall.
+LABEL_ONLY_KINDS = frozenset({"snmp.entity.serial", "snmp.entity.model_name", "snmp.entity.software_rev",
+                              "snmp.private_firmware"})
 # MAC checks: (address, block, registrant) of MA-M, MA-S and IAB blocks; then look-alikes.
 MAC_BLOCKS = (
     ("88:C9:B3:10:00:01", "MA-M", "Cervoz Technology Co; Ltd."),
@@ -128,9 +132,14 @@ def lab_cases(registry: Registry) -> list[Case]:
                 raw = bytes(item.asOctets()) if hasattr(item, "asOctets") else None
                 dotted = ".".join(str(x) for x in oid)
                 found_snmp = snmp_evidence.inventory_evidence(dotted, raw) if raw else None
-                if found_snmp is not None and found_snmp.kind != "snmp.entity.serial":
+                if found_snmp is not None and found_snmp.kind not in LABEL_ONLY_KINDS:
                     out.append(case(found_snmp.kind, found_snmp.value, f"{profile.name} {dotted}"))
     return out
+
+
+def high_risk_precision(found: int, false_hits: list[str]) -> float:
+    """Share of high-risk attributions that name the example's own maker (1.0 when there are none)."""
+    return found / (found + len(false_hits)) if found + len(false_hits) else 1.0
 
 
 def high_risk_groups(registry: Registry) -> set[str]:
@@ -244,7 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     ok &= total > 0 and named / total >= TARGET_NAMED
     found, missed, false_hits = high_risk_pass(with_recog, cases, registry)
     high = found + len(missed)
-    print(f"  high-risk examples found: {found}/{high}; false high-risk attributions: {len(false_hits)}")
+    print(f"  high-risk examples found: {found}/{high}; false high-risk attributions: {len(false_hits)}; "
+          f"high-risk precision {high_risk_precision(found, false_hits):.3f} (target >= {TARGET_HIGH_RISK_PRECISION})")
+    ok &= high_risk_precision(found, false_hits) >= TARGET_HIGH_RISK_PRECISION
     for line in (missed + false_hits)[: args.misses]:
         print(f"    {line}")
     ok &= not missed and not false_hits
@@ -257,7 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     own = Engine(registry=registry)
     own_found, own_missed, own_false = high_risk_pass(own, cases, registry)
     print(f"\nown rules only: recog's high-risk examples found {_pct(own_found, high)} ({own_found}/{high}, "
-          f"target >= 90%); false high-risk attributions: {len(own_false)}")
+          f"target >= 90%); false high-risk attributions: {len(own_false)}; high-risk precision "
+          f"{high_risk_precision(own_found, own_false):.3f} (target >= {TARGET_HIGH_RISK_PRECISION})")
+    ok &= high_risk_precision(own_found, own_false) >= TARGET_HIGH_RISK_PRECISION
     for line in (own_missed + own_false)[: max(args.misses, 100)]:
         print(f"    {line}")
     ok &= high > 0 and own_found / high >= TARGET_OWN_HIGH_RISK
@@ -267,7 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     lab = lab_cases(registry)
     lab_found, lab_missed, lab_false = high_risk_pass(own, lab, registry)
     print(f"\nlab's cited answers (vendor endpoints, SNMP inventory): high-risk found {lab_found}/"
-          f"{lab_found + len(lab_missed)}; false high-risk attributions: {len(lab_false)}")
+          f"{lab_found + len(lab_missed)}; false high-risk attributions: {len(lab_false)}; high-risk precision "
+          f"{high_risk_precision(lab_found, lab_false):.3f} (target >= {TARGET_HIGH_RISK_PRECISION}; label-only "
+          f"kinds {', '.join(sorted(LABEL_ONLY_KINDS))} left out)")
+    ok &= high_risk_precision(lab_found, lab_false) >= TARGET_HIGH_RISK_PRECISION
     for line in lab_false[: args.misses]:
         print(f"    {line}")
     ok &= not lab_false

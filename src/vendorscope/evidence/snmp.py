@@ -37,7 +37,14 @@ ENTITY_COLUMNS = {10: "snmp.entity.software_rev", 11: "snmp.entity.serial", 12: 
 CHASSIS_INDEX = 1  # the chassis row of most agents (the probe asks this row)
 # Private OIDs that name the model in a vendor's own MIB: OID → enterprise number.
 # Hikvision: HIKVISION-MIB hikvisionModel 1.3.6.1.4.1.39165.1.1.0 (GLPI agent MibSupport/Hikvision.pm).
-PRIVATE_MODELS = {"1.3.6.1.4.1.39165.1.1.0": 39165}
+# Dahua: DAHUA-SNMP-MIB deviceType 1.3.6.1.4.1.1004849.2.1.2.6.0 (GLPI agent MibSupport/Intelbras.pm reads
+# it as the model; LibreNMS tests/snmpsim/dahua-nvr.snmprec records 'DH-NVR4108HS-8P-4KS2' there).
+# Huawei HUAWEI-ENTITY-EXTENT-MIB hwEntitySystemModel (2011.5.25.31.6.5.0) is not read: no public
+# recording of its answer was found, so no rule could carry a real example.
+PRIVATE_MODELS = {"1.3.6.1.4.1.39165.1.1.0": 39165, "1.3.6.1.4.1.1004849.2.1.2.6.0": 1004849}
+# Private OIDs that give the firmware version: DAHUA-SNMP-MIB softwareRevision (GLPI agent Intelbras.pm
+# getFirmware; '3.212.0000.1' in LibreNMS dahua-nvr.snmprec). ``snmp.private_firmware`` ``<enterprise>:<ver>``.
+PRIVATE_FIRMWARE = {"1.3.6.1.4.1.1004849.2.1.1.1.0": 1004849}
 SCALARS = {SYS_CONTACT: "snmp.syscontact", SYS_LOCATION: "snmp.syslocation"}
 LLDP_REM_PREFIX = "1.0.8802.1.1.2.1.4.1.1."
 _LLDP_COLUMNS = {5: "lldp.chassis_id", 7: "lldp.port_id", 9: "lldp.sysname", 10: "lldp.sysdescr"}
@@ -169,7 +176,7 @@ def decode_snmp(payload: bytes) -> list[Evidence]:
 
 
 def inventory_evidence(oid: str, value: bytes) -> Evidence | None:
-    """sysContact, sysLocation, an ENTITY-MIB name of the chassis or a private model, or None.
+    """sysContact, sysLocation, an ENTITY-MIB name of the chassis, a private model or firmware, or None.
 
     Shared by the probe (values of its GET) and pcap (varbinds of a response)."""
     oid = oid.lstrip(".")
@@ -180,6 +187,8 @@ def inventory_evidence(oid: str, value: bytes) -> Evidence | None:
         return Evidence(SCALARS[oid], text_value)
     if oid in PRIVATE_MODELS:
         return Evidence("snmp.private_model", f"{PRIVATE_MODELS[oid]}:{text_value}", context={"oid": oid})
+    if oid in PRIVATE_FIRMWARE:
+        return Evidence("snmp.private_firmware", f"{PRIVATE_FIRMWARE[oid]}:{text_value}", context={"oid": oid})
     if oid.startswith(ENT_PHYSICAL):
         column, _, index = oid[len(ENT_PHYSICAL):].partition(".")
         if column.isdigit() and int(column) in ENTITY_COLUMNS and index.isdigit():
@@ -190,7 +199,7 @@ def inventory_evidence(oid: str, value: bytes) -> Evidence | None:
 def inventory_oids() -> tuple[str, ...]:
     """What the probe asks after the system group: contact, location, the chassis row, private models."""
     chassis = tuple(f"{ENT_PHYSICAL}{column}.{CHASSIS_INDEX}" for column in sorted(ENTITY_COLUMNS))
-    return (SYS_CONTACT, SYS_LOCATION, *chassis, *PRIVATE_MODELS)
+    return (SYS_CONTACT, SYS_LOCATION, *chassis, *PRIVATE_MODELS, *PRIVATE_FIRMWARE)
 
 
 def _lldp_remote(columns: dict[int, tuple[int, bytes]]) -> list[Evidence]:

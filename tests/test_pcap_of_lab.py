@@ -1,0 +1,130 @@
+"""A capture of the lab's exchanges gives the same observations as the probe that caused them.
+
+The lab runs on its own loopback network; tshark captures on ``lo`` filtered to that network while the
+probe (deep endpoints and SNMP inventory) asks every high-risk profile; ``vendorscope pcap --observations``
+then reads the capture. The SNMP inventory observations must be the same, device by device, and so must the
+page bodies (``http.body``) of plain HTTP that the capture can read.
+
+Known gap (strict xfail below): the capture reader takes the first message of each direction of a TCP
+connection (collect/pcap/first_message.py), and the probe asks the deep endpoints over its keep-alive
+connection after ``GET /``; so the bodies of the deep endpoints are in the capture but not read from it.
+Needs tshark and the right to capture (root); skipped otherwise."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lab_fixture import lab_fixture
+from typer.testing import CliRunner
+
+from vendorscope.cli import app
+from vendorscope.collect.probe.audit import AuditLog
+from vendorscope.collect.probe.runner import run_probe
+from vendorscope.collect.probe.scope import load_scope
+from vendorscope.identify.registry import default_registry
+from vendorscope.lab import Lab
+
+HIGH_RISK_GROUPS = {"huawei", "zte", "hikvision", "dahua", "hytera"}
+COMPARED = ("http.body", "snmp.syscontact", "snmp.syslocation", "snmp.entity.", "snmp.private_")
+TLS_PORTS = {443, 8443}
+
+pytestmark = pytest.mark.skipif(shutil.which("tshark") is None or os.geteuid() != 0,
+                                reason="needs tshark and root to capture on lo")
+lab = lab_fixture()
+
+
+def _start_capture(network: str, path: Path, log: Path) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(["tshark", "-i", "lo", "-f", f"net {network}", "-w", str(path)],
+                            stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+    for _ in range(200):  # wait until tshark says it is capturing (not a timing assertion: a readiness wait)
+        if "Capturing on" in log.read_text(errors="replace") or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    if proc.poll() is not None:
+        pytest.fail(f"tshark did not start: {log.read_text(errors='replace')}")
+    return proc
+
+
+def _stop_capture(proc: subprocess.Popen[bytes]) -> None:
+    time.sleep(0.5)  # let the last frames reach the capture buffer
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=30)
+
+
+def _compared(kind: str) -> bool:
+    return kind.startswith(COMPARED)
+
+
+@pytest.fixture(scope="module")
+def both(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("pcap-of-lab")
+    registry = default_registry()
+    devices = [d for d in lab.devices if d.vendor and registry.group_of(d.vendor) in HIGH_RISK_GROUPS]
+    scope = load_scope(lab.write_scope(tmp / "scope.toml"))
+    capture = tmp / "lab.pcapng"
+    proc = _start_capture(str(lab.scope_network()), capture, tmp / "tshark.log")
+    try:
+        with AuditLog.open(tmp / "audit.jsonl") as log:
+            report = run_probe(scope, scope.expand([d.ip for d in devices]), log)
+    finally:
+        _stop_capture(proc)
+    observations = tmp / "pcap-observations.jsonl"
+    result = CliRunner().invoke(app, ["pcap", "--no-db", "--format", "jsonl", "-o", str(tmp / "devices.jsonl"),
+                                      "--observations", str(observations), str(capture)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in observations.read_text().splitlines() if line.strip()]
+    return {"devices": devices, "probe": report.observations, "pcap": rows}
+
+
+def _probe_set(both: dict[str, Any], *, first_exchange_only: bool = False) -> set[tuple[str, str, str]]:
+    out = set()
+    for o in both["probe"]:
+        if not _compared(o.kind) or o.context.get("port") in TLS_PORTS or o.context.get("tls"):
+            continue  # a capture cannot read bodies sent over TLS
+        if first_exchange_only and o.kind == "http.body" and o.context.get("probe") != "http.get /":
+            continue
+        out.add((o.keys.ip, o.kind, o.value))
+    return out
+
+
+def _pcap_set(both: dict[str, Any]) -> set[tuple[str, str, str]]:
+    return {(r["ip"], r["kind"], r["value"]) for r in both["pcap"] if _compared(r["kind"]) and r.get("ip")}
+
+
+def _snmp(found: set[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+    return {x for x in found if x[1].startswith("snmp.")}
+
+
+def test_the_capture_gives_the_probes_snmp_inventory(both: dict[str, Any]) -> None:
+    probe, pcap = _snmp(_probe_set(both)), _snmp(_pcap_set(both))
+    assert {kind for _ip, kind, _v in probe} >= {"snmp.syscontact", "snmp.entity.model_name", "snmp.private_model",
+                                                 "snmp.private_firmware"}
+    assert probe == pcap
+
+
+def test_the_capture_gives_the_probes_first_page_bodies(both: dict[str, Any]) -> None:
+    probe, pcap = _probe_set(both, first_exchange_only=True), _pcap_set(both)
+    assert any(kind == "http.body" for _ip, kind, _v in probe)
+    assert probe == pcap
+
+
+@pytest.mark.xfail(strict=True, reason="pcap reads the first message of each TCP direction; the deep endpoints "
+                                       "follow GET / on the probe's keep-alive connection")
+def test_the_capture_gives_the_deep_endpoint_bodies(both: dict[str, Any]) -> None:
+    assert _probe_set(both) == _pcap_set(both)
+
+
+def test_every_high_risk_profile_is_compared(both: dict[str, Any]) -> None:
+    seen = {ip for ip, _kind, _value in _probe_set(both, first_exchange_only=True)}
+    plain = [d for d in both["devices"] if set(d.services) & {"http", "snmp"}]
+    assert len(plain) >= len(HIGH_RISK_GROUPS)  # every high-risk maker has a plain-HTTP or SNMP profile
+    missing = [d.profile for d in plain if d.ip not in seen]
+    assert not missing, f"profiles without a body or SNMP inventory in the capture: {missing}"
