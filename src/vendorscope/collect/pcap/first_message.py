@@ -77,7 +77,9 @@ def _tls_complete(data: bytes) -> bool:
 HTTP_RESPONSE = FirstMessage("http-response", _response_complete, lambda d, s, p: http.response_evidence(d),
                              MAX_HEADER_BLOCK + PCAP_BODY)
 HTTP_REQUEST = FirstMessage("http-request", _request_complete, lambda d, s, p: http.request_evidence(d))
-RTSP_RESPONSE = FirstMessage("rtsp-response", _request_complete, lambda d, s, p: rtsp.response_evidence(d))
+# Heads and, for an answer with a length (DESCRIBE's SDP), the body: evidence/rtsp.py reads both.
+RTSP_RESPONSE = FirstMessage("rtsp-response", _response_complete, lambda d, s, p: rtsp.response_evidence(d),
+                             MAX_HEADER_BLOCK + rtsp.MAX_SDP)
 RTSP_REQUEST = FirstMessage("rtsp-request", _request_complete, lambda d, s, p: rtsp.request_evidence(d))
 # The line and the server's KEXINIT after it (the same or later segments; a server that sends
 # none is read when its flow ends or a bound is reached): see evidence/ssh.py.
