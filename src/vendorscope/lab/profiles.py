@@ -303,7 +303,7 @@ def _service(service: str, raw: Any, where: str, snmp_dir: Path, fault: str | No
         elif service == "rtsp":
             svc = RtspService(port=port, **options)
             if svc.sdp is not None and (not svc.sdp_source.strip() or svc.realm is not None):
-                raise ProfileError(f"{where}: rtsp.sdp needs an sdp_source and no realm (a challenged DESCRIBE shows none)")
+                raise ProfileError(f"{where}: rtsp.sdp needs an sdp_source and no realm (a challenge hides it)")
         elif service in DISCOVERY_SERVICES:
             svc = DiscoveryService(port=port, **options)
             if not svc.source:
