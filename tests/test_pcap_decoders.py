@@ -281,7 +281,8 @@ def test_tls_bad_certificate_is_a_decode_error() -> None:
 
 
 @pytest.mark.parametrize("data, sport, kind, value", [
-    (b"SSH-2.0-HUAWEI-1.5\r\n", 22, "ssh.banner", "SSH-2.0-HUAWEI-1.5"),
+    # The line and a first packet (here not a KEXINIT): an SSH stream waits for the packet after its line.
+    (b"SSH-2.0-HUAWEI-1.5\r\n\x00\x00\x00\x0c\x0a\x15" + bytes(10), 22, "ssh.banner", "SSH-2.0-HUAWEI-1.5"),
     (b"220 ProFTPD Server (Hikvision FTP)\r\n", 21, "ftp.banner", "220 ProFTPD Server (Hikvision FTP)"),
     (b"220-mail.example.com ESMTP\r\n220 ready\r\n", 25, "smtp.banner", "220-mail.example.com ESMTP\n220 ready"),
     (b"\xff\xfb\x01\xff\xfb\x03\r\nWelcome to ZXA10 C300\r\nUsername:", 23, "telnet.banner",

@@ -72,6 +72,32 @@ def kex_evidence(lists: list[str]) -> list[Evidence]:
             Evidence("ssh.hassh", hassh, context={"hostkey": hostkey[:512]})]
 
 
+def after_line(data: bytes) -> bytes | None:
+    """The bytes after the identification line, or None while the line is not complete."""
+    start = data.find(b"SSH-")
+    end = data.find(b"\n", max(start, 0))
+    return data[end + 1 :] if start >= 0 and end >= 0 else None
+
+
+def kexinit_complete(rest: bytes) -> bool:
+    """Whether the bytes after the line hold a whole first packet, or cannot be a KEXINIT at all
+    (a reader waits no longer: bounded by :data:`MAX_KEXINIT`)."""
+    if len(rest) < 6:
+        return False
+    length = int.from_bytes(rest[:4], "big")
+    if not 5 <= length <= MAX_KEXINIT or rest[5] != MSG_KEXINIT:
+        return True
+    return len(rest) >= 4 + length
+
+
+def stream_complete(data: bytes) -> bool:
+    """A server's first bytes are read: the line and the KEXINIT after it (or what stands for it)."""
+    rest = after_line(data)
+    if rest is None:
+        return len(data) >= MAX_LINE
+    return kexinit_complete(rest)
+
+
 def ssh_evidence(data: bytes) -> list[Evidence]:
     line = banner(data)
     if not line:

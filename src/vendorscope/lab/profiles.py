@@ -123,6 +123,8 @@ class RtspService:
     port: int
     server: str | None = None
     realm: str | None = None
+    sdp: str | None = None  # the session description DESCRIBE answers with (when no realm)
+    sdp_source: str = ""  # where a description like it was seen
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +302,8 @@ def _service(service: str, raw: Any, where: str, snmp_dir: Path, fault: str | No
                     parse_dn(dn)
         elif service == "rtsp":
             svc = RtspService(port=port, **options)
+            if svc.sdp is not None and (not svc.sdp_source.strip() or svc.realm is not None):
+                raise ProfileError(f"{where}: rtsp.sdp needs an sdp_source and no realm (a challenge hides it)")
         elif service in DISCOVERY_SERVICES:
             svc = DiscoveryService(port=port, **options)
             if not svc.source:

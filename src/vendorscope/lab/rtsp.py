@@ -53,6 +53,7 @@ def respond(service: RtspService, request: Request | None, nonce: str) -> bytes:
         if service.realm is not None:  # no credentials are ever right
             return _message("401 Unauthorized", cseq, service, {"WWW-Authenticate": service.realm.format(nonce=nonce)})
         sdp = (
+            "\r\n".join(service.sdp.strip().splitlines()) + "\r\n" if service.sdp is not None else
             "v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=Media Presentation\r\nt=0 0\r\n"
             "m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:trackID=1\r\n"
         )

@@ -34,10 +34,6 @@ class FirstMessage(NamedTuple):
     max_bytes: int = MAX_HEADER_BLOCK
 
 
-def _line_complete(data: bytes) -> bool:
-    return b"\n" in data or len(data) >= ssh.MAX_LINE
-
-
 def _greeting(data: bytes, sport: int, dport: int) -> list[Evidence]:
     found = greeting.classify(sport, data)
     return [found] if found is not None else []
@@ -81,10 +77,13 @@ def _tls_complete(data: bytes) -> bool:
 HTTP_RESPONSE = FirstMessage("http-response", _response_complete, lambda d, s, p: http.response_evidence(d),
                              MAX_HEADER_BLOCK + PCAP_BODY)
 HTTP_REQUEST = FirstMessage("http-request", _request_complete, lambda d, s, p: http.request_evidence(d))
-RTSP_RESPONSE = FirstMessage("rtsp-response", _request_complete, lambda d, s, p: rtsp.response_evidence(d))
+# Heads and, for an answer with a length (DESCRIBE's SDP), the body: evidence/rtsp.py reads both.
+RTSP_RESPONSE = FirstMessage("rtsp-response", _response_complete, lambda d, s, p: rtsp.response_evidence(d),
+                             MAX_HEADER_BLOCK + rtsp.MAX_SDP)
 RTSP_REQUEST = FirstMessage("rtsp-request", _request_complete, lambda d, s, p: rtsp.request_evidence(d))
-# The KEXINIT is read when it came with the line (the same segment): see evidence/ssh.py.
-SSH = FirstMessage("ssh", _line_complete, lambda d, s, p: ssh.ssh_evidence(d), ssh.MAX_LINE + 4096)
+# The line and the server's KEXINIT after it (the same or later segments; a server that sends
+# none is read when its flow ends or a bound is reached): see evidence/ssh.py.
+SSH = FirstMessage("ssh", ssh.stream_complete, lambda d, s, p: ssh.ssh_evidence(d), ssh.MAX_LINE + 8192)
 GREETING = FirstMessage("greeting", greeting.greeting_complete, _greeting, greeting.MAX_READ)
 TELNET = FirstMessage("telnet", greeting.telnet_complete, _greeting, greeting.MAX_READ)
 SIP = FirstMessage("sip", _request_complete, lambda d, s, p: sip.parse_sip(d))

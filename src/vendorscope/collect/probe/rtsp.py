@@ -1,4 +1,5 @@
-"""RTSP: OPTIONS and DESCRIBE, for the Server header (and the realm of a challenge).
+"""RTSP: OPTIONS and DESCRIBE (no credentials), for the Server header, the realm of a challenge and,
+when DESCRIBE is answered, the session description's identifying lines (``rtsp.sdp``).
 
 Cameras and recorders answer RTSP on 554 even when their web interface is
 off, and their Server header names the firmware. Answers are read with the
@@ -13,6 +14,7 @@ from vendorscope.collect.probe.gate import Gate, ProbeFailed, Session, Step
 from vendorscope.collect.probe.http import USER_AGENT, XML_CAP, HttpResponse, read_response
 from vendorscope.collect.probe.scope import ScopeViolation
 from vendorscope.evidence import http as http_evidence
+from vendorscope.evidence import rtsp as rtsp_evidence
 from vendorscope.model import Observation
 
 
@@ -59,6 +61,9 @@ async def probe_rtsp(gate: Gate, target: str, port: int, *, report_open: bool = 
                 break  # an HTTP server on an RTSP port: the HTTP probe covers it
             out.extend(gate.record(step, ev, status=response.status, public=response.header("Public"))
                        for ev in http_evidence.response_headers_evidence(response.headers, "rtsp"))
+            if method == "DESCRIBE" and response.status == 200 and response.body:
+                out.extend(gate.record(step, ev, status=response.status)
+                           for ev in rtsp_evidence.sdp_evidence(response.body, response.header("Content-Type")))
             if (response.header("Connection") or "").lower() == "close":  # RTSP/1.0 is persistent otherwise
                 await session.aclose()
     except ScopeViolation:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from vendorscope.collect.probe import discovery, http, rtsp, tcp, tls
+from vendorscope.collect.probe import discovery, http, rtsp, ssh, tcp, tls
 from vendorscope.collect.probe.audit import AuditSink
 from vendorscope.collect.probe.gate import Gate, ProbeFailed
 from vendorscope.collect.probe.scope import Scope, ScopeViolation
@@ -234,6 +234,8 @@ async def probe_tcp_port(gate: Gate, target: str, port: int) -> list[Observation
             found = greeting_evidence.classify(port, greeting.data)
             if found is not None:
                 out.append(gate.record(greeting.step, found, ended=greeting.end))
+                if found.kind == "ssh.banner":
+                    out.extend(await ssh.read_kexinit(gate, session, greeting.data))
             if http.looks_like_http(greeting.data):
                 out.extend(http.observations_from_raw(gate, greeting.step, greeting.data))
             return out
