@@ -174,18 +174,18 @@ def read_upload(kind: str, path: Path, name: str, advance: Callable[[int], None]
 
         yield from read_observations(path, progress=advance, report=SkipReport(), name=name)
         return
-    from vendorscope.cli.imports import ImportKind, _reader
     from vendorscope.collect.imports.common import BadRecord, Collector, source_name
+    from vendorscope.collect.imports.readers import read_file
 
     bad: list[BadRecord] = []
     collector = Collector(strict=False, on_bad=bad.append)
     now = datetime.now(UTC)
     if kind == "table":
         # The table reader reads the file itself: report its size when done.
-        yield from _reader(ImportKind.table, path, source_name(kind, name), collector, now, None, None, advance)
+        yield from read_file("table", path, source_name(kind, name), collector, now, on_read=advance)
         advance(path.stat().st_size)
     else:
-        yield from _reader(ImportKind(kind), path, source_name(kind, name), collector, now, None, None, advance)
+        yield from read_file(kind, path, source_name(kind, name), collector, now, on_read=advance)
     if bad:
         first = str(bad[0]).replace(str(path), name)
         more = f" (and {len(bad) - 1} more bad records)" if len(bad) > 1 else ""
