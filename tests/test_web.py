@@ -284,6 +284,8 @@ PAGE_ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("POST", "/imports", "analyst", {"data": {"kind": "nmap"}, "file": NMAP_XML}),
     ("GET", "/jobs/1", "viewer", {}),
     ("POST", "/probe", "analyst", {"data": {}}),
+    ("POST", "/watch", "analyst", {"data": {"every": "1h"}}),
+    ("POST", "/watch/stop", "analyst", {"data": {}}),
     ("GET", "/users", "admin", {}),
     ("POST", "/users", "admin", {"data": {"action": "add", "role": "viewer", "password": "a long password"}}),
     ("GET", "/docs", "viewer", {}),
@@ -302,6 +304,9 @@ API_ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("POST", "/api/v1/jobs", "analyst", {"data": {"kind": "nmap"}, "file": NMAP_XML}),
     ("GET", "/api/v1/jobs/1", "viewer", {}),
     ("POST", "/api/v1/probes", "analyst", {}),
+    ("GET", "/api/v1/watch", "viewer", {}),
+    ("POST", "/api/v1/watch", "analyst", {"json": {"every": "1h"}}),  # starts a watch …
+    ("DELETE", "/api/v1/watch", "analyst", {}),  # … and stops it
     ("GET", "/api/v1/alerts", "viewer", {}),
 ]
 PUBLIC_ROUTES = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vendorscope.model import Role as AssetRole
 from vendorscope.report.json_report import finding_dict, report_dict
-from vendorscope.store.accounts import Job, Principal, Role
+from vendorscope.store.accounts import Alert, Job, Principal, Role
 from vendorscope.web.app import check_csrf, require, state
 from vendorscope.web.data import SORT_KEYS
 from vendorscope.web.jobs import UPLOAD_KINDS
@@ -213,6 +213,65 @@ def start_probe(request: Request, who: Principal = analyst) -> Response:
     return json_response(_job_dict(job), 202, {"Location": f"/api/v1/jobs/{job.id}"})
 
 
+class WatchStart(BaseModel):
+    """How often to probe the server's scope."""
+
+    every: str = Field("1h", max_length=20, description="time from one round's start to the next: 30m, 1h, 1d")
+
+
+def watch_dict(request: Request) -> dict[str, Any]:
+    """The latest watch: its job, and while it runs here its interval, rounds, next run; the alerts since it began."""
+    st = state(request)
+    found = st.jobs.watch_status()
+    if found is None:
+        return {"watch": None, "alerts": []}
+    job, live = found
+    alerts = [x for x in st.accounts.alerts(100) if x.at >= job.created_at]
+    return {
+        "watch": {**_job_dict(job), "running": live is not None, "every": live.every if live else None,
+                  "every_s": live.every_s if live else None, "rounds": job.done,
+                  "next_run": live.next_run.isoformat() if live and live.next_run else None},
+        "alerts": [_alert_dict(x) for x in alerts],
+    }
+
+
+@router.get("/watch", responses=ERRORS, summary="Continuous monitoring: the latest watch and its alerts")
+def get_watch(request: Request, who: Principal = viewer) -> Response:
+    return json_response(watch_dict(request))
+
+
+@router.post("/watch", status_code=202,
+             responses={**ERRORS, 409: {"description": "no scope, or a watch runs already"},
+                        422: {"description": "bad interval"}},
+             summary="Start probing the server's scope every so often (analyst), as `vendorscope watch`")
+def start_watch(request: Request, body: WatchStart, who: Principal = analyst) -> Response:
+    check_csrf(request, who)
+    st = state(request)
+    if st.probes is None:
+        raise HTTPException(409, "this server has no scope to watch: start it with `vendorscope serve --scope FILE`")
+    try:
+        job = st.jobs.start_watch(st.probes, st.data, body.every, who.name)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except RuntimeError as exc:
+        raise HTTPException(409, str(exc)) from None
+    st.accounts.audit(who.name, "watch.start", f"job:{job.id}", {"scope": st.probes.scope_path.name,
+                                                                  "every": body.every})
+    return json_response(watch_dict(request), 202, {"Location": "/api/v1/watch"})
+
+
+@router.delete("/watch", responses={**ERRORS, 404: {"description": "no watch runs"}},
+               summary="Stop the running watch (analyst); the round under way ends first")
+def stop_watch(request: Request, who: Principal = analyst) -> Response:
+    check_csrf(request, who)
+    st = state(request)
+    job = st.jobs.stop_watch(f"stopped by {who.name}")
+    if job is None:
+        raise HTTPException(404, "no watch runs")
+    st.accounts.audit(who.name, "watch.stop", f"job:{job.id}", {})
+    return json_response(watch_dict(request))
+
+
 @router.get("/jobs/{job_id}", responses={**ERRORS, 404: {"description": "no such job"}},
             summary="One job's progress")
 def get_job(request: Request, job_id: int, who: Principal = viewer) -> Response:
@@ -224,6 +283,9 @@ def get_job(request: Request, job_id: int, who: Principal = viewer) -> Response:
 
 @router.get("/alerts", responses=ERRORS, summary="Monitoring alerts, newest first")
 def list_alerts(request: Request, who: Principal = viewer) -> Response:
-    return json_response({"alerts": [{"id": x.id, "at": x.at.isoformat(), "kind": x.kind, "message": x.message,
-                                      "detail": x.detail, "snapshot_id": x.snapshot_id}
-                                     for x in state(request).accounts.alerts()]})
+    return json_response({"alerts": [_alert_dict(x) for x in state(request).accounts.alerts()]})
+
+
+def _alert_dict(x: Alert) -> dict[str, Any]:
+    return {"id": x.id, "at": x.at.isoformat(), "kind": x.kind, "message": x.message, "detail": x.detail,
+            "snapshot_id": x.snapshot_id}
