@@ -284,6 +284,8 @@ PAGE_ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("POST", "/imports", "analyst", {"data": {"kind": "nmap"}, "file": NMAP_XML}),
     ("GET", "/jobs/1", "viewer", {}),
     ("POST", "/probe", "analyst", {"data": {}}),
+    ("POST", "/watch", "analyst", {"data": {"every": "1h"}}),
+    ("POST", "/watch/stop", "analyst", {"data": {}}),
     ("GET", "/users", "admin", {}),
     ("POST", "/users", "admin", {"data": {"action": "add", "role": "viewer", "password": "a long password"}}),
     ("GET", "/docs", "viewer", {}),
@@ -302,6 +304,9 @@ API_ROUTES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("POST", "/api/v1/jobs", "analyst", {"data": {"kind": "nmap"}, "file": NMAP_XML}),
     ("GET", "/api/v1/jobs/1", "viewer", {}),
     ("POST", "/api/v1/probes", "analyst", {}),
+    ("GET", "/api/v1/watch", "viewer", {}),
+    ("POST", "/api/v1/watch", "analyst", {"json": {"every": "1h"}}),  # starts a watch …
+    ("DELETE", "/api/v1/watch", "analyst", {}),  # … and stops it
     ("GET", "/api/v1/alerts", "viewer", {}),
 ]
 PUBLIC_ROUTES = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout")}
@@ -405,6 +410,33 @@ def test_asset_list_filters_sorts_and_pages(site: dict[str, Any]) -> None:
     assert client.get("/api/v1/assets?min_confidence=1.01", headers=headers).status_code == 422
     bad = client.get("/api/v1/assets?sort=nonsense", headers=headers)
     assert bad.status_code == 422 and "sort" in bad.json()["error"]
+
+
+@pytest.mark.parametrize("query", ["size=0", "size=501", "size=ten", "page=0", "page=-1", "page=1.5",
+                                   "min_confidence=-0.1", "min_confidence=nan", "min_confidence=high",
+                                   "desc=maybe", "q=" + "x" * 201])
+def test_asset_list_parameters_out_of_range_are_one_line_422(site: dict[str, Any], query: str) -> None:
+    r = site["client"].get(f"/api/v1/assets?{query}", headers=bearer(site, "viewer"))
+    name = query.split("=", 1)[0]
+    assert r.status_code == 422 and r.json()["error"].startswith(f"{name}:") and "\n" not in r.json()["error"]
+
+
+def test_asset_list_pages_are_the_rows_json_and_described_to_openapi(site: dict[str, Any]) -> None:
+    from vendorscope.web.views import listed_dict
+
+    client, headers = site["client"], bearer(site, "viewer")
+    # Each row's JSON is kept once made: a page read twice, in other orders, is the same rows.
+    for _ in range(2):
+        for query in ("sort=id&size=2&page=2", "sort=id&desc=1&size=500", "sort=confidence&desc=TRUE"):
+            body = client.get(f"/api/v1/assets?{query}", headers=headers).json()
+            a = site["app"].state.web.data.assessment(AS_OF)
+            by_id = {r.id: r for r in a.rows}
+            assert body["assets"] and all(row == listed_dict(by_id[row["id"]]) for row in body["assets"])
+    assert client.get("/api/v1/assets?desc=0&min_confidence=", headers=headers).status_code == 200
+    spec = client.get("/openapi.json", headers=headers).json()
+    names = {p["name"] for p in spec["paths"]["/api/v1/assets"]["get"]["parameters"]}
+    assert {"group", "verdict", "site", "role", "source", "min_confidence", "q", "sort", "desc", "page", "size",
+            "as_of"} <= names
 
 
 def test_verdict_filter_uses_the_judges_categories(site: dict[str, Any]) -> None:

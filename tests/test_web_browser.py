@@ -45,12 +45,25 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`vendorscope serve` as a user starts it, on a free loopback port."""
-    folder = tmp_path_factory.mktemp("web-browser")
+    yield from _serve(tmp_path_factory.mktemp("web-browser"))
+
+
+@pytest.fixture(scope="module")
+def scoped_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`vendorscope serve --scope` over one loopback address where nothing listens."""
+    folder = tmp_path_factory.mktemp("web-browser-scope")
+    scope = folder / "scope.toml"
+    scope.write_text('[scope]\nallow = ["127.42.0.19/32"]\nports = [2222]\nudp_ports = []\ntimeout = 0.5\n'
+                     'retries = 0\n[snmp]\ncommunities = []\n')
+    yield from _serve(folder, "--scope", str(scope))
+
+
+def _serve(folder: Path, *extra: str) -> Iterator[str]:
     db = build_inventory(folder / "inv.db")
     add_users(db)
     port = free_port()
     exe = Path(sys.executable).with_name("vendorscope")
-    proc = subprocess.Popen([str(exe), "serve", "--db", db, "--port", str(port)], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([str(exe), "serve", "--db", db, "--port", str(port), *extra], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -200,3 +213,31 @@ def test_no_hostile_script_runs_on_any_page(server: str, browser: Any, path: str
     assert_inert(page, watcher)
     assert page.locator("script:not([src])").count() == 0  # no inline script at all
     page.close()
+
+
+def test_an_analyst_starts_and_stops_a_watch_that_survives_reloads(scoped_server: str, browser: Any) -> None:
+    page = browser.new_page()
+    watcher = Watcher(page)
+    log_in(page, scoped_server, "analyst")
+    page.goto(scoped_server + "imports")
+    page.fill("form[action='/watch'] input[name=every]", "1s")
+    page.click("form[action='/watch'] button[type=submit]")
+    page.wait_for_url(re.compile(r"/imports#watch$"))
+    section = page.locator("#watch")
+    assert "Watching" in section.inner_text() and "every 1s" in section.inner_text()
+    assert page.locator("form[action='/watch']").count() == 0  # one watch at a time
+    # Rounds go on while nobody looks; a reload shows them.
+    for _ in range(100):
+        page.reload()
+        text = page.locator("#watch").inner_text()
+        if re.search(r"[2-9] rounds|\d\d+ rounds", text):
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"no second round: {text}")
+    assert "next round" in text
+    page.click("form[action='/watch/stop'] button[type=submit]")
+    page.wait_for_url(re.compile(r"/imports#watch$"))
+    text = page.locator("#watch").inner_text()
+    assert "Last watch" in text and "stopped by analyst" in text and "Stop watching" not in text
+    assert_inert(page, watcher)

@@ -168,3 +168,106 @@ def test_watch_alerts_by_log_webhook_and_banner(huawei: ServerThread, receiver: 
     banner = page.split('<section class="alerts"', 1)[1].split("</section>", 1)[0]
     assert "high-risk device appeared" in banner and "deadline passed" in banner
 
+
+
+# ---------------------------------------------------------------- the watch as a job of the web UI
+
+
+def _wait(check: Any, what: str, limit_s: float = 60.0) -> Any:
+    """Poll until ``check()`` is truthy (a bound on the wait, not a timing assertion)."""
+    import time
+
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def test_the_web_watches_every_second_shows_rounds_and_alerts_and_stops(
+        huawei: ServerThread, scope_file: Path, tmp_path: Path) -> None:
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+    from web_support import PASSWORD
+
+    from vendorscope.collect.probe.scope import load_scope
+    from vendorscope.web.app import create_app
+    from vendorscope.web.jobs import ProbeSetup
+
+    db = str(tmp_path / "web-watch.db")
+    with open_inventory(db) as inv:
+        accounts = Accounts(inv.engine)
+        analyst = accounts.create_token("analyst", "analyst")[1]
+        viewer = accounts.create_token("viewer", "viewer")[1]
+        accounts.add_user("officer", "viewer", PASSWORD)
+    scope = load_scope(scope_file)
+    probes = ProbeSetup(scope, scope_file, scope.expand(()), tmp_path / "audit.jsonl", 4)
+    a_headers, v_headers = {"Authorization": f"Bearer {analyst}"}, {"Authorization": f"Bearer {viewer}"}
+    with TestClient(create_app(db, probes=probes)) as client:
+        assert client.get("/api/v1/watch", headers=v_headers).json() == {"watch": None, "alerts": []}
+        assert client.post("/api/v1/watch", headers=v_headers, json={"every": "1s"}).status_code == 403
+        bad = client.post("/api/v1/watch", headers=a_headers, json={"every": "often"})
+        assert bad.status_code == 422 and "expected a duration" in bad.json()["error"]
+        assert client.post("/api/v1/watch", headers=a_headers, json={"every": "0.1s"}).status_code == 422
+        r = client.post("/api/v1/watch", headers=a_headers, json={"every": "1s"})
+        assert r.status_code == 202, r.text
+        started = r.json()["watch"]
+        assert started["kind"] == "watch" and started["running"] and started["every"] == "1s"
+        again = client.post("/api/v1/watch", headers=a_headers, json={"every": "1s"})
+        assert again.status_code == 409 and "runs already" in again.json()["error"]
+
+        # Rounds go on by themselves; what the watch shows comes from the store on every request.
+        status = _wait(lambda: (lambda w: w if w["watch"]["rounds"] >= 2 else None)(
+            client.get("/api/v1/watch", headers=v_headers).json()), "two rounds")
+        watch = status["watch"]
+        assert watch["running"] and watch["state"] == "running" and watch["every_s"] == 1.0
+        assert watch["next_run"] is not None and watch["snapshot_id"]
+        # The Huawei device raised one alert however many rounds found it, shown with the watch.
+        kinds = [x["kind"] for x in status["alerts"]]
+        assert kinds.count("high_risk_appeared") == 1, kinds
+        assert any(HUAWEI_HOST in x["message"] for x in status["alerts"])
+        snapshots = client.get("/api/v1/snapshots", headers=v_headers).json()["snapshots"]
+        assert len(snapshots) >= 2 and {s["source"] for s in snapshots} == {"probe"}
+
+        # The pages: the watch after a reload, the banner on the overview.
+        token = re.search(r'name="login_csrf" value="([^"]+)"', client.get("/login").text)
+        assert token is not None
+        client.post("/login", data={"name": "officer", "password": PASSWORD, "login_csrf": token.group(1)})
+        page = client.get("/imports").text
+        section = page.split('<section id="watch"', 1)[1].split("</section>", 1)[0]
+        assert "Watching" in section and "every 1s" in section and "next round" in section
+        assert "Stop watching" not in section  # a viewer cannot stop it
+        overview = client.get("/").text
+        assert "high-risk device appeared" in overview.split('<section class="alerts"', 1)[1]
+
+        stopped = client.delete("/api/v1/watch", headers=a_headers)
+        assert stopped.status_code == 200, stopped.text
+        final = stopped.json()["watch"]
+        assert not final["running"] and final["state"] == "done" and "stopped by token:analyst" in final["message"]
+        rounds = final["rounds"]
+        assert client.delete("/api/v1/watch", headers=a_headers).status_code == 404
+        # Stopped means stopped: no round after it.
+        assert client.get("/api/v1/watch", headers=v_headers).json()["watch"]["rounds"] == rounds
+        assert "Last watch" in client.get("/imports").text
+
+        # A watch left running when the server stops is marked interrupted by the next server.
+        assert client.post("/api/v1/watch", headers=a_headers, json={"every": "1h"}).status_code == 202
+    with TestClient(create_app(db, probes=probes)) as client:
+        watch = client.get("/api/v1/watch", headers=v_headers).json()["watch"]
+        assert watch["state"] in ("done", "failed") and not watch["running"]
+
+
+def test_a_server_without_a_scope_cannot_watch(tmp_path: Path) -> None:
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from vendorscope.web.app import create_app
+
+    db = str(tmp_path / "noscope.db")
+    with open_inventory(db) as inv:
+        analyst = Accounts(inv.engine).create_token("analyst", "analyst")[1]
+    with TestClient(create_app(db)) as client:
+        r = client.post("/api/v1/watch", headers={"Authorization": f"Bearer {analyst}"}, json={"every": "1h"})
+        assert r.status_code == 409 and "--scope" in r.json()["error"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import sys
 import zlib
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -37,9 +36,9 @@ from vendorscope.collect.imports.common import (
     Collector,
     ImportFailure,
     StrictAbort,
-    open_maybe_gzip,
     source_name,
 )
+from vendorscope.collect.imports.readers import read_file
 from vendorscope.model import Observation
 
 MAX_SHOWN = 20
@@ -87,36 +86,6 @@ class _Warnings:
             self._show(record)
 
 
-def _reader(kind: ImportKind, path: Path, source: str, collector: Collector, now: datetime,
-            mapping: dict[str, str] | None, sheet: str | None,
-            on_read: Callable[[int], None]) -> Iterator[Observation]:
-    name = str(path)
-    if kind is ImportKind.table:
-        from vendorscope.collect.imports.table import read_table
-
-        yield from read_table(path, name, source, collector, now, mapping=mapping, sheet=sheet)
-    elif kind is ImportKind.sbom:
-        from vendorscope.collect.imports.sbom import SbomError, read_document, read_sbom
-
-        try:
-            with open_maybe_gzip(path, on_read) as stream:
-                data = read_document(stream)
-        except SbomError as exc:
-            collector.bad(name, exc.place, str(exc))
-            return
-        yield from read_sbom(data, name, source, collector, now)
-    elif kind is ImportKind.nmap:
-        from vendorscope.collect.imports.nmap import read_nmap
-
-        with open_maybe_gzip(path, on_read) as stream:
-            yield from read_nmap(stream, name, source, collector, now)
-    else:
-        from vendorscope.collect.imports.scandata import read_scandata
-
-        with open_maybe_gzip(path, on_read) as stream:
-            yield from read_scandata(stream, name, source, collector, now)
-
-
 def _collect_files(kind: ImportKind, paths: list[Path], collector: Collector, now: datetime,
                    mapping: dict[str, str] | None, sheet: str | None) -> list[Observation]:
     observations: list[Observation] = []
@@ -131,7 +100,7 @@ def _collect_files(kind: ImportKind, paths: list[Path], collector: Collector, no
         for path in paths:
             source = source_name(kind.value, path.name)
             try:
-                for obs in _reader(kind, path, source, collector, now, mapping, sheet, on_read):
+                for obs in read_file(kind, path, source, collector, now, mapping, sheet, on_read):
                     observations.append(obs)
             except (StrictAbort, ImportFailure):
                 raise

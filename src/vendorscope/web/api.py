@@ -10,16 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from vendorscope.model import Role as AssetRole
 from vendorscope.report.json_report import finding_dict, report_dict
-from vendorscope.store.accounts import Job, Principal, Role
+from vendorscope.store.accounts import Alert, Job, Principal, Role
 from vendorscope.web.app import check_csrf, require, state
-from vendorscope.web.data import SORT_KEYS
+from vendorscope.web.data import SORT_KEYS, Assessment, Page
 from vendorscope.web.jobs import UPLOAD_KINDS
 from vendorscope.web.pages import assessment_of, requested_day
 from vendorscope.web.views import asset_detail, asset_filter, listed_dict
@@ -56,25 +56,60 @@ def _job_dict(job: Job) -> dict[str, Any]:
     }
 
 
-@router.get("/assets", responses=ERRORS, summary="Assets: filtered, sorted, one page at a time")
-async def list_assets(
-    request: Request,
-    group: str | None = Query(None, description="vendor or vendor group"),
-    verdict: str | None = Query(None, description="covered, review, high_risk or other"),
-    site: str | None = None,
-    role: str | None = None,
-    source: str | None = Query(None, description="pcap, probe, import:nmap, import:table, …"),
-    min_confidence: float | None = Query(None, ge=0, le=1),
-    q: str | None = Query(None, max_length=200, description="text in id, keys, vendor, product, site, tags"),
-    sort: str = Query("category", description=", ".join(SORT_KEYS)),
-    desc: bool = False,
-    page: int = Query(1, ge=1),
-    size: int = Query(50, ge=1, le=500),
-    as_of: str | None = Query(None, description="judge as of this date (YYYY-MM-DD)"),
-    who: Principal = viewer,
-) -> Response:
+# The asset list's query parameters: parsed by hand (FastAPI's per-parameter validation was about
+# half of the list's time per request), described to OpenAPI here.
+_LIST_PARAMETERS: list[tuple[str, dict[str, Any], str]] = [
+    ("group", {"type": "string"}, "vendor or vendor group"),
+    ("verdict", {"type": "string"}, "covered, review, high_risk or other"),
+    ("site", {"type": "string"}, "site"),
+    ("role", {"type": "string"}, "role"),
+    ("source", {"type": "string"}, "pcap, probe, import:nmap, import:table, …"),
+    ("min_confidence", {"type": "number", "minimum": 0, "maximum": 1}, "lowest confidence"),
+    ("q", {"type": "string", "maxLength": 200}, "text in id, keys, vendor, product, site, tags"),
+    ("sort", {"type": "string", "enum": list(SORT_KEYS), "default": "category"}, "sort key"),
+    ("desc", {"type": "boolean", "default": False}, "descending"),
+    ("page", {"type": "integer", "minimum": 1, "default": 1}, "page, from 1"),
+    ("size", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "rows per page"),
+    ("as_of", {"type": "string", "format": "date"}, "judge as of this date (YYYY-MM-DD)"),
+]
+_TRUE, _FALSE = {"1", "true", "on", "yes", "t", "y"}, {"0", "false", "off", "no", "f", "n"}
+
+
+def _number(params: Any, name: str, kind: type[int] | type[float], default: Any, low: float,
+            high: float | None) -> Any:
+    text = params.get(name)
+    if text is None or (text == "" and kind is float):
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        raise HTTPException(422, f"{name}: expected {'an integer' if kind is int else 'a number'}") from None
+    if kind is float and value != value:  # NaN
+        raise HTTPException(422, f"{name}: expected a number")
+    if value < low or (high is not None and value > high):
+        raise HTTPException(422, f"{name}: from {low:g}" + (f" to {high:g}" if high is not None else ""))
+    return value
+
+
+@router.get("/assets", responses=ERRORS, summary="Assets: filtered, sorted, one page at a time",
+            openapi_extra={"parameters": [{"name": n, "in": "query", "required": False, "schema": schema,
+                                           "description": text} for n, schema, text in _LIST_PARAMETERS]})
+async def list_assets(request: Request, who: Principal = viewer) -> Response:
+    params = request.query_params
+    group, verdict, site, role, source, q, as_of = (params.get(n) for n in (
+        "group", "verdict", "site", "role", "source", "q", "as_of"))
+    if q is not None and len(q) > 200:
+        raise HTTPException(422, "q: at most 200 characters")
+    min_confidence = _number(params, "min_confidence", float, None, 0, 1)
+    page = _number(params, "page", int, 1, 1, None)
+    size = _number(params, "size", int, 50, 1, 500)
+    sort = params.get("sort") or "category"
     if sort not in SORT_KEYS:
         raise HTTPException(422, f"sort: one of {', '.join(SORT_KEYS)}")
+    flag = (params.get("desc") or "false").lower()
+    if flag not in _TRUE | _FALSE:
+        raise HTTPException(422, "desc: expected true or false")
+    desc = flag in _TRUE
     data = state(request).data
     flt = asset_filter(group, verdict, site, role, source, min_confidence, q)
     # The hot path: with the assessment judged and this view kept (or cheap to make), a page is a slice
@@ -84,8 +119,24 @@ async def list_assets(
         a = await run_in_threadpool(assessment_of, request, as_of)
         await run_in_threadpool(data.view, a, flt, sort, desc)
     result = data.page(a, flt, sort, desc, page, size)
-    return json_response({"as_of": a.as_of.isoformat(), "total": result.total, "page": result.page,
-                          "pages": result.pages, "size": result.size, "assets": [listed_dict(r) for r in result.rows]})
+    return Response(page_json(a, result), media_type="application/json")
+
+
+_encode = msgspec.json.encode
+
+
+def page_json(a: Assessment, result: Page) -> bytes:
+    """``{"as_of", "total", "page", "pages", "size", "assets": [listed_dict…]}`` as bytes, each row encoded once
+    per assessment (the same bytes as encoding the whole dict)."""
+    known = a.row_json
+    rows = []
+    for i in result.indexes:
+        encoded = known.get(i)
+        if encoded is None:
+            encoded = known[i] = _encode(listed_dict(a.rows[i]))
+        rows.append(encoded)
+    return b'{"as_of":%s,"total":%d,"page":%d,"pages":%d,"size":%d,"assets":[%s]}' % (
+        _encode(a.as_of.isoformat()), result.total, result.page, result.pages, result.size, b",".join(rows))
 
 
 @router.get("/assets/{asset_id:path}", responses={**ERRORS, 404: {"description": "no such asset"}},
@@ -213,6 +264,65 @@ def start_probe(request: Request, who: Principal = analyst) -> Response:
     return json_response(_job_dict(job), 202, {"Location": f"/api/v1/jobs/{job.id}"})
 
 
+class WatchStart(BaseModel):
+    """How often to probe the server's scope."""
+
+    every: str = Field("1h", max_length=20, description="time from one round's start to the next: 30m, 1h, 1d")
+
+
+def watch_dict(request: Request) -> dict[str, Any]:
+    """The latest watch: its job, and while it runs here its interval, rounds, next run; the alerts since it began."""
+    st = state(request)
+    found = st.jobs.watch_status()
+    if found is None:
+        return {"watch": None, "alerts": []}
+    job, live = found
+    alerts = [x for x in st.accounts.alerts(100) if x.at >= job.created_at]
+    return {
+        "watch": {**_job_dict(job), "running": live is not None, "every": live.every if live else None,
+                  "every_s": live.every_s if live else None, "rounds": job.done,
+                  "next_run": live.next_run.isoformat() if live and live.next_run else None},
+        "alerts": [_alert_dict(x) for x in alerts],
+    }
+
+
+@router.get("/watch", responses=ERRORS, summary="Continuous monitoring: the latest watch and its alerts")
+def get_watch(request: Request, who: Principal = viewer) -> Response:
+    return json_response(watch_dict(request))
+
+
+@router.post("/watch", status_code=202,
+             responses={**ERRORS, 409: {"description": "no scope, or a watch runs already"},
+                        422: {"description": "bad interval"}},
+             summary="Start probing the server's scope every so often (analyst), as `vendorscope watch`")
+def start_watch(request: Request, body: WatchStart, who: Principal = analyst) -> Response:
+    check_csrf(request, who)
+    st = state(request)
+    if st.probes is None:
+        raise HTTPException(409, "this server has no scope to watch: start it with `vendorscope serve --scope FILE`")
+    try:
+        job = st.jobs.start_watch(st.probes, st.data, body.every, who.name)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except RuntimeError as exc:
+        raise HTTPException(409, str(exc)) from None
+    st.accounts.audit(who.name, "watch.start", f"job:{job.id}", {"scope": st.probes.scope_path.name,
+                                                                  "every": body.every})
+    return json_response(watch_dict(request), 202, {"Location": "/api/v1/watch"})
+
+
+@router.delete("/watch", responses={**ERRORS, 404: {"description": "no watch runs"}},
+               summary="Stop the running watch (analyst); the round under way ends first")
+def stop_watch(request: Request, who: Principal = analyst) -> Response:
+    check_csrf(request, who)
+    st = state(request)
+    job = st.jobs.stop_watch(f"stopped by {who.name}")
+    if job is None:
+        raise HTTPException(404, "no watch runs")
+    st.accounts.audit(who.name, "watch.stop", f"job:{job.id}", {})
+    return json_response(watch_dict(request))
+
+
 @router.get("/jobs/{job_id}", responses={**ERRORS, 404: {"description": "no such job"}},
             summary="One job's progress")
 def get_job(request: Request, job_id: int, who: Principal = viewer) -> Response:
@@ -224,6 +334,9 @@ def get_job(request: Request, job_id: int, who: Principal = viewer) -> Response:
 
 @router.get("/alerts", responses=ERRORS, summary="Monitoring alerts, newest first")
 def list_alerts(request: Request, who: Principal = viewer) -> Response:
-    return json_response({"alerts": [{"id": x.id, "at": x.at.isoformat(), "kind": x.kind, "message": x.message,
-                                      "detail": x.detail, "snapshot_id": x.snapshot_id}
-                                     for x in state(request).accounts.alerts()]})
+    return json_response({"alerts": [_alert_dict(x) for x in state(request).accounts.alerts()]})
+
+
+def _alert_dict(x: Alert) -> dict[str, Any]:
+    return {"id": x.id, "at": x.at.isoformat(), "kind": x.kind, "message": x.message, "detail": x.detail,
+            "snapshot_id": x.snapshot_id}

@@ -147,6 +147,10 @@ class Assessment:
     # search is then one C-speed scan of the string, not a Python loop over rows.
     search_blob: str = ""
     search_starts: list[int] = field(default_factory=list)
+    # Each listed row as the API's JSON, encoded the first time a page shows it: a page of the
+    # asset list is then a join of bytes (the rows never change within one assessment).
+    row_json: dict[int, bytes] = field(default_factory=dict)
+    text_hits: OrderedDict[str, list[int]] = field(default_factory=OrderedDict)
 
     def rows_containing(self, text: str) -> list[int]:
         """Indexes of the rows whose search text contains ``text`` (lower case), in order."""
@@ -158,6 +162,9 @@ class Assessment:
                     position += len(r.search) + 1
                 self.search_blob = SEARCH_SEPARATOR.join(r.search for r in self.rows)
                 self.search_starts = starts
+            known = self.text_hits.get(text)
+            if known is not None:
+                return known
         blob, starts = self.search_blob, self.search_starts
         found: list[int] = []
         at = blob.find(text)
@@ -166,7 +173,8 @@ class Assessment:
             found.append(row)
             # Go on from the next row: one hit per row is enough.
             at = blob.find(text, starts[row + 1]) if row + 1 < len(starts) else -1
-        return found
+        with self.lock:  # kept: asking whether a view is cheap and then making it scan once
+            return _remember(self.text_hits, text, found, CACHED_VIEWS)
 
     def asset(self, asset_id: str) -> Asset | None:
         if not self.by_id:
@@ -181,6 +189,7 @@ class Page:
     page: int
     pages: int
     size: int
+    indexes: list[int] = field(default_factory=list)  # of ``rows`` in ``Assessment.rows``
 
 
 # ---------------------------------------------------------------- pure helpers
@@ -384,7 +393,7 @@ class WebData:
         pages = max(1, -(-len(matching) // size))
         page = max(1, min(page, pages))
         chosen = matching[(page - 1) * size: page * size]
-        return Page([assessment.rows[i] for i in chosen], len(matching), page, pages, size)
+        return Page([assessment.rows[i] for i in chosen], len(matching), page, pages, size, chosen)
 
     def view_is_cheap(self, assessment: Assessment, flt: AssetFilter, sort: str = "category",
                       descending: bool = False) -> bool:

@@ -15,8 +15,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -35,6 +35,8 @@ UPLOAD_KINDS: dict[str, str] = {
 }
 MAX_UPLOAD_BYTES = 2 << 30
 PROGRESS_EVERY_S = 0.25
+MIN_WATCH_EVERY_S = 1.0  # tests watch every second; people every hour
+WATCH_STOP_WAIT_S = 30.0  # how long stopping waits for the round under way
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,21 @@ class ProbeSetup:
     webhook: str | None = None
 
 
+@dataclass
+class Watching:
+    """A watch running in this process: what the job row does not hold."""
+
+    job_id: int
+    every: str
+    every_s: float
+    stop: threading.Event
+    thread: threading.Thread = field(default_factory=threading.Thread)
+    rounds: int = 0
+    alerts: int = 0
+    next_run: datetime | None = None
+    stopped_by: str | None = None
+
+
 class JobRunner:
     """Runs imports one at a time in a background thread; the uploads wait in a private folder."""
 
@@ -58,8 +75,15 @@ class JobRunner:
         self.on_stored = on_stored
         self.folder = Path(tempfile.mkdtemp(prefix="vendorscope-uploads-"))
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vendorscope-job")
+        self.watching: Watching | None = None
+        self._watch_lock = threading.Lock()
+        # A watch runs in this process only: one left running by a process that ended is over.
+        for job in accounts.jobs(200):
+            if job.kind == "watch" and job.state in ("queued", "running"):
+                accounts.update_job(job.id, state="failed", error="interrupted: the server stopped")
 
     def close(self) -> None:
+        self.stop_watch("the server stopped")
         self.executor.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -89,6 +113,79 @@ class JobRunner:
         job = self.accounts.create_job("probe", probes.scope_path.name, user, total=len(probes.addresses))
         self.executor.submit(self._run_probe, job.id, probes, data)
         return self.accounts.job(job.id) or job
+
+    # ---- continuous monitoring: `vendorscope watch` as a repeating job
+
+    def start_watch(self, probes: ProbeSetup, data: Any, every: str, user: str) -> Job:
+        """Rounds of `watch` every ``every`` (``30m``, ``1h``…) until stopped; one watch at a time.
+
+        Raises ValueError for a bad interval, RuntimeError when a watch runs already.
+        """
+        from vendorscope.web.watch import Monitor, parse_every, probe_function, run_rounds
+
+        every_s = parse_every(every)
+        if every_s < MIN_WATCH_EVERY_S:
+            raise ValueError(f"every: at least {MIN_WATCH_EVERY_S:g} seconds, not {every!r}")
+        with self._watch_lock:
+            if self.watching is not None and self.watching.thread.is_alive():
+                raise RuntimeError(f"a watch runs already (job {self.watching.job_id}): stop it first")
+            job = self.accounts.create_job("watch", f"{probes.scope_path.name} every {every.strip()}", user,
+                                           total=len(probes.addresses))
+            watching = Watching(job.id, every.strip(), every_s, threading.Event())
+            monitor = Monitor(data, self.accounts, self.db,
+                              probe_function(probes.scope, probes.addresses, probes.audit_path, self.db,
+                                             probes.concurrency), webhook=probes.webhook)
+
+            def on_round(n: int, result: Any) -> None:
+                self.on_stored()
+                watching.rounds = n
+                watching.alerts += len(result.alerts)
+                watching.next_run = datetime.now(UTC) + timedelta(seconds=every_s)
+                self.accounts.update_job(job.id, done=n, snapshot_id=result.snapshot_id,
+                                         message=f"{n} round{'s' if n != 1 else ''}, {_alerts(watching.alerts)}; last: "
+                                         f"{result.hosts} hosts, {result.observations} observations, "
+                                         f"{_alerts(len(result.alerts))}, snapshot {result.snapshot_id}")
+
+            def run() -> None:
+                try:
+                    run_rounds(monitor, every_s, None, watching.stop, on_round)
+                except Exception as exc:  # one line in the job; the audit log has every probe sent
+                    log.warning("job %s (watch) failed: %s", job.id, exc)
+                    self.accounts.update_job(job.id, state="failed",
+                                             error=_one_line(exc, probes.scope_path.name, probes.scope_path))
+                    return
+                finally:
+                    watching.next_run = None
+                self.accounts.update_job(job.id, state="done", error=None,
+                                         message=f"stopped after {watching.rounds} round"
+                                         f"{'s' if watching.rounds != 1 else ''}, {_alerts(watching.alerts)}"
+                                         f"{f' ({watching.stopped_by})' if watching.stopped_by else ''}")
+
+            self.accounts.update_job(job.id, state="running")
+            watching.next_run = datetime.now(UTC)
+            watching.thread = threading.Thread(target=run, name=f"vendorscope-watch-{job.id}", daemon=True)
+            self.watching = watching
+            watching.thread.start()
+        return self.accounts.job(job.id) or job
+
+    def stop_watch(self, why: str) -> Job | None:
+        """Stop the running watch (its current round ends first); the job, or None if none ran."""
+        with self._watch_lock:
+            watching, self.watching = self.watching, None
+        if watching is None or not watching.thread.is_alive():
+            return None
+        watching.stopped_by = why
+        watching.stop.set()
+        watching.thread.join(timeout=WATCH_STOP_WAIT_S)
+        return self.accounts.job(watching.job_id)
+
+    def watch_status(self) -> tuple[Job, Watching | None] | None:
+        """The latest watch job, with its live state when it runs in this process."""
+        latest = next((j for j in self.accounts.jobs(200) if j.kind == "watch"), None)
+        if latest is None:
+            return None
+        live = self.watching
+        return latest, live if live is not None and live.job_id == latest.id and live.thread.is_alive() else None
 
     def _run_probe(self, job_id: int, probes: ProbeSetup, data: Any) -> None:
         from vendorscope.web.watch import Monitor, probe_function
@@ -174,22 +271,26 @@ def read_upload(kind: str, path: Path, name: str, advance: Callable[[int], None]
 
         yield from read_observations(path, progress=advance, report=SkipReport(), name=name)
         return
-    from vendorscope.cli.imports import ImportKind, _reader
     from vendorscope.collect.imports.common import BadRecord, Collector, source_name
+    from vendorscope.collect.imports.readers import read_file
 
     bad: list[BadRecord] = []
     collector = Collector(strict=False, on_bad=bad.append)
     now = datetime.now(UTC)
     if kind == "table":
         # The table reader reads the file itself: report its size when done.
-        yield from _reader(ImportKind.table, path, source_name(kind, name), collector, now, None, None, advance)
+        yield from read_file("table", path, source_name(kind, name), collector, now, on_read=advance)
         advance(path.stat().st_size)
     else:
-        yield from _reader(ImportKind(kind), path, source_name(kind, name), collector, now, None, None, advance)
+        yield from read_file(kind, path, source_name(kind, name), collector, now, on_read=advance)
     if bad:
         first = str(bad[0]).replace(str(path), name)
         more = f" (and {len(bad) - 1} more bad records)" if len(bad) > 1 else ""
         raise ValueError(first + more)
+
+
+def _alerts(n: int) -> str:
+    return f"{n} alert{'s' if n != 1 else ''}"
 
 
 def _one_line(exc: BaseException, name: str, path: Path) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from vendorscope.model import Role as AssetRole
 from vendorscope.report.charts import bar_chart, burndown_chart
@@ -301,7 +302,8 @@ def diff(request: Request, a: int | None = None, b: int | None = None, who: Prin
 @router.get("/imports", response_class=HTMLResponse)
 def imports(request: Request, who: Principal = viewer) -> Response:
     st = state(request)
-    return render(request, "imports.html", who, jobs=st.accounts.jobs(), kinds=UPLOAD_KINDS, probes=st.probes)
+    return render(request, "imports.html", who, jobs=st.accounts.jobs(), kinds=UPLOAD_KINDS, probes=st.probes,
+                  watch=st.jobs.watch_status())
 
 
 @router.post("/imports", response_class=HTMLResponse)
@@ -330,6 +332,35 @@ async def start_probe(request: Request, who: Principal = analyst) -> Response:
     job = st.jobs.submit_probe(st.probes, st.data, who.name)
     st.accounts.audit(who.name, "job.probe", f"job:{job.id}", {"scope": str(st.probes.scope_path.name)})
     return RedirectResponse(f"/imports#job-{job.id}", status_code=303)
+
+
+@router.post("/watch", response_class=HTMLResponse)
+async def start_watch(request: Request, who: Principal = analyst) -> Response:
+    form = await request.form()
+    check_csrf(request, who, form)
+    st = state(request)
+    if st.probes is None:
+        raise HTTPException(409, "this server has no scope to watch: start it with `vendorscope serve --scope FILE`")
+    every = str(form.get("every") or "1h")[:20]
+    try:
+        job = st.jobs.start_watch(st.probes, st.data, every, who.name)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except RuntimeError as exc:
+        raise HTTPException(409, str(exc)) from None
+    st.accounts.audit(who.name, "watch.start", f"job:{job.id}", {"scope": st.probes.scope_path.name, "every": every})
+    return RedirectResponse("/imports#watch", status_code=303)
+
+
+@router.post("/watch/stop", response_class=HTMLResponse)
+async def stop_watch(request: Request, who: Principal = analyst) -> Response:
+    form = await request.form()
+    check_csrf(request, who, form)
+    st = state(request)
+    job = await run_in_threadpool(st.jobs.stop_watch, f"stopped by {who.name}")
+    if job is not None:
+        st.accounts.audit(who.name, "watch.stop", f"job:{job.id}", {})
+    return RedirectResponse("/imports#watch", status_code=303)
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
