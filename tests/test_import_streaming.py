@@ -112,3 +112,53 @@ def test_a_bad_record_with_strict_half_way_stores_nothing(tmp_path: Path) -> Non
     with open_inventory(url, create=False) as inv, inv.engine.connect() as conn:
         assert inv.snapshots() == []
         assert conn.execute(sa.select(sa.func.count()).select_from(asset_table)).scalar() == 0
+
+
+# ---------------------------------------------------------------- the readers stream
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+MB = 1 << 20
+
+
+def big_input(kind: str) -> bytes:
+    """About 16 MB of valid input of one kind."""
+    if kind == "table":
+        head = b"hostname,ip,mac,manufacturer,model,site\n"
+        row = b"cam,10.1.2.3,e0:06:30:00:00:01,Hikvision,DS-2CD2143G0-I,hq\n"
+        return head + row * (16 * MB // len(row))
+    if kind == "scandata":
+        lines = (FIXTURES / "scandata" / "shodan-banners.jsonl").read_bytes().splitlines(keepends=True)
+        body = b"".join(lines)
+        return body * (16 * MB // len(body))
+    text = (FIXTURES / "nmap" / "lab-sV.xml").read_bytes()
+    start, end = text.index(b"<host "), text.rindex(b"</host>") + len(b"</host>")
+    hosts = text[start:end] + b"\n"
+    return text[:start] + hosts * (16 * MB // len(hosts)) + b"</nmaprun>\n"
+
+
+@pytest.mark.parametrize("kind", ["table", "scandata", "nmap"])
+def test_a_reader_yields_its_first_observations_before_reading_the_whole_input(kind: str) -> None:
+    import io
+    from datetime import UTC, datetime
+
+    from vendorscope.collect.imports.common import Collector
+
+    data = big_input(kind)
+    stream = io.BytesIO(data)
+    collector = Collector()
+    now = datetime.now(UTC)
+    if kind == "table":
+        from vendorscope.collect.imports.table import read_delimited
+
+        reader = read_delimited(stream, "big.csv", "test", collector, now, suffix=".csv")
+    elif kind == "scandata":
+        from vendorscope.collect.imports.scandata import read_scandata
+
+        reader = read_scandata(stream, "big.jsonl", "test", collector, now)
+    else:
+        from vendorscope.collect.imports.nmap import read_nmap
+
+        reader = read_nmap(stream, "big.xml", "test", collector, now)
+    seen = [next(reader) for _ in range(100)]
+    assert len(seen) == 100 and collector.bad_count == 0
+    assert stream.tell() < 4 * MB < len(data), f"read {stream.tell():,} of {len(data):,} bytes for 100 observations"

@@ -71,7 +71,13 @@ def store_and_show(
         kept = observations_path or (rescue() if rescue is not None else None)
         saved = f"; the observations are in {kept}" if kept is not None else ""
         fail(f"cannot store the results in {display_url(database_url(db or ''))}: {detail}{saved}")
-    assets: Iterable[Asset] = shown(result.assets) if result.complete else stored_assets(result)
+    assets: Iterable[Asset]
+    if result.complete:
+        assets = shown(result.assets)
+    elif shown is list:
+        assets = stored_assets(result)  # streamed from the snapshot, in the order written
+    else:  # a caller that picks or orders the devices gets them all (its observations were in memory anyway)
+        assets = shown(list(stored_assets(result)))
     out: IO[str]
     if isinstance(output, Path):
         try:

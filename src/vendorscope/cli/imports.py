@@ -1,10 +1,10 @@
 """`vendorscope import KIND FILE...`: nmap XML, inventory tables, SBOMs, scan data, NetBox.
 
-Each importer yields observations; they go through the same pipeline as
-every collector (identify → resolve → store) and the command prints one
-device table. Bad records are warned about one line each (the first few)
-and skipped; ``--strict`` makes the first one fail the import with nothing
-written.
+Each importer yields observations; they stream through the same pipeline as
+every collector (identify → resolve → store, batch by batch, so memory stays
+flat however large the input) and the command prints one device table.
+Bad records are warned about one line each (the first few) and skipped;
+``--strict`` makes the first one fail the import with nothing written.
 """
 
 from __future__ import annotations

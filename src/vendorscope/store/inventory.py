@@ -9,9 +9,13 @@ Writes go straight to the driver (``executemany`` on SQLite, ``COPY`` on
 PostgreSQL) with rows made by :mod:`vendorscope.store.rows`; reads go through
 SQLAlchemy Core and :mod:`vendorscope.store.queries`.
 
-Crash safety: a snapshot's rows and its ``complete`` flag commit together, so
-a writer killed at any point leaves no part of its snapshot visible, and
-readers only ever look at complete snapshots.
+Crash safety: readers only ever look at complete snapshots. ``write_snapshot``
+commits a snapshot's rows and its ``complete`` flag together; a
+``SnapshotWriter`` (what ``pipeline.ingest`` uses) commits each batch on its
+own and sets the flag in a last transaction, so a writer killed at any point
+leaves its snapshot incomplete (invisible, its rows unread) and every other
+snapshot as it was. An error in the writing process removes its incomplete
+snapshot; after a kill -9 its rows stay, unseen, until removed by hand.
 """
 
 from __future__ import annotations
