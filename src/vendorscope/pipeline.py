@@ -85,18 +85,23 @@ def ingest(
     count = 0
     kept: list[Asset] = []
     batches = 0
+    stream = _batches(observations, batch_size)
+    # The first batch is read before the inventory is opened: an input that fails
+    # early (or a small one whose store fails) leaves no inventory behind.
+    batch = next(stream, None)
     with open_inventory(db) as inventory:
         writer = inventory.snapshot_writer(source, started_at, stats if stats is not None else {})
         try:
-            for batch in _batches(observations, batch_size):
+            while batch is not None:
                 assets = to_assets(batch, engine)
                 writer.add(batch, assets)
                 count += len(batch)
                 batches += 1
                 kept = assets if batches == 1 else []
-                del batch, assets
+                batch = assets = None  # type: ignore[assignment]
                 if progress is not None:
                     progress(count, writer.counts.assets)
+                batch = next(stream, None)
             snapshot_id = writer.finish()
         except BaseException:
             writer.abandon()

@@ -68,6 +68,8 @@ def store_and_show(
         from vendorscope.store.inventory import database_url, display_url
 
         detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        if observations_path is not None and not isinstance(observations, list):
+            _drain(observations)  # the rest of the stream still goes to the observations file
         kept = observations_path or (rescue() if rescue is not None else None)
         saved = f"; the observations are in {kept}" if kept is not None else ""
         fail(f"cannot store the results in {display_url(database_url(db or ''))}: {detail}{saved}")
@@ -102,9 +104,25 @@ def _tee(observations: Iterable[Observation], path: Path) -> Iterator[Observatio
     except OSError as exc:
         fail(f"{path}: cannot write observations: {exc.strerror or exc}")
     with out:
-        for obs in observations:
-            try:
-                out.write(dumps(observation_record(obs)) + "\n")
-            except OSError as exc:
-                fail(f"{path}: cannot write observations: {exc.strerror or exc}")
-            yield obs
+        try:
+            for obs in observations:
+                try:
+                    out.write(dumps(observation_record(obs)) + "\n")
+                except OSError as exc:
+                    fail(f"{path}: cannot write observations: {exc.strerror or exc}")
+                yield obs
+        except GeneratorExit:
+            raise
+        except Exception:
+            # The reader gave up (--strict, an unreadable server): nothing was stored, and no partial file stays.
+            out.close()
+            path.unlink(missing_ok=True)
+            raise
+
+
+def _drain(observations: Iterable[Observation]) -> None:
+    try:
+        for _ in observations:
+            pass
+    except Exception:  # noqa: BLE001, S110 - the store's error is the one reported
+        pass
