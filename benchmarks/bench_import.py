@@ -254,19 +254,25 @@ def pipeline_pair(kind: str, runs: list[tuple[str, dict[str, float]]]) -> bool:
     return flat
 
 
-def pipeline(rows: int, scan_size: int, nmap_size: int, sboms: int, devices: int) -> bool:
+PIPELINE_KINDS = ("table", "nmap", "scandata", "sbom", "netbox")
+
+
+def pipeline(rows: int, scan_size: int, nmap_size: int, sboms: int, devices: int,
+             kinds: tuple[str, ...] = PIPELINE_KINDS) -> bool:
     ok = True
     with tempfile.TemporaryDirectory(prefix="vs-bench-import-") as tmp_text:
         tmp = Path(tmp_text)
         db = tmp / "inventory.db"
         runs = []
-        for n in (rows // 4, rows):
+        for n in (rows // 4, rows) if "table" in kinds else ():
             path = tmp / f"table-{n}.csv"
             write_table(path, n)
             runs.append((f"{n:,} rows", run_import(["table", str(path)], db)))
             path.unlink()
-        ok = pipeline_pair("table", runs) and ok
+        ok = (not runs or pipeline_pair("table", runs)) and ok
         for kind, size, write in (("nmap", nmap_size, write_nmap), ("scandata", scan_size, write_scandata)):
+            if kind not in kinds:
+                continue
             runs = []
             for part in (size // 4, size):
                 path = tmp / f"{kind}-{part}"
@@ -275,10 +281,12 @@ def pipeline(rows: int, scan_size: int, nmap_size: int, sboms: int, devices: int
                 path.unlink()
             ok = pipeline_pair(kind, runs) and ok
         runs = []
-        for n in (sboms // 4, sboms):
+        for n in (sboms // 4, sboms) if "sbom" in kinds else ():
             paths = write_sboms(tmp / f"sbom-{n}", n)
             runs.append((f"{n:,} files", run_import(["sbom", *map(str, paths)], db)))
-        ok = pipeline_pair("sbom", runs) and ok
+        ok = (not runs or pipeline_pair("sbom", runs)) and ok
+        if "netbox" not in kinds:
+            return ok
         sys.path.insert(0, str(ROOT / "tests"))
         try:
             from netbox_replay import NetboxReplay
@@ -300,6 +308,8 @@ def main() -> int:
     parser.add_argument("--pipeline", action="store_true", help="whole `vendorscope import` runs into SQLite")
     parser.add_argument("--rows", type=int, default=1_000_000, help="--pipeline: table rows (default 1,000,000)")
     parser.add_argument("--scan-mb", type=int, default=1024, help="--pipeline: scan data MB (default 1024)")
+    parser.add_argument("--nmap-mb", type=int, default=200, help="--pipeline: nmap XML MB (default 200)")
+    parser.add_argument("--kinds", default=",".join(PIPELINE_KINDS), help="--pipeline: importers to run")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "FILE", "BYTES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -307,9 +317,10 @@ def main() -> int:
         print(json.dumps(child(kind, Path(path), int(limit))))
         return 0
     if args.pipeline:
+        kinds = tuple(args.kinds.split(","))
         if args.quick:
-            return 0 if pipeline(100_000, 40 * MB, 20 * MB, 200, 4000) else 1
-        return 0 if pipeline(args.rows, args.scan_mb * MB, 200 * MB, 2000, 40_000) else 1
+            return 0 if pipeline(100_000, 40 * MB, 20 * MB, 200, 4000, kinds) else 1
+        return 0 if pipeline(args.rows, args.scan_mb * MB, args.nmap_mb * MB, 2000, 40_000, kinds) else 1
     nmap_size, scan_size = (40 * MB, 80 * MB) if args.quick else (500 * MB, 1024 * MB)
     ok = True
     with tempfile.TemporaryDirectory(prefix="vs-bench-import-") as tmp:
