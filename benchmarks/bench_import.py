@@ -1,4 +1,5 @@
-"""Benchmark of the streaming importers (not a test): nmap XML and scan-data JSON lines.
+"""Benchmark of the streaming importers (not a test): nmap XML and scan-data JSON lines,
+then whole `vendorscope import` runs (read → identify → resolve → store in SQLite) per importer.
 
 Generates a 500 MB nmap XML file (hosts copied from the lab scan in
 tests/fixtures/nmap/, each with its own address) and a 1 GB scan-data file
@@ -14,12 +15,23 @@ which grows with the evidence, not with the file.
 
     python benchmarks/bench_import.py            # 500 MB nmap, 1 GB scan data
     python benchmarks/bench_import.py --quick    # 40 MB and 80 MB
+
+``--pipeline`` measures the whole command instead, each run in a fresh child
+process (peak RSS from ``os.wait4``, the child's own rusage), at two sizes per
+importer: a table CSV (hostname, ip, mac, manufacturer, model, site) of
+``--rows`` rows and a quarter of it, nmap XML, scan-data JSON lines, SBOM files
+and a NetBox stand-in on 127.0.0.1 (tests/netbox_replay.py). The import
+stores batch by batch, so peak RSS must stay about the same as the input grows.
+
+    python benchmarks/bench_import.py --pipeline --rows 1000000
+    python benchmarks/bench_import.py --pipeline --quick    # 100,000 rows, small files
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import resource
 import subprocess
@@ -153,15 +165,162 @@ def report(kind: str, path: Path, size: int) -> bool:
     return flat and runs[1]["bad"] == 0
 
 
+# ---------------------------------------------------------------- the whole command
+
+SBOM_FIXTURES = ROOT / "tests" / "fixtures" / "sbom"
+NETBOX_FIXTURES = ROOT / "tests" / "fixtures" / "netbox"
+TABLE_DEVICES = [("Hikvision", "DS-2CD2143G0-I"), ("Cisco", "C9300-48P"), ("Huawei", "S5735-L48T4X"),
+                 ("Dahua", "IPC-HFW2431S"), ("HP", "LaserJet M404"), ("Juniper", "EX4300")]
+
+
+def write_table(path: Path, rows: int) -> int:
+    with path.open("w", encoding="utf-8") as out:
+        out.write("hostname,ip,mac,manufacturer,model,site\n")
+        for start in range(0, rows, 10_000):
+            lines = []
+            for i in range(start, min(rows, start + 10_000)):
+                maker, model = TABLE_DEVICES[i % len(TABLE_DEVICES)]
+                mac = ":".join(f"{b:02x}" for b in (2, 0, i >> 24 & 255, i >> 16 & 255, i >> 8 & 255, i & 255))
+                lines.append(f"host-{i},{_address(i)},{mac},{maker},{model},site-{i % 50}\n")
+            out.write("".join(lines))
+    return rows
+
+
+def write_sboms(folder: Path, count: int) -> list[Path]:
+    """``count`` copies of the SBOM fixtures (each its own file, so its own product)."""
+    folder.mkdir(exist_ok=True)
+    fixtures = sorted(p for p in SBOM_FIXTURES.iterdir() if p.is_file())
+    paths = []
+    for i in range(count):
+        fixture = fixtures[i % len(fixtures)]
+        path = folder / f"{i:06d}-{fixture.name}"
+        path.write_bytes(fixture.read_bytes())
+        paths.append(path)
+    return paths
+
+
+def write_netbox(folder: Path, devices: int) -> Path:
+    """The recorded NetBox fixtures with ``devices`` devices (copies of the recorded ones, renamed)."""
+    folder.mkdir(exist_ok=True)
+    for fixture in NETBOX_FIXTURES.iterdir():
+        (folder / fixture.name).write_bytes(fixture.read_bytes())
+    recorded = json.loads((NETBOX_FIXTURES / "dcim-devices.json").read_text("utf-8"))
+    results = []
+    for i in range(devices):
+        device = json.loads(json.dumps(recorded["results"][i % len(recorded["results"])]))
+        device.update(id=i + 1, name=f"dev-{i}", display=f"dev-{i}", serial=f"SN{i:08d}", asset_tag=f"AT-{i}")
+        device["primary_ip"] = device["primary_ip4"] = None
+        results.append(device)
+    recorded.update(count=devices, results=results)
+    (folder / "dcim-devices.json").write_text(json.dumps(recorded), encoding="utf-8")
+    return folder
+
+
+def run_import(args: list[str], db: Path) -> dict[str, float]:
+    """One `vendorscope import` in a fresh process: seconds, peak RSS (MB) and what it said it stored."""
+    db.unlink(missing_ok=True)
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "vendorscope", "-q", "import", *args, "--db", str(db),
+                             "--format", "jsonl", "--output", os.devnull],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    stderr = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"import failed ({proc.returncode}): {stderr.decode(errors='replace')[-2000:]}")
+    from vendorscope.store.inventory import open_inventory
+
+    with open_inventory(str(db), create=False) as inv:
+        [snapshot] = inv.snapshots()
+    return {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024, "records": float(snapshot.stats.get("records", 0)),
+            "observations": snapshot.observations, "assets": snapshot.assets}
+
+
+def pipeline_line(kind: str, label: str, run: dict[str, float]) -> None:
+    print(f"  {kind:8} {label:>16}: {run['records']:>10,.0f} records ({run['records'] / run['seconds']:>7,.0f}/s), "
+          f"{run['observations']:>10,.0f} observations ({run['observations'] / run['seconds']:>7,.0f}/s), "
+          f"{run['assets']:>9,.0f} devices, {run['seconds']:6.1f} s, peak RSS {run['peak_mb']:6.1f} MB", flush=True)
+
+
+def pipeline_pair(kind: str, runs: list[tuple[str, dict[str, float]]]) -> bool:
+    for label, run in runs:
+        pipeline_line(kind, label, run)
+    small, large = runs[0][1]["peak_mb"], runs[-1][1]["peak_mb"]
+    flat = large <= small * FLAT_SLACK or large - small <= FLAT_SLACK_MB
+    print(f"  {kind}: peak RSS {small:.1f} MB → {large:.1f} MB: {'flat' if flat else 'GROWS WITH THE INPUT'}",
+          flush=True)
+    return flat
+
+
+PIPELINE_KINDS = ("table", "nmap", "scandata", "sbom", "netbox")
+
+
+def pipeline(rows: int, scan_size: int, nmap_size: int, sboms: int, devices: int,
+             kinds: tuple[str, ...] = PIPELINE_KINDS) -> bool:
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="vs-bench-import-") as tmp_text:
+        tmp = Path(tmp_text)
+        db = tmp / "inventory.db"
+        runs = []
+        for n in (rows // 4, rows) if "table" in kinds else ():
+            path = tmp / f"table-{n}.csv"
+            write_table(path, n)
+            runs.append((f"{n:,} rows", run_import(["table", str(path)], db)))
+            path.unlink()
+        ok = (not runs or pipeline_pair("table", runs)) and ok
+        for kind, size, write in (("nmap", nmap_size, write_nmap), ("scandata", scan_size, write_scandata)):
+            if kind not in kinds:
+                continue
+            runs = []
+            for part in (size // 4, size):
+                path = tmp / f"{kind}-{part}"
+                write(path, part)
+                runs.append((f"{path.stat().st_size / MB:,.0f} MB", run_import([kind, str(path)], db)))
+                path.unlink()
+            ok = pipeline_pair(kind, runs) and ok
+        runs = []
+        for n in (sboms // 4, sboms) if "sbom" in kinds else ():
+            paths = write_sboms(tmp / f"sbom-{n}", n)
+            runs.append((f"{n:,} files", run_import(["sbom", *map(str, paths)], db)))
+        ok = (not runs or pipeline_pair("sbom", runs)) and ok
+        if "netbox" not in kinds:
+            return ok
+        sys.path.insert(0, str(ROOT / "tests"))
+        try:
+            from netbox_replay import NetboxReplay
+        except ImportError as exc:
+            print(f"  netbox: skipped ({exc})")
+            return ok
+        runs = []
+        for n in (devices // 4, devices):
+            with NetboxReplay(max_page_size=1000, fixtures=write_netbox(tmp / f"netbox-{n}", n)) as server:
+                os.environ["VENDORSCOPE_NETBOX_TOKEN"] = server.token
+                runs.append((f"{n:,} devices", run_import(["netbox", server.url], db)))
+        ok = pipeline_pair("netbox", runs) and ok
+    return ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="40 MB of nmap XML and 80 MB of scan data")
+    parser.add_argument("--pipeline", action="store_true", help="whole `vendorscope import` runs into SQLite")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="--pipeline: table rows (default 1,000,000)")
+    parser.add_argument("--scan-mb", type=int, default=1024, help="--pipeline: scan data MB (default 1024)")
+    parser.add_argument("--nmap-mb", type=int, default=200, help="--pipeline: nmap XML MB (default 200)")
+    parser.add_argument("--kinds", default=",".join(PIPELINE_KINDS), help="--pipeline: importers to run")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "FILE", "BYTES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         kind, path, limit = args.child
         print(json.dumps(child(kind, Path(path), int(limit))))
         return 0
+    if args.pipeline:
+        kinds = tuple(args.kinds.split(","))
+        if args.quick:
+            return 0 if pipeline(100_000, 40 * MB, 20 * MB, 200, 4000, kinds) else 1
+        return 0 if pipeline(args.rows, args.scan_mb * MB, args.nmap_mb * MB, 2000, 40_000, kinds) else 1
     nmap_size, scan_size = (40 * MB, 80 * MB) if args.quick else (500 * MB, 1024 * MB)
     ok = True
     with tempfile.TemporaryDirectory(prefix="vs-bench-import-") as tmp:

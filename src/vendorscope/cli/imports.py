@@ -1,10 +1,10 @@
 """`vendorscope import KIND FILE...`: nmap XML, inventory tables, SBOMs, scan data, NetBox.
 
-Each importer yields observations; they go through the same pipeline as
-every collector (identify → resolve → store) and the command prints one
-device table. Bad records are warned about one line each (the first few)
-and skipped; ``--strict`` makes the first one fail the import with nothing
-written.
+Each importer yields observations; they stream through the same pipeline as
+every collector (identify → resolve → store, batch by batch, so memory stays
+flat however large the input) and the command prints one device table.
+Bad records are warned about one line each (the first few) and skipped;
+``--strict`` makes the first one fail the import with nothing written.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import sys
 import zlib
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
+from itertools import chain
 from pathlib import Path
 
 import typer
@@ -28,6 +30,7 @@ from vendorscope.cli.common import (
     byte_progress,
     err_console,
     fail,
+    note,
     say,
     warn,
 )
@@ -44,6 +47,8 @@ from vendorscope.model import Observation
 MAX_SHOWN = 20
 TOKEN_ENV = "VENDORSCOPE_NETBOX_TOKEN"
 PROGRESS_MIN_BYTES = 4 << 20
+# Without a terminal, a long import says how far it got every this many observations.
+PROGRESS_LINE_EVERY = 200_000
 
 
 class ImportKind(StrEnum):
@@ -86,32 +91,42 @@ class _Warnings:
             self._show(record)
 
 
+class _Progress:
+    """A byte progress bar on a terminal (long imports only, never with -q); elsewhere a line now and then."""
+
+    def __init__(self, kind: ImportKind, total: int) -> None:
+        self.label = f"import {kind.value}"
+        self.bar = byte_progress("import", total, enabled=total >= PROGRESS_MIN_BYTES and err_console.is_terminal
+                                 and not verbosity.quiet())
+        self.task = self.bar.add_task(self.label, total=total)
+        self.lines = not err_console.is_terminal
+        self.next_line = PROGRESS_LINE_EVERY
+
+    def read(self, n: int) -> None:
+        self.bar.update(self.task, advance=n)
+
+    def stored(self, observations: int, devices: int) -> None:
+        self.bar.update(self.task, description=f"{self.label}: {devices:,} devices")
+        if self.lines and observations >= self.next_line:
+            self.next_line = observations + PROGRESS_LINE_EVERY
+            note(f"{self.label}: {observations:,} observations, {devices:,} devices stored so far")
+
+
 def _collect_files(kind: ImportKind, paths: list[Path], collector: Collector, now: datetime,
-                   mapping: dict[str, str] | None, sheet: str | None) -> list[Observation]:
-    observations: list[Observation] = []
-    total = sum(p.stat().st_size for p in paths)
-    progress = byte_progress("import", total, enabled=total >= PROGRESS_MIN_BYTES and err_console.is_terminal)
-    with progress:
-        task = progress.add_task(f"import {kind.value}", total=total)
-
-        def on_read(n: int) -> None:
-            progress.update(task, advance=n)
-
-        for path in paths:
-            source = source_name(kind.value, path.name)
-            try:
-                for obs in read_file(kind, path, source, collector, now, mapping, sheet, on_read):
-                    observations.append(obs)
-            except (StrictAbort, ImportFailure):
-                raise
-            except (EOFError, zlib.error) as exc:
-                collector.bad(str(path), "", f"compressed data ends early or is damaged ({exc}); "
-                              "the records before it were read")
-            except OSError as exc:
-                collector.bad(str(path), "", f"cannot read: {exc.strerror or exc}")
-            except Exception as exc:  # a parser bug must not become a traceback; the file is reported
-                collector.bad(str(path), "", f"unexpected {type(exc).__name__}: {exc}")
-    return observations
+                   mapping: dict[str, str] | None, sheet: str | None, progress: _Progress) -> Iterator[Observation]:
+    for path in paths:
+        source = source_name(kind.value, path.name)
+        try:
+            yield from read_file(kind.value, path, source, collector, now, mapping, sheet, progress.read)
+        except (StrictAbort, ImportFailure, GeneratorExit):
+            raise
+        except (EOFError, zlib.error) as exc:
+            collector.bad(str(path), "", f"compressed data ends early or is damaged ({exc}); "
+                          "the records before it were read")
+        except OSError as exc:
+            collector.bad(str(path), "", f"cannot read: {exc.strerror or exc}")
+        except Exception as exc:  # a parser bug must not become a traceback; the file is reported
+            collector.bad(str(path), "", f"unexpected {type(exc).__name__}: {exc}")
 
 
 @app.command("import", rich_help_panel="Collect")
@@ -176,34 +191,54 @@ def import_(
             fail(str(exc))
     warnings = _Warnings()
     collector = Collector(strict=strict, on_bad=warnings)
-    try:
-        if kind is ImportKind.netbox:
-            observations, source = _collect_netbox(inputs, token, verify_tls, collector, now)
-        else:
-            paths = _check_files(inputs)
-            observations = _collect_files(kind, paths, collector, now, mapping, sheet)
-            names = ",".join(p.name for p in paths)
-            source = source_name(kind.value, names if len(names) <= 200 else f"{paths[0].name}+{len(paths) - 1}")
-        if source_label:
-            source = source_name(kind.value, source_label)
-    except StrictAbort as exc:
-        fail(f"{exc.record} (--strict: nothing was written)", code=1)
-    except ImportFailure as exc:
-        fail(str(exc))
-    if warnings.held is not None and not observations and not collector.records:
-        # Nothing could be read at all (e.g. `import nmap` of a file that is not nmap XML): store no empty snapshot.
-        fail(f"{warnings.held}; nothing was stored", code=1)
-    warnings.flush()
-    stats: dict[str, object] = {"kind": kind.value, "inputs": len(inputs), "records": collector.records,
-             "bad_records": collector.bad_count}
-    result = store_and_show(
-        observations, source=source, db=None if no_db else db, started_at=now, stats=stats, fmt=fmt,
-        output=output, title=lambda n: f"{kind.value} import: {n} devices", observations_path=observations_file,
-    )
-    _summary(kind, inputs, collector, warnings, result.observations, len(result.assets),
-             sum(1 for a in result.assets if a.verdict.vendor), result.snapshot_id, None if no_db else db)
+    paths: list[Path] = [] if kind is ImportKind.netbox else _check_files(inputs)
+    progress = _Progress(kind, sum(p.stat().st_size for p in paths))
+    stats: dict[str, object] = {"kind": kind.value, "inputs": len(inputs), "records": 0, "bad_records": 0}
+
+    def finished() -> None:
+        # At the end of the stream, before the snapshot is marked complete: its stats are final.
+        stats.update(records=collector.records, bad_records=collector.bad_count)
+        warnings.flush()
+
+    with progress.bar:
+        try:
+            if kind is ImportKind.netbox:
+                stream, source = _collect_netbox(inputs, token, verify_tls, collector, now)
+            else:
+                stream = _collect_files(kind, paths, collector, now, mapping, sheet, progress)
+                names = ",".join(p.name for p in paths)
+                source = source_name(kind.value, names if len(names) <= 200 else f"{paths[0].name}+{len(paths) - 1}")
+            if source_label:
+                source = source_name(kind.value, source_label)
+            first = next(stream, None)
+        except StrictAbort as exc:
+            fail(f"{exc.record} (--strict: nothing was written)", code=1)
+        except ImportFailure as exc:
+            fail(str(exc))
+        if warnings.held is not None and first is None and not collector.records:
+            # Nothing could be read at all (e.g. `import nmap` of a file that is not nmap XML): store no empty snapshot.
+            fail(f"{warnings.held}; nothing was stored", code=1)
+        observations = _then(chain(() if first is None else (first,), stream), finished)
+        try:
+            result = store_and_show(
+                observations, source=source, db=None if no_db else db, started_at=now, stats=stats, fmt=fmt,
+                output=output, title=lambda n: f"{kind.value} import: {n} devices",
+                observations_path=observations_file, passthrough=(StrictAbort, ImportFailure),
+                progress=progress.stored,
+            )
+        except StrictAbort as exc:
+            fail(f"{exc.record} (--strict: nothing was written)", code=1)
+        except ImportFailure as exc:
+            fail(str(exc))
+    _summary(kind, inputs, collector, warnings, result.observations, result.asset_count, result.identified,
+             result.snapshot_id, None if no_db else db)
     if collector.bad_count:
         raise typer.Exit(1)
+
+
+def _then(observations: Iterator[Observation], done: Callable[[], None]) -> Iterator[Observation]:
+    yield from observations
+    done()
 
 
 def _check_files(inputs: list[str]) -> list[Path]:
@@ -219,7 +254,7 @@ def _check_files(inputs: list[str]) -> list[Path]:
 
 
 def _collect_netbox(inputs: list[str], token: str | None, verify: bool, collector: Collector,
-                    now: datetime) -> tuple[list[Observation], str]:
+                    now: datetime) -> tuple[Iterator[Observation], str]:
     if len(inputs) != 1:
         fail("import netbox takes one server URL, e.g. https://netbox.example")
     url = inputs[0]
@@ -232,7 +267,7 @@ def _collect_netbox(inputs: list[str], token: str | None, verify: bool, collecto
 
     host = url.split("://", 1)[1].rstrip("/")
     source = source_name("netbox", host)
-    return list(read_netbox(url, token, source, collector, now, verify=verify)), source
+    return iter(read_netbox(url, token, source, collector, now, verify=verify)), source
 
 
 def _summary(kind: ImportKind, inputs: list[str], collector: Collector, warnings: _Warnings, observations: int,

@@ -9,9 +9,13 @@ Writes go straight to the driver (``executemany`` on SQLite, ``COPY`` on
 PostgreSQL) with rows made by :mod:`vendorscope.store.rows`; reads go through
 SQLAlchemy Core and :mod:`vendorscope.store.queries`.
 
-Crash safety: a snapshot's rows and its ``complete`` flag commit together, so
-a writer killed at any point leaves no part of its snapshot visible, and
-readers only ever look at complete snapshots.
+Crash safety: readers only ever look at complete snapshots. ``write_snapshot``
+commits a snapshot's rows and its ``complete`` flag together; a
+``SnapshotWriter`` (what ``pipeline.ingest`` uses) commits each batch on its
+own and sets the flag in a last transaction, so a writer killed at any point
+leaves its snapshot incomplete (invisible, its rows unread) and every other
+snapshot as it was. An error in the writing process removes its incomplete
+snapshot; after a kill -9 its rows stay, unseen, until removed by hand.
 """
 
 from __future__ import annotations
@@ -38,11 +42,19 @@ from sqlalchemy.engine import Connection, Engine
 
 from vendorscope import __version__
 from vendorscope.model import Annotation, Asset, Attribution, Conflict, Finding, Observation, Role
-from vendorscope.resolve import annotation_for, annotation_ids, apply_annotation, group_assets, merge_by_id
+from vendorscope.resolve import (
+    annotation_for,
+    annotation_ids,
+    apply_annotation,
+    group_assets,
+    merge_by_id,
+    merge_parts,
+)
 from vendorscope.resolve import asset_id as merged_asset_id
 from vendorscope.store import rows as R
 from vendorscope.store.models import (
     annotation_table,
+    asset_key_table,
     asset_table,
     attribution_table,
     conflict_table,
@@ -75,7 +87,7 @@ from vendorscope.store.queries import (
 VERSION_TABLE = "vendorscope_schema"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 OUR_TABLES = frozenset({"snapshot", "observation", "asset", "attribution", "conflict", "annotation", "result_cache",
-                        VERSION_TABLE})
+                        "asset_key", VERSION_TABLE})
 SQLITE_BUSY_TIMEOUT_S = 120.0
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -343,6 +355,59 @@ class Inventory:
                 )
             )
         return snapshot_id
+
+    def snapshot_writer(self, source: str, started_at: datetime, stats: Mapping[str, Any] | None = None,
+                        ) -> SnapshotWriter:
+        """A writer that stores one run batch by batch (each batch its own transaction).
+
+        The snapshot stays incomplete (invisible to readers) until ``finish``;
+        a writer killed half-way leaves the earlier snapshots as they were.
+        """
+        return SnapshotWriter(self, source, started_at, stats)
+
+    def iter_snapshot_assets(self, snapshot_id: int, chunk: int = 1000) -> Iterator[Asset]:
+        """One snapshot's assets in the order they were written, read ``chunk`` asset numbers at a time."""
+        a = asset_table.c
+        with self.engine.connect() as conn:
+            last = conn.execute(sa.select(sa.func.max(a.asset_no)).where(a.snapshot_id == snapshot_id)).scalar()
+        if last is None:
+            return
+        for first in range(0, int(last) + 1, chunk):
+            with self.engine.connect() as conn, _gc_paused():
+                yield from self._load_snapshot_rows(conn, snapshot_id, None, True, no_range=(first, first + chunk))
+
+    def _insert_snapshot(self, conn: Connection, source: str, started_at: datetime,
+                         stats: Mapping[str, Any] | None) -> int:
+        result = conn.execute(
+            snapshot_table.insert().values(
+                source=R.clean_text(source),
+                started_at=started_at,
+                observation_count=0,
+                asset_count=0,
+                attributed_count=0,
+                attribution_count=0,
+                conflict_count=0,
+                stats=json.loads(R.encode_json(dict(stats or {}))),
+                tool_version=__version__,
+                complete=False,
+            )
+        )
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def _delete_assets(self, conn: Connection, snapshot_id: int, asset_nos: Sequence[int]) -> None:
+        for table in (asset_table, observation_table, attribution_table, conflict_table):
+            for start in range(0, len(asset_nos), RESULT_CHUNK):
+                chunk = list(asset_nos[start:start + RESULT_CHUNK])
+                conn.execute(table.delete().where(table.c.snapshot_id == snapshot_id, table.c.asset_no.in_(chunk)))
+
+    def _delete_snapshot(self, conn: Connection, snapshot_id: int) -> None:
+        # Children first: SQLite enforces no foreign keys here, so nothing cascades.
+        for table in (asset_key_table, result_cache_table, conflict_table, attribution_table, observation_table,
+                      asset_table):
+            conn.execute(table.delete().where(table.c.snapshot_id == snapshot_id))
+        conn.execute(snapshot_table.delete().where(snapshot_table.c.id == snapshot_id))
 
     def annotate(
         self,
@@ -694,19 +759,27 @@ class Inventory:
             return self._load_snapshot_rows(conn, snapshot_id, asset_ids, all_observations)
 
     def _load_snapshot_rows(
-        self, conn: Connection, snapshot_id: int, asset_ids: Collection[str] | None, all_observations: bool
+        self, conn: Connection, snapshot_id: int, asset_ids: Collection[str] | None, all_observations: bool,
+        asset_nos: Collection[int] | None = None, no_range: tuple[int, int] | None = None,
     ) -> list[Asset]:
+        """``asset_nos`` or ``no_range`` (first, end) pick assets by number instead of by id."""
         a, o, t, c = asset_table.c, observation_table.c, attribution_table.c, conflict_table.c
         query = sa.select(asset_table).where(a.snapshot_id == snapshot_id)
         if asset_ids is not None:
             query = query.where(a.asset_id.in_(list(asset_ids)))
+        if asset_nos is not None:
+            query = query.where(a.asset_no.in_(list(asset_nos)))
+        if no_range is not None:
+            query = query.where(a.asset_no >= no_range[0], a.asset_no < no_range[1])
         asset_rows = conn.execute(query.order_by(a.asset_no)).all()
         if not asset_rows:
             return []
-        numbers = None if asset_ids is None else [row.asset_no for row in asset_rows]
+        numbers = None if asset_ids is None and asset_nos is None else [row.asset_no for row in asset_rows]
 
         def of_these_assets(columns: list[Any], table: sa.Table) -> sa.Select[Any]:
             select = sa.select(*columns).where(table.c.snapshot_id == snapshot_id, table.c.asset_no >= 0)
+            if no_range is not None:
+                select = select.where(table.c.asset_no >= no_range[0], table.c.asset_no < no_range[1])
             return select if numbers is None else select.where(table.c.asset_no.in_(numbers))
 
         # Condensed: only the first sighting's context (file, frame, port, row), extracted by the database.
@@ -818,14 +891,15 @@ def _first(item: tuple[int, Any]) -> int:
 class _BulkWriter:
     """Buffers rows per table and writes them in chunks: executemany on SQLite, COPY on PostgreSQL."""
 
-    TABLES = ("asset", "observation", "attribution", "conflict")
+    TABLES = ("asset", "observation", "attribution", "conflict", "asset_key")
 
     def __init__(self, conn: Connection, progress: Progress | None, chunk: int = BULK_CHUNK) -> None:
         self.raw: Any = conn.connection.driver_connection
         self.sqlite = conn.dialect.name == "sqlite"
         quote = conn.dialect.identifier_preparer.quote
         columns = {"asset": R.ASSET_COLUMNS, "observation": R.OBSERVATION_COLUMNS,
-                   "attribution": R.ATTRIBUTION_COLUMNS, "conflict": R.CONFLICT_COLUMNS}
+                   "attribution": R.ATTRIBUTION_COLUMNS, "conflict": R.CONFLICT_COLUMNS,
+                   "asset_key": R.ASSET_KEY_COLUMNS}
         self.statements = {
             table: (
                 f"INSERT INTO {quote(table)} ({', '.join(map(quote, cols))}) VALUES ({', '.join('?' * len(cols))})"
@@ -850,6 +924,12 @@ class _BulkWriter:
         if self.buffered >= self.chunk:
             self.flush()
 
+    def add_rows(self, table: str, rows: list[R.Row]) -> None:
+        self.buffers[table] += rows
+        self.buffered += len(rows)
+        if self.buffered >= self.chunk:
+            self.flush()
+
     def flush(self) -> None:
         for table in self.TABLES:
             rows = self.buffers[table]
@@ -866,3 +946,172 @@ class _BulkWriter:
             if self.progress:
                 self.progress(table, self.written[table])
         self.buffered = 0
+
+
+# ---------------------------------------------------------------- writing batch by batch
+
+KEY_CHUNK = 500
+
+
+class SnapshotWriter:
+    """Writes one snapshot in batches: each ``add`` is one transaction, ``finish`` marks it complete.
+
+    A device seen in two batches is one asset: each asset's keys are kept in
+    ``asset_key`` while the snapshot is written, an asset of a later batch that
+    shares a key with a stored one is merged with it (``resolve.merge_parts``,
+    the rules the store uses across sources) and the stored one rewritten. The
+    writer itself keeps only counters, so memory does not grow with the input.
+    """
+
+    def __init__(self, inventory: Inventory, source: str, started_at: datetime,
+                 stats: Mapping[str, Any] | None) -> None:
+        self.inventory = inventory
+        self.source = source
+        self.started_at = started_at
+        self.stats = stats
+        self.snapshot_id: int | None = None
+        self.counts = R.SnapshotCounts()
+        self.next_no = 0
+        self.loose_no = 0
+        self.merged = 0
+        self.time = R.sqlite_time_encoder() if inventory.dialect == "sqlite" else R.aware_time_encoder()
+
+    def add(self, observations: Sequence[Observation], assets: Sequence[Asset]) -> None:
+        """Store one batch: its assets (resolved from ``observations``), merged with stored ones sharing a key."""
+        inventory = self.inventory
+        with _gc_paused(), inventory.engine.connect() as conn, inventory._write_transaction(conn):
+            if self.snapshot_id is None:
+                self.snapshot_id = inventory._insert_snapshot(conn, self.source, self.started_at, self.stats)
+            snapshot_id = self.snapshot_id
+            writer = _BulkWriter(conn, None)
+            fresh: list[Asset] = list(assets)
+            rewritten: list[tuple[int, Asset]] = []
+            if self.next_no:
+                stored = self._stored_numbers(conn, assets)
+                if stored:
+                    fresh, rewritten = self._merge_with_stored(conn, assets, stored)
+            new_keys: list[R.Row] = []
+            for asset in fresh:
+                no = self.next_no
+                self.next_no += 1
+                self.counts.add(asset)
+                writer.add(R.encode_asset(snapshot_id, no, asset, self.time))
+                new_keys.extend(_key_rows(snapshot_id, no, asset))
+            for no, asset in rewritten:
+                self.counts.add(asset)
+                writer.add(R.encode_asset(snapshot_id, no, asset, self.time))
+            loose = R.loose_observations(observations, assets)
+            if loose:
+                self.counts.observations += len(loose)
+                rows, _ = R.encode_observations(snapshot_id, R.NO_ASSET, loose, self.time)
+                writer.add(R.EncodedAsset(None, [(*r[:2], r[2] + self.loose_no, *r[3:]) for r in rows], [], []))
+                self.loose_no += len(rows)
+            writer.add_rows("asset_key", new_keys)
+            writer.flush()
+            if rewritten:
+                insert = (sqlite_insert if inventory.dialect == "sqlite" else postgresql_insert)(asset_key_table)
+                merged_keys = [dict(zip(R.ASSET_KEY_COLUMNS, row, strict=True))
+                               for no, asset in rewritten for row in _key_rows(snapshot_id, no, asset)]
+                conn.execute(insert.on_conflict_do_nothing(), merged_keys)
+
+    def _stored_numbers(self, conn: Connection, assets: Sequence[Asset]) -> dict[tuple[str, str], set[int]]:
+        """The stored assets of this snapshot that share a key with these, by key."""
+        k = asset_key_table.c
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for asset in assets:
+            for name, values in asset.keys.items():
+                wanted[name].update(values)
+        found: dict[tuple[str, str], set[int]] = defaultdict(set)
+        for name, values in sorted(wanted.items()):
+            ordered = sorted(values)
+            for start in range(0, len(ordered), KEY_CHUNK):
+                chunk = ordered[start:start + KEY_CHUNK]
+                query = sa.select(k.value, k.asset_no).where(
+                    k.snapshot_id == self.snapshot_id, k.name == name, k.value.in_(chunk))
+                for value, no in conn.execute(query):
+                    found[(name, value)].add(no)
+        return found
+
+    def _merge_with_stored(
+        self, conn: Connection, assets: Sequence[Asset], stored: Mapping[tuple[str, str], set[int]]
+    ) -> tuple[list[Asset], list[tuple[int, Asset]]]:
+        """(assets to store under new numbers, (number, asset) to store again after merging)."""
+        assert self.snapshot_id is not None
+        touching = [a for a in assets
+                    if any((name, v) in stored for name, values in a.keys.items() for v in values)]
+        untouched = [a for a in assets
+                     if not any((name, v) in stored for name, values in a.keys.items() for v in values)]
+        numbers = sorted({no for nos in stored.values() for no in nos})
+        old: list[tuple[int, Asset]] = []
+        for start in range(0, len(numbers), KEY_CHUNK):
+            chunk = numbers[start:start + KEY_CHUNK]
+            rows = self.inventory._load_snapshot_rows(conn, self.snapshot_id, None, True, asset_nos=chunk)
+            old.extend(zip(self._numbers_of(conn, chunk), rows, strict=True))
+        parts = [a for _, a in old] + touching
+        fresh = list(untouched)
+        rewritten: list[tuple[int, Asset]] = []
+        replaced: list[int] = []
+        for group in group_assets(parts):
+            members = sorted(group)  # stored parts first, in the order they were written
+            olds = [old[i][0] for i in members if i < len(old)]
+            merged = merge_parts([parts[i] for i in members])
+            if not olds:
+                fresh.append(merged)
+                continue
+            if all(i < len(old) for i in members):
+                continue  # stored assets nothing new merged into stay as they were
+            for i in members:
+                if i < len(old):
+                    self.counts.remove(old[i][1])
+            replaced.extend(olds)
+            rewritten.append((min(olds), merged))
+            self.merged += 1
+        if replaced:
+            self.inventory._delete_assets(conn, self.snapshot_id, sorted(replaced))
+        fresh.sort(key=lambda a: a.id)
+        return fresh, rewritten
+
+    def _numbers_of(self, conn: Connection, chunk: Sequence[int]) -> list[int]:
+        a = asset_table.c
+        query = sa.select(a.asset_no).where(a.snapshot_id == self.snapshot_id, a.asset_no.in_(list(chunk)))
+        return [row[0] for row in conn.execute(query.order_by(a.asset_no))]
+
+    def finish(self) -> int:
+        """Mark the snapshot complete (with its counts and ``stats`` as they now stand); returns its id."""
+        inventory = self.inventory
+        with inventory.engine.connect() as conn, inventory._write_transaction(conn):
+            if self.snapshot_id is None:
+                self.snapshot_id = inventory._insert_snapshot(conn, self.source, self.started_at, self.stats)
+            conn.execute(asset_key_table.delete().where(asset_key_table.c.snapshot_id == self.snapshot_id))
+            counts = self.counts
+            conn.execute(
+                snapshot_table.update()
+                .where(snapshot_table.c.id == self.snapshot_id)
+                .values(
+                    complete=True,
+                    finished_at=datetime.now(UTC),
+                    observation_count=counts.observations,
+                    asset_count=counts.assets,
+                    attributed_count=counts.attributed,
+                    attribution_count=counts.attributions,
+                    conflict_count=counts.conflicts,
+                    stats=json.loads(R.encode_json(dict(self.stats or {}))),
+                )
+            )
+        return self.snapshot_id
+
+    def abandon(self) -> None:
+        """Remove the incomplete snapshot (after an error); a failure here only leaves it incomplete."""
+        if self.snapshot_id is None:
+            return
+        inventory = self.inventory
+        try:
+            with inventory.engine.connect() as conn, inventory._write_transaction(conn):
+                inventory._delete_snapshot(conn, self.snapshot_id)
+        except sa.exc.DBAPIError:
+            pass
+
+
+def _key_rows(snapshot_id: int, asset_no: int, asset: Asset) -> list[R.Row]:
+    return [(snapshot_id, name, R.clean_text(value), asset_no)
+            for name, values in asset.keys.items() for value in values]

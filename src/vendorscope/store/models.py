@@ -199,6 +199,22 @@ class ConflictRow(Base):
     detail: Mapped[str] = mapped_column(Text)
 
 
+class AssetKeyRow(Base):
+    """A key (MAC, serial, asset tag, host name, IP) of an asset of a snapshot still being written.
+
+    An ingest writes its snapshot batch by batch; an asset of a later batch that
+    shares a key with one already written merges into it, found here (not in
+    the writer's memory). The rows go when the snapshot is complete.
+    """
+
+    __tablename__ = "asset_key"
+
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshot.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, primary_key=True)
+    asset_no: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+
+
 class AnnotationRow(Base):
     """What a person said an asset is for and where it stands; outlives snapshots."""
 
@@ -235,6 +251,7 @@ asset_table = cast(Table, AssetRow.__table__)
 attribution_table = cast(Table, AttributionRow.__table__)
 conflict_table = cast(Table, ConflictRow.__table__)
 annotation_table = cast(Table, AnnotationRow.__table__)
+asset_key_table = cast(Table, AssetKeyRow.__table__)
 result_cache_table = cast(Table, ResultCacheRow.__table__)
 
 # The web dashboard's tables (users, tokens, sessions, audit, jobs, alerts) join Base.metadata.

@@ -74,6 +74,7 @@ ASSET_COLUMNS = (
     "observation_count",
     "evidence_count",
 )
+ASSET_KEY_COLUMNS = ("snapshot_id", "name", "value", "asset_no")
 ATTRIBUTION_COLUMNS = (
     "snapshot_id",
     "asset_no",
@@ -201,6 +202,14 @@ class SnapshotCounts:
         self.attributed += asset.verdict.vendor is not None
         self.attributions += len(asset.attributions)
         self.conflicts += len(asset.conflicts)
+
+    def remove(self, asset: Asset) -> None:
+        """Take back an asset counted before (it was merged into another one)."""
+        self.observations -= len(asset.observations)
+        self.assets -= 1
+        self.attributed -= asset.verdict.vendor is not None
+        self.attributions -= len(asset.attributions)
+        self.conflicts -= len(asset.conflicts)
 
 
 EvidenceKey = tuple[str, str, str, str | None, str | None, str | None, str | None, str | None]

@@ -1,0 +1,143 @@
+"""pipeline.ingest in batches: each batch its own transaction, devices spanning batches merged through the store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from pg import PostgresServer, postgres_server
+
+from vendorscope.identify.engine import Engine
+from vendorscope.model import Asset, AssetKeys, Observation
+from vendorscope.pipeline import ingest, stored_assets
+from vendorscope.store.inventory import open_inventory
+from vendorscope.store.models import asset_key_table, asset_table, snapshot_table
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def obs(kind: str, value: str, **keys: str) -> Observation:
+    return Observation(kind=kind, value=value, source="test", seen_at=T0, keys=AssetKeys(**keys))
+
+
+@pytest.fixture(scope="module")
+def pg_server() -> Iterator[PostgresServer]:
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "inventory.db")
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    return server.create_database()
+
+
+def spread_network(devices: int) -> list[Observation]:
+    """Each device's evidence far apart in the stream: all MACs first, then labels, then host names."""
+    macs = [f"e0:06:30:00:{i >> 8:02x}:{i & 255:02x}" for i in range(devices)]
+    stream = [obs("mac", mac, mac=mac) for mac in macs]
+    stream += [obs("inventory.manufacturer", "Hikvision" if i % 2 else "Huawei", mac=mac, serial=f"SN{i}")
+               for i, mac in enumerate(macs)]
+    stream += [obs("inventory.model", f"model-{i}", serial=f"SN{i}", hostname=f"Host-{i}") for i in range(devices)]
+    stream += [obs("http.server", "App-webs/", hostname=f"host-{i}", ip=f"192.0.2.{i}") for i in range(0, devices, 3)]
+    return stream
+
+
+def shape(assets: list[Asset]) -> list[tuple[object, ...]]:
+    return sorted(
+        (a.id, sorted((k, sorted(v)) for k, v in a.keys.items()), a.verdict, sorted(a.conflicts, key=str),
+         sorted((o.kind, o.value) for o in a.observations),
+         sorted((x.rule, x.vendor, x.confidence, x.observation.kind if x.observation else None)
+                for x in a.attributions), a.first_seen, a.last_seen)
+        for a in assets
+    )
+
+
+def stored(url: str, snapshot_id: int) -> list[Asset]:
+    with open_inventory(url, create=False) as inv:
+        return inv.assets(snapshot_id)
+
+
+def test_batches_store_the_same_assets_as_one_batch(db_url: str, engine: Engine) -> None:
+    network = spread_network(40)
+    whole = ingest(network, source="one", db=db_url, engine=engine, started_at=T0)
+    batched = ingest(network, source="batched", db=db_url, engine=engine, started_at=T0, batch_size=7)
+    assert whole.complete and not batched.complete
+    assert whole.asset_count == batched.asset_count == 40
+    assert whole.identified == batched.identified == 40
+    assert shape(stored(db_url, batched.snapshot_id or 0)) == shape(stored(db_url, whole.snapshot_id or 0))
+    assert shape(list(stored_assets(batched))) == shape(whole.assets)
+    with open_inventory(db_url, create=False) as inv:
+        one, many = (s for s in inv.snapshots() if s.source in ("one", "batched"))
+    assert (one.observations, one.assets, one.attributed, one.attributions, one.conflicts) == (
+        many.observations, many.assets, many.attributed, many.attributions, many.conflicts)
+
+
+def test_a_later_batch_bridging_two_stored_assets_makes_one(db_url: str, engine: Engine) -> None:
+    network = [
+        obs("mac", "e0:06:30:aa:00:01", mac="e0:06:30:aa:00:01", hostname="cam-1"),
+        obs("inventory.serial", "x", serial="SN-9"),
+        obs("http.server", "App-webs/", mac="e0:06:30:aa:00:01", serial="SN-9"),  # second batch
+    ]
+    result = ingest(network, source="bridge", db=db_url, engine=engine, started_at=T0, batch_size=2)
+    [asset] = stored(db_url, result.snapshot_id or 0)
+    assert asset.keys == {"mac": {"e0:06:30:aa:00:01"}, "hostname": {"cam-1"}, "serial": {"SN-9"}}
+    assert len(asset.observations) == 3 and asset.verdict.group == "hikvision"
+    assert result.asset_count == 1
+
+
+def test_a_shared_host_name_across_batches_never_merges_two_macs(db_url: str, engine: Engine) -> None:
+    network = [obs("mac", "e0:06:30:00:00:01", mac="e0:06:30:00:00:01", hostname="ipc"),
+               obs("mac", "e0:06:30:00:00:02", mac="e0:06:30:00:00:02", hostname="ipc")]
+    result = ingest(network, source="twins", db=db_url, engine=engine, started_at=T0, batch_size=1)
+    assert sorted(a.id for a in stored(db_url, result.snapshot_id or 0)) == [
+        "mac:e0:06:30:00:00:01", "mac:e0:06:30:00:00:02"]
+
+
+def test_stats_are_stored_as_they_stand_at_the_end(db_url: str, engine: Engine) -> None:
+    stats: dict[str, object] = {"records": 0}
+
+    def stream() -> Iterator[Observation]:
+        for i in range(5):
+            stats["records"] = i + 1
+            yield obs("mac", f"e0:06:30:00:01:{i:02x}", mac=f"e0:06:30:00:01:{i:02x}")
+
+    ingest(stream(), source="s", db=db_url, engine=engine, started_at=T0, stats=stats, batch_size=2)
+    with open_inventory(db_url, create=False) as inv:
+        [snapshot] = inv.snapshots()
+    assert snapshot.stats == {"records": 5} and snapshot.assets == 5
+
+
+def test_keys_kept_while_writing_are_gone_once_complete(db_url: str, engine: Engine) -> None:
+    ingest(spread_network(10), source="k", db=db_url, engine=engine, started_at=T0, batch_size=4)
+    with open_inventory(db_url, create=False) as inv, inv.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(asset_key_table)).scalar() == 0
+
+
+def test_an_error_mid_stream_stores_nothing_and_the_inventory_goes_on(db_url: str, engine: Engine) -> None:
+    ingest(spread_network(3), source="before", db=db_url, engine=engine, started_at=T0)
+
+    def failing() -> Iterator[Observation]:
+        yield from spread_network(10)[:25]
+        raise RuntimeError("reader broke")
+
+    with pytest.raises(RuntimeError, match="reader broke"):
+        ingest(failing(), source="broken", db=db_url, engine=engine, started_at=T0, batch_size=10)
+    with open_inventory(db_url, create=False) as inv:
+        assert [s.source for s in inv.snapshots()] == ["before"]
+        assert len(inv.assets()) == 3
+        with inv.engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(snapshot_table)).scalar() == 1
+            assert conn.execute(sa.select(sa.func.count()).select_from(asset_table)).scalar() == 3
+    again = ingest(spread_network(10), source="broken", db=db_url, engine=engine, started_at=T0, batch_size=10)
+    assert again.asset_count == 10
+
+
+def test_without_a_store_nothing_is_batched(engine: Engine) -> None:
+    result = ingest(spread_network(5), source="x", db=None, engine=engine, batch_size=2)
+    assert result.complete and result.asset_count == len(result.assets) == 5 and result.snapshot_id is None
