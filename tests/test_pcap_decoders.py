@@ -322,6 +322,20 @@ def test_reassembly_in_order_out_of_order_and_retransmitted() -> None:
     assert table.streams[key] is None  # done: later packets are skipped
 
 
+def test_reassembly_delivers_a_waiting_message_when_its_addresses_start_again() -> None:
+    """An SSH line waits for the KEXINIT after it; when the FIN was lost and the same addresses and
+    ports open a new connection, the line read so far is delivered, not dropped."""
+    got: list[tuple[int, bytes]] = []
+    table = Reassembler(lambda stream: got.append((stream.frame, bytes(stream.data))))
+    key = b"s" * 12
+    args = ("10.0.0.1", 22, 50000)
+    table.syn(key, 49_999, *args, 1, 0.0, None)
+    table.segment(key, 50_000, b"SSH-2.0-HUAWEI-1.5\r\n", False, False, *args, 2, 0.0, None)
+    assert got == []  # still waiting for the key exchange
+    table.syn(key, 49_999, *args, 9, 1.0, None)
+    assert got == [(2, b"SSH-2.0-HUAWEI-1.5\r\n")]
+
+
 def test_reassembly_bounds_streams() -> None:
     delivered: list[Stream] = []
     table = Reassembler(delivered.append, max_streams=64)

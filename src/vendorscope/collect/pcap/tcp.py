@@ -55,6 +55,11 @@ class Reassembler:
     def syn(self, key: bytes, seq: int, src: str, sport: int, dport: int, frame: int, ts: float,
             l2src: bytes | None) -> None:
         """A SYN fixes where the stream's data starts (a retransmitted SYN restarts it)."""
+        old = self.streams.get(key)
+        if old is not None and old.data:
+            # The same addresses and ports again: the earlier connection ended unseen (its FIN lost);
+            # what it said is delivered, not dropped.
+            self._finish(key, old)
         stream = Stream(src, sport, dport, frame, ts, l2src)
         stream.next_seq = (seq + 1) % _WRAP
         self._put(key, stream)
