@@ -35,10 +35,12 @@ TEMPLATE = "report.html.j2"
 STATUS_LABELS = {s.value: s.value.replace("_", " ") for s in Status}
 
 
-@lru_cache(maxsize=1)
-def environment() -> Environment:
+@lru_cache(maxsize=4)
+def environment(package: str = "vendorscope.report") -> Environment:
+    """The auto-escaping, strict template environment of every HTML page written to a file
+    (``package``'s ``templates`` folder)."""
     return Environment(
-        loader=PackageLoader("vendorscope.report", "templates"),
+        loader=PackageLoader(package, "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,

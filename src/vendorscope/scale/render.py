@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from vendorscope.report.charts import bar_chart
 from vendorscope.report.data import BreakdownRow
-from vendorscope.report.html import asset_text, content_security_policy, safe_url
+from vendorscope.report.html import asset_text, content_security_policy, environment, safe_url
 
 TABLES: tuple[tuple[str, str, str], ...] = (
     ("by_group", "By vendor group", "vendor group"),
@@ -20,17 +18,6 @@ TABLES: tuple[tuple[str, str, str], ...] = (
     ("by_country", "By country", "country"),
     ("by_asn", "By autonomous system", "autonomous system"),
 )
-
-
-@lru_cache(maxsize=1)
-def environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("vendorscope.scale", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
 
 
 def render_json(exposure: dict[str, Any]) -> str:
@@ -48,7 +35,7 @@ def render_html(exposure: dict[str, Any]) -> str:
             "chart": bar_chart(rows, f"{exposure['unit'].capitalize()} {title.lower()}"),
             "truncated": exposure["truncated"][name],
         })
-    return environment().get_template("exposure.html.j2").render(
+    return environment("vendorscope.scale").get_template("exposure.html.j2").render(
         e={**exposure, "packs": packs},
         tables=tables,
         style=Markup(style),
