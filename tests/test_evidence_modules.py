@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vendorscope.evidence import greeting, http, kinds, onvif, rtsp, sip, snmp, ssh, tls, upnp
-from vendorscope.evidence.record import DecodeError, Evidence, clean_text
+from vendorscope.evidence.record import DecodeError, Evidence, clean_text, mac_from_text
 from vendorscope.lab.capture import huawei_certificate, tls12_server_flight
 
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True)
@@ -286,3 +286,29 @@ def test_every_kind_the_fixtures_and_the_demo_capture_give_is_registered() -> No
         emitted |= {o.kind for o in read_table(path, path.name, "import", Collector(), now)}
     assert len(emitted) > 40
     assert emitted - set(kinds.EVIDENCE_KINDS) == set()
+
+
+# -- MACs written in data --------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("58-50-ED-1F-E3-85", "58:50:ed:1f:e3:85"),  # SADP writes dashes, upper case
+    ("3c:ef:8c:00:00:01", "3c:ef:8c:00:00:01"),  # DHIP writes colons
+    ("5850.ed1f.e385", "58:50:ed:1f:e3:85"),  # Cisco-style, as CMDBs copy it
+    (" 5850ED1FE385 ", "58:50:ed:1f:e3:85"),
+    ("58:50:ed:1f:e3", None), ("58:50:ed:1f:e3:8g", None), ("", None), (None, None),
+    ("<script>58:50:ed:1f:e3:85", None),
+])
+def test_mac_from_text(text: str | None, want: str | None) -> None:
+    assert mac_from_text(text) == want
+
+
+@given(st.text(alphabet="0123456789abcdefABCDEF:-. x", max_size=20))
+def test_mac_from_text_agrees_with_the_oui_lookup(text: str) -> None:
+    from vendorscope.identify.oui import MacError, normalise_mac
+
+    try:
+        want: str | None = normalise_mac(text)
+    except MacError:
+        want = None
+    assert mac_from_text(text) == want

@@ -8,11 +8,10 @@ Dahua's OEM brands answer the same way with their own Vendor ("Lorex", "General"
 from __future__ import annotations
 
 import json
-import re
 import struct
 from typing import Any
 
-from vendorscope.evidence.record import DecodeError, Evidence, clean_str
+from vendorscope.evidence.record import DecodeError, Evidence, clean_str, mac_from_text
 
 PORTS = frozenset({37810})  # UDP; multicast group 239.255.255.251, or broadcast
 MULTICAST_GROUP = "239.255.255.251"
@@ -20,7 +19,6 @@ MAGIC = b"\x20\x00\x00\x00DHIP"
 HEADER = 32
 MAX_BODY = 16 * 1024  # replies are ~800 bytes; more is not a discovery reply
 MAX_FIELD = 256
-_MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 
 
 def frame(body: bytes, session: int = 0, request_id: int = 0) -> bytes:
@@ -73,7 +71,7 @@ def decode_dhip(payload: bytes) -> list[Evidence]:
     if not isinstance(info, dict):
         return []
     raw_mac = body.get("mac")
-    mac = raw_mac.lower() if isinstance(raw_mac, str) and _MAC.match(raw_mac) else None
+    mac = mac_from_text(raw_mac) if isinstance(raw_mac, str) else None
     serial = _field(info, "SerialNo")
     extra = {"model": _field(info, "DeviceType"), "vendor": _field(info, "Vendor"), "serial": serial,
              "firmware": _field(info, "Version"), "device_class": _field(info, "DeviceClass"),

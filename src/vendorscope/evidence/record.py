@@ -75,6 +75,21 @@ def mac(raw: bytes) -> str:
     return raw.hex(":")
 
 
+_MAC_SEPARATORS = str.maketrans("", "", ":-. ")
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def mac_from_text(text: str | None) -> str | None:
+    """A MAC written in any common notation (``58-50-ED-1F-E3-85``, ``5850.ed1f.e385``, bare hex) as
+    ``58:50:ed:1f:e3:85``; None when it is not one. The one reader of MACs that data spells out."""
+    if not text:
+        return None
+    digits = text.strip().translate(_MAC_SEPARATORS)
+    if len(digits) != 12 or not _HEX.issuperset(digits):
+        return None
+    return bytes.fromhex(digits).hex(":")
+
+
 def is_unicast_mac(raw: bytes) -> bool:
     """Not multicast/broadcast and not all zeroes: a MAC that can name one interface."""
     return len(raw) == 6 and not raw[0] & 1 and raw != b"\x00" * 6

@@ -7,16 +7,13 @@ A reply names its device by content (serial and MAC), so its evidence carries th
 
 from __future__ import annotations
 
-import re
-
 from vendorscope.evidence import xml
-from vendorscope.evidence.record import DecodeError, Evidence
+from vendorscope.evidence.record import DecodeError, Evidence, mac_from_text
 
 PORTS = frozenset({37020})  # UDP; multicast group 239.255.255.250
 MULTICAST_GROUP = "239.255.255.250"
 _WANTED = frozenset({"DeviceType", "DeviceDescription", "DeviceSN", "MAC", "SoftwareVersion", "DSPVersion",
                      "IPv4Address", "CommandPort", "HttpPort", "Types"})
-_MAC = re.compile(r"^[0-9A-Fa-f]{2}([-:])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}$")
 
 
 def inquiry(uuid: str) -> bytes:
@@ -43,13 +40,6 @@ def parse_probe_match(data: bytes) -> dict[str, str]:
     return out
 
 
-def normal_mac(value: str | None) -> str | None:
-    """``58-50-ed-1f-e3-85`` → ``58:50:ed:1f:e3:85``; None when it is not a MAC."""
-    if not value or not _MAC.match(value):
-        return None
-    return value.replace("-", ":").lower()
-
-
 def decode_sadp(payload: bytes) -> list[Evidence]:
     """sadp.model, sadp.serial, sadp.software and the device's MAC of a SADP reply (an inquiry
     gives nothing); raises DecodeError when the datagram is not SADP."""
@@ -59,7 +49,7 @@ def decode_sadp(payload: bytes) -> list[Evidence]:
     if not info:
         return []
     serial = info.get("DeviceSN")
-    mac = normal_mac(info.get("MAC"))
+    mac = mac_from_text(info.get("MAC"))
     extra = {"model": info.get("DeviceDescription"), "serial": serial, "firmware": info.get("SoftwareVersion"),
              "device_class": info.get("DeviceType"), "dsp": info.get("DSPVersion")}
     out: list[Evidence] = []

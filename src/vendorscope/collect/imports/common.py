@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from vendorscope.evidence.kinds import max_chars
-from vendorscope.evidence.record import Evidence
-from vendorscope.identify.oui import MacError, normalise_mac
+from vendorscope.evidence.record import Evidence, mac_from_text
 from vendorscope.model import AssetKeys, Observation
 
 MAX_VALUE = 4096  # characters kept of one observed value
@@ -102,14 +101,7 @@ def clean(value: Any, limit: int = MAX_VALUE) -> str | None:
     return text[:limit] or None
 
 
-def mac_or_none(text: str | None) -> str | None:
-    """A MAC in any common notation as aa:bb:cc:dd:ee:ff; None if it is not one."""
-    if not text:
-        return None
-    try:
-        return normalise_mac(text)
-    except MacError:
-        return None
+mac_or_none = mac_from_text  # one reader of written MACs for every source (evidence/record.py)
 
 
 def ip_or_none(text: str | None) -> str | None:
