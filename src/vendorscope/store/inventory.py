@@ -320,23 +320,7 @@ class Inventory:
         counts = R.SnapshotCounts()
         time = R.sqlite_time_encoder() if self.dialect == "sqlite" else R.aware_time_encoder()
         with _gc_paused(), self.engine.connect() as conn, self._write_transaction(conn):
-            result = conn.execute(
-                snapshot_table.insert().values(
-                    source=R.clean_text(source),
-                    started_at=started_at,
-                    observation_count=0,
-                    asset_count=0,
-                    attributed_count=0,
-                    attribution_count=0,
-                    conflict_count=0,
-                    stats=json.loads(R.encode_json(dict(stats or {}))),
-                    tool_version=__version__,
-                    complete=False,
-                )
-            )
-            key = result.inserted_primary_key
-            assert key is not None
-            snapshot_id = int(key[0])
+            snapshot_id = self._insert_snapshot(conn, source, started_at, stats)
             writer = _BulkWriter(conn, progress)
             for encoded in R.encode_snapshot(snapshot_id, observations, assets, time, counts):
                 writer.add(encoded)
