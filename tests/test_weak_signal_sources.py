@@ -180,12 +180,15 @@ def probed(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict
     out: dict[str, dict[str, str]] = {}
     for o in report.observations:
         out.setdefault(o.keys.ip or "", {})[o.kind] = o.value
+        if o.kind == "snmp.entity.mfg_name":
+            out[o.keys.ip or ""]["entity_index"] = str(o.context.get("entity_index"))
     return out
 
 
 def test_probe_of_the_lab_switch_reads_the_recorded_chassis_names(probed: dict[str, dict[str, str]]) -> None:
     [seen] = probed.values()
     assert seen["snmp.entity.mfg_name"] == "Huawei"
+    assert seen["entity_index"] == "67108867"  # found by walking entPhysicalClass, as on the real S5720
     assert "snmp.entity.model_name" not in seen  # empty, as on the recorded S5720
     [asset] = resolve([obs("snmp.entity.mfg_name", seen["snmp.entity.mfg_name"])], default_engine().identify)
     assert asset.verdict.group == "huawei"
@@ -230,3 +233,16 @@ def test_an_openssh_offer_names_no_one() -> None:
              "aes128-ctr", "aes128-ctr", "hmac-sha2-256", "hmac-sha2-256", "none", "none", "", ""]
     found = {e.kind: e.value for e in ssh.ssh_evidence(b"SSH-2.0-OpenSSH_9.6\r\n" + kexinit(lists))}
     assert not default_engine().identify_value("ssh.kex", found["ssh.kex"])
+
+
+@pytest.mark.parametrize(("walk", "want"), [
+    ([("1.3.6.1.2.1.47.1.1.1.1.5.67108867", 3), ("1.3.6.1.2.1.47.1.1.1.1.5.67108869", 9)], 67108867),
+    ([(".1.3.6.1.2.1.47.1.1.1.1.5.1", 11), ("1.3.6.1.2.1.47.1.1.1.1.5.2", 3)], 2),  # a stack first
+    ([("1.3.6.1.2.1.47.1.1.1.1.5.1", 9)], None),
+    ([("1.3.6.1.2.1.47.1.1.1.1.50.1", 3), ("1.3.6.1.2.1.47.1.1.1.1.5.x", 3)], None),  # not the class column
+    ([("1.3.6.1.2.1.47.1.1.1.1.5.7", b"3")], None),  # not an integer
+])
+def test_chassis_row_is_the_first_of_class_chassis(walk: list[tuple[str, object]], want: int | None) -> None:
+    assert snmp.chassis_row(walk) == want
+    asked = snmp.inventory_oids(want or snmp.CHASSIS_INDEX)
+    assert f"1.3.6.1.2.1.47.1.1.1.1.12.{want or 1}" in asked

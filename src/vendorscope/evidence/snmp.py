@@ -12,6 +12,8 @@ nesting and counts, so hostile bytes fail fast with a DecodeError.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from vendorscope.evidence.record import (
     MAX_VALUE,
     DecodeError,
@@ -34,7 +36,10 @@ SNMP_TRAP_OID = "1.3.6.1.6.3.1.1.4.1.0"
 ENT_PHYSICAL = "1.3.6.1.2.1.47.1.1.1.1."
 ENTITY_COLUMNS = {10: "snmp.entity.software_rev", 11: "snmp.entity.serial", 12: "snmp.entity.mfg_name",
                   13: "snmp.entity.model_name"}
-CHASSIS_INDEX = 1  # the chassis row of most agents (the probe asks this row)
+ENT_PHYSICAL_CLASS = ENT_PHYSICAL + "5"  # entPhysicalClass: the column a probe walks to find the chassis
+CLASS_CHASSIS = 3
+CHASSIS_INDEX = 1  # the chassis row of most agents, asked when the class column names none
+MAX_ENTITY_ROWS = 256  # a chassis row comes early; modular routers list thousands of parts after it
 # Private OIDs that name the model in a vendor's own MIB: OID → enterprise number.
 # Hikvision: HIKVISION-MIB hikvisionModel 1.3.6.1.4.1.39165.1.1.0 (GLPI agent MibSupport/Hikvision.pm).
 # Dahua: DAHUA-SNMP-MIB deviceType 1.3.6.1.4.1.1004849.2.1.2.6.0 (GLPI agent MibSupport/Intelbras.pm reads
@@ -196,10 +201,24 @@ def inventory_evidence(oid: str, value: bytes) -> Evidence | None:
     return None
 
 
-def inventory_oids() -> tuple[str, ...]:
+def chassis_row(classes: Iterable[tuple[str, object]]) -> int | None:
+    """The index of the first entPhysicalTable row whose class is chassis(3), from a walk of
+    entPhysicalClass (``oid → value`` pairs); None when no row says so.
+
+    Agents number that row as they like: 1 on most, 67108867 on Huawei VRP switches (LibreNMS
+    tests/snmpsim/vrp_5720.snmprec)."""
+    prefix = ENT_PHYSICAL_CLASS + "."
+    for oid, value in classes:
+        index = oid.lstrip(".").removeprefix(prefix)
+        if index != oid.lstrip(".") and index.isdigit() and value == CLASS_CHASSIS:
+            return int(index)
+    return None
+
+
+def inventory_oids(chassis: int = CHASSIS_INDEX) -> tuple[str, ...]:
     """What the probe asks after the system group: contact, location, the chassis row, private models."""
-    chassis = tuple(f"{ENT_PHYSICAL}{column}.{CHASSIS_INDEX}" for column in sorted(ENTITY_COLUMNS))
-    return (SYS_CONTACT, SYS_LOCATION, *chassis, *PRIVATE_MODELS, *PRIVATE_FIRMWARE)
+    chassis_oids = tuple(f"{ENT_PHYSICAL}{column}.{chassis}" for column in sorted(ENTITY_COLUMNS))
+    return (SYS_CONTACT, SYS_LOCATION, *chassis_oids, *PRIVATE_MODELS, *PRIVATE_FIRMWARE)
 
 
 def _lldp_remote(columns: dict[int, tuple[int, bytes]]) -> list[Evidence]:

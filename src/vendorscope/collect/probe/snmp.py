@@ -24,7 +24,15 @@ from typing import Any
 
 from vendorscope.collect.probe.gate import Gate, ProbeFailed, Step
 from vendorscope.collect.probe.scope import ScopeViolation, SnmpV3User
-from vendorscope.evidence.snmp import display_string, inventory_evidence, inventory_oids
+from vendorscope.evidence.snmp import (
+    CHASSIS_INDEX,
+    ENT_PHYSICAL_CLASS,
+    MAX_ENTITY_ROWS,
+    chassis_row,
+    display_string,
+    inventory_evidence,
+    inventory_oids,
+)
 from vendorscope.model import AssetKeys, Observation
 
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
@@ -270,7 +278,11 @@ class SnmpProber:
     async def _inventory(self, target: str, port: int, credential: Credential) -> list[Observation]:
         """sysContact, sysLocation, the ENTITY-MIB chassis row and private model OIDs, in a GET of their own:
         an agent that lacks one of them must not cost the system group (v1 agents fail the whole GET)."""
-        answer = await self._system(target, port, credential, inventory_oids(), "snmp.get inventory")
+        _step, classes = await self._walk(target, port, credential, ENT_PHYSICAL_CLASS, "entPhysicalClass",
+                                          MAX_ENTITY_ROWS)
+        chassis = chassis_row(classes)
+        oids = inventory_oids(CHASSIS_INDEX if chassis is None else chassis)
+        answer = await self._system(target, port, credential, oids, "snmp.get inventory")
         if answer is None:
             return []
         step, values = answer
@@ -337,6 +349,15 @@ class SnmpProber:
         return out
 
     async def _lldp(self, target: str, port: int, credential: Credential) -> list[Observation]:
+        step, pairs = await self._walk(target, port, credential, LLDP_REM_ENTRY, "lldpRemTable", MAX_WALK_VARBINDS)
+        if step is None or not pairs:
+            return []
+        return neighbour_observations(self.gate, step, target, parse_lldp_rows(pairs))
+
+    async def _walk(self, target: str, port: int, credential: Credential, root: str, name: str,
+                    limit: int) -> tuple[Step | None, list[tuple[str, SnmpValue]]]:
+        """The values under ``root`` (GETBULK), at most ``limit``; what was read before an error or a
+        timeout is kept."""
         from pysnmp.hlapi.v3arch.asyncio import ContextData, ObjectIdentity, ObjectType, bulk_walk_cmd
 
         pairs: list[tuple[str, SnmpValue]] = []
@@ -344,7 +365,7 @@ class SnmpProber:
         try:
             # A walk is several requests: it gets a few timeouts' worth, then keeps what it has.
             async with self.gate.udp(
-                target, port, f"snmp.walk lldpRemTable {credential.label}", self._ceiling() * 3
+                target, port, f"snmp.walk {name} {credential.label}", self._ceiling() * 3
             ) as step:
                 transport = await self._transport(target, port)
                 async for error, status, _index, varbinds in bulk_walk_cmd(
@@ -353,8 +374,8 @@ class SnmpProber:
                     transport,
                     ContextData(),
                     0,
-                    BULK_REPETITIONS,
-                    ObjectType(ObjectIdentity(LLDP_REM_ENTRY)),
+                    min(BULK_REPETITIONS, limit),
+                    ObjectType(ObjectIdentity(root)),
                     lexicographicMode=False,
                     lookupMib=False,
                 ):
@@ -366,7 +387,7 @@ class SnmpProber:
                         value = _plain(vb[1])
                         if value is not None:
                             pairs.append((str(vb[0]), value))
-                    if len(pairs) >= MAX_WALK_VARBINDS:
+                    if len(pairs) >= limit:
                         step.detail = "truncated"
                         break
                 step.outcome = f"{len(pairs)} values" if step.outcome == "ok" else step.outcome
@@ -374,9 +395,7 @@ class SnmpProber:
             pass
         except Exception:  # noqa: BLE001 - hostile answers must not end the host's probe
             pass
-        if step is None or not pairs:
-            return []
-        return neighbour_observations(self.gate, step, target, parse_lldp_rows(pairs))
+        return step, pairs
 
 
 @cache
