@@ -305,8 +305,8 @@ def test_bulk_data_is_not_classified() -> None:
 def test_reassembly_in_order_out_of_order_and_retransmitted() -> None:
     got: list[bytes] = []
 
-    def deliver(stream: Stream) -> None:
-        got.append(bytes(stream.data))
+    def deliver(stream: Stream, message: bytes, path: str | None) -> None:
+        got.append(message)
 
     table = Reassembler(deliver)
     key = b"k" * 12
@@ -326,7 +326,7 @@ def test_reassembly_delivers_a_waiting_message_when_its_addresses_start_again() 
     """An SSH line waits for the KEXINIT after it; when the FIN was lost and the same addresses and
     ports open a new connection, the line read so far is delivered, not dropped."""
     got: list[tuple[int, bytes]] = []
-    table = Reassembler(lambda stream: got.append((stream.frame, bytes(stream.data))))
+    table = Reassembler(lambda stream, message, path: got.append((stream.frame, message)))
     key = b"s" * 12
     args = ("10.0.0.1", 22, 50000)
     table.syn(key, 49_999, *args, 1, 0.0, None)
@@ -338,7 +338,7 @@ def test_reassembly_delivers_a_waiting_message_when_its_addresses_start_again() 
 
 def test_reassembly_bounds_streams() -> None:
     delivered: list[Stream] = []
-    table = Reassembler(delivered.append, max_streams=64)
+    table = Reassembler(lambda stream, message, path: delivered.append(stream), max_streams=64)
     for i in range(1000):
         table.segment(i.to_bytes(12, "big"), 1, b"SSH-2.0-", False, False, "10.0.0.1", 22, 1, i, 0.0, None)
     assert len(table.streams) <= 64

@@ -113,8 +113,9 @@ def _pairs(headers: dict[str, list[str]]) -> list[tuple[str, str]]:
     return [(name, v) for name, values in headers.items() for v in values]
 
 
-def response_evidence(data: bytes, protocol: str = "http") -> list[Evidence]:
-    """Evidence of the start of an HTTP/RTSP answer: its head, and for HTTP the page title."""
+def response_evidence(data: bytes, protocol: str = "http", path: str | None = None) -> list[Evidence]:
+    """Evidence of the start of an HTTP/RTSP answer: its head, and for HTTP the page title and the body
+    (with ``path``, the target of the request it answers, when known)."""
     end = header_end(data)
     start_line, headers = http_headers(data[: end if end >= 0 else MAX_HEAD])
     out = response_headers_evidence(_pairs(headers), protocol)
@@ -125,7 +126,7 @@ def response_evidence(data: bytes, protocol: str = "http") -> list[Evidence]:
         if found:
             out.append(Evidence("http.title", found))
         status = _STATUS.match(start_line)
-        body = body_evidence(data[end:], _pairs(headers), None, int(status.group(1)) if status else None)
+        body = body_evidence(data[end:], _pairs(headers), path, int(status.group(1)) if status else None)
         if body is not None:
             out.append(body)
     return out
@@ -215,6 +216,17 @@ def body_evidence(raw: bytes, headers: Iterable[tuple[str, str]], path: str | No
     context = {"path": header_value(path)[:512] if path else None, "status": status,
                "content_type": content_type[:128] or None, "bytes": len(body)}
     return Evidence("http.body", value, context={k: v for k, v in context.items() if v is not None})
+
+
+def request_target(data: bytes) -> tuple[str, str] | None:
+    """(method, target) of an HTTP/RTSP request line (``GET /ISAPI/System/deviceInfo HTTP/1.1``), or None.
+
+    The target is kept as sent (controls dropped, capped): it is the ``path`` a body's context names."""
+    line_end = data.find(b"\n", 0, MAX_HEAD)
+    parts = (data[:line_end] if line_end >= 0 else data[:MAX_HEAD]).rstrip(b"\r").split(b" ")
+    if len(parts) != 3 or not parts[0].isalpha() or not parts[1]:
+        return None
+    return parts[0].decode("latin-1")[:16], header_value(parts[1].decode("latin-1"))[:512]
 
 
 def request_evidence(data: bytes, protocol: str = "http") -> list[Evidence]:

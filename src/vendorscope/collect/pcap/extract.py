@@ -159,10 +159,10 @@ class Extractor:
         for ev in found:
             self.add(ev, policy, frame, ts, l2src, src_ip, protocol, **context)
 
-    def _deliver_stream(self, stream: Stream) -> None:
+    def _deliver_stream(self, stream: Stream, message: bytes, path: str | None) -> None:
         assert stream.parser is not None
         try:
-            found = stream.parser.parse(bytes(stream.data), stream.sport, stream.dport)
+            found = stream.parser.parse(message, stream.sport, stream.dport, path)
         except DecodeError as exc:
             self.report.add(f"{exc} ({stream.parser.name})", self.name, frame=stream.frame)
             return
@@ -276,8 +276,8 @@ class Extractor:
                     if state is None:
                         continue
                     doff, total = (doff >> 4) * 4, (total_high << 8) | total_low
-                    if state is missing and not flags & ending and total <= 20 + doff:
-                        continue
+                    if not flags & ending and total <= 20 + doff:
+                        continue  # a bare ACK: nothing to read, whether the stream is read or not
                     try:
                         tcp(key, buf[d : d + caplen], 26, 4, 34, 34 + doff, min(14 + total, caplen), flags, frame,
                             (ts_hi * 4294967296 + ts_lo) * units[iface_id] + offsets[iface_id], l2src, caplen < orig)
@@ -332,8 +332,8 @@ class Extractor:
                     if state is None:
                         continue
                     doff, total = (doff >> 4) * 4, (total_high << 8) | total_low
-                    if state is missing and not flags & ending and total <= 20 + doff:
-                        continue
+                    if not flags & ending and total <= 20 + doff:
+                        continue  # a bare ACK: nothing to read, whether the stream is read or not
                     try:
                         tcp(key, buf[d : d + caplen], 26, 4, 34, 34 + doff, min(14 + total, caplen), flags, frame,
                             sec + frac * unit, l2src, caplen < orig)
@@ -386,7 +386,7 @@ class Extractor:
             state = self.tcp.streams.get(key, _MISSING)
             if state is None:
                 return False
-            if state is _MISSING and not data[tcp_flags] & ending and \
+            if not data[tcp_flags] & ending and \
                     ((data[v4_len] << 8) | data[v4_len_low]) <= v4_min + (data[tcp_offset] >> 4) * 4:
                 return False
             try:

@@ -1,6 +1,14 @@
 """The first message of each direction of a TCP connection: which protocol it is, and when
 enough bytes have arrived to read it. What the bytes prove is the evidence modules' job.
 
+HTTP and RTSP are read message after message on one connection (a client asks several paths
+over one keep-alive connection; RTSP asks OPTIONS, then DESCRIBE): their :class:`FirstMessage`
+also says how long a whole message is (``length``), so :mod:`.tcp` can cut the bytes into
+messages, and whether it is a request or the answer to one (``role``), so each answer is read
+with the target of the request it answers. A message whose end cannot be told cheaply (no
+length, runs to the close, longer than ``max_bytes``) is read as the first message always
+was, and ends the reading of its direction.
+
 Protocols are recognised by content, not by port, because devices serve
 banners on any port; ports only break ties inside :mod:`vendorscope.evidence.greeting`
 (a ``220`` greeting is FTP on 21 and SMTP on 25). Each :class:`FirstMessage`
@@ -12,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from vendorscope.evidence import greeting, http, rtsp, sip, ssh, tls
 from vendorscope.evidence.record import DecodeError, Evidence
@@ -25,16 +33,33 @@ _CONTENT_LENGTH = re.compile(rb"content-length:\s*(\d{1,9})")
 PCAP_BODY = 16 * 1024
 # Shortest prefix that can tell the protocols apart; fewer bytes wait for more.
 MIN_CLASSIFY = 4
+# What ``FirstMessage.length`` answers besides a length: wait for more bytes; or the end of this
+# message cannot be told (no length, longer than the bound, damaged framing), so it is the last read.
+NEED_MORE, UNFOLLOWABLE = 0, -1
+REQUEST, RESPONSE = "request", "response"
+# Anchored at a line start ("x-content-length" is not the length); the head is lower-cased first.
+_FRAMING_LENGTH = re.compile(rb"\ncontent-length:[ \t]*(\d{1,9})[ \t]*\r?\n")
+_FRAMING_CHUNKED = re.compile(rb"\ntransfer-encoding:[^\n]*chunked")
+_NO_BODY_STATUS = re.compile(rb"^[a-z]{4}/\d\.\d +(?:1\d\d|204|304)\b")
+_CHUNK_LINE = 1024  # longest chunk-size line (with extensions) or trailer line looked at
+
+
+class Parse(Protocol):
+    def __call__(self, data: bytes, sport: int, dport: int, path: str | None = None) -> list[Evidence]: ...
 
 
 class FirstMessage(NamedTuple):
     name: str
     complete: Callable[[bytes], bool]
-    parse: Callable[[bytes, int, int], list[Evidence]]
+    parse: Parse  # ``path``: for an answer, the target of the request it answers (when the capture holds it)
     max_bytes: int = MAX_HEADER_BLOCK
+    # Protocols read message after message: the whole message's length at the start of the bytes
+    # (NEED_MORE, UNFOLLOWABLE), given the method of the request it answers; and REQUEST or RESPONSE.
+    length: Callable[[bytes, str | None], int] | None = None
+    role: str = ""
 
 
-def _greeting(data: bytes, sport: int, dport: int) -> list[Evidence]:
+def _greeting(data: bytes, sport: int, dport: int, path: str | None = None) -> list[Evidence]:
     found = greeting.classify(sport, data)
     return [found] if found is not None else []
 
@@ -65,6 +90,77 @@ def _response_complete(data: bytes) -> bool:
     return b"text/html" not in head or b"</title" in body.lower() or len(body) >= 4096
 
 
+def chunked_length(data: bytes, start: int, limit: int) -> int:
+    """Where a chunked body that begins at ``start`` ends (after its last chunk and trailers, RFC 9112
+    section 7.1), NEED_MORE, or UNFOLLOWABLE when it is damaged or would end past ``limit``."""
+    pos = start
+    while True:
+        line_end = data.find(b"\n", pos, pos + _CHUNK_LINE)
+        if line_end < 0:
+            return NEED_MORE if len(data) - pos < _CHUNK_LINE else UNFOLLOWABLE
+        size_text = data[pos:line_end].split(b";")[0].strip()
+        if not size_text or size_text.strip(b"0123456789abcdefABCDEF"):
+            return UNFOLLOWABLE
+        size = int(size_text[:8], 16) if len(size_text) <= 8 else limit + 1
+        if size == 0:
+            return _trailers_end(data, line_end + 1, limit)
+        pos = line_end + 1 + size + 2  # the chunk and its CRLF
+        if pos > limit:
+            return UNFOLLOWABLE
+        if pos > len(data):
+            return NEED_MORE
+
+
+def _trailers_end(data: bytes, pos: int, limit: int) -> int:
+    """After the last chunk: trailer lines up to an empty one."""
+    while pos <= limit:
+        line_end = data.find(b"\n", pos, pos + _CHUNK_LINE)
+        if line_end < 0:
+            return NEED_MORE if len(data) - pos < _CHUNK_LINE else UNFOLLOWABLE
+        if line_end == pos or data[pos:line_end] == b"\r":
+            return line_end + 1
+        pos = line_end + 1
+    return UNFOLLOWABLE
+
+
+def _message_length(data: bytes, limit: int, no_body: bool, body_to_close: bool) -> int:
+    """Length of the HTTP-style message at the start of ``data``: head, then the body its
+    Content-Length or chunked encoding delimits; UNFOLLOWABLE past ``limit``."""
+    end = http.header_end(data)
+    if end < 0:
+        return UNFOLLOWABLE if len(data) >= MAX_HEADER_BLOCK else NEED_MORE
+    if end > MAX_HEADER_BLOCK:
+        return UNFOLLOWABLE
+    head = data[: end].lower()
+    if no_body or _NO_BODY_STATUS.match(head):
+        return end
+    if _FRAMING_CHUNKED.search(head):
+        return chunked_length(data, end, limit)
+    m = _FRAMING_LENGTH.search(head)
+    if m is None:
+        # An answer without a length runs to the close (HTTP); a request without one has no body.
+        return UNFOLLOWABLE if body_to_close else end
+    total = end + int(m.group(1))
+    return total if total <= limit else UNFOLLOWABLE
+
+
+def _http_response_length(data: bytes, method: str | None) -> int:
+    return _message_length(data, MAX_HEADER_BLOCK + PCAP_BODY, method == "HEAD", True)
+
+
+def _http_request_length(data: bytes, method: str | None) -> int:
+    return _message_length(data, MAX_HEADER_BLOCK, False, False)
+
+
+def _rtsp_response_length(data: bytes, method: str | None) -> int:
+    # RTSP has a body only with Content-Length (RFC 2326 section 4.3); never chunked.
+    return _message_length(data, MAX_HEADER_BLOCK + rtsp.MAX_SDP, False, False)
+
+
+def _http_response(data: bytes, sport: int, dport: int, path: str | None = None) -> list[Evidence]:
+    return http.response_evidence(data, "http", path)
+
+
 def _tls_complete(data: bytes) -> bool:
     try:
         handshake, over = tls.handshake_bytes(data)
@@ -74,20 +170,23 @@ def _tls_complete(data: bytes) -> bool:
     return leaf is not None or done or over
 
 
-HTTP_RESPONSE = FirstMessage("http-response", _response_complete, lambda d, s, p: http.response_evidence(d),
-                             MAX_HEADER_BLOCK + PCAP_BODY)
-HTTP_REQUEST = FirstMessage("http-request", _request_complete, lambda d, s, p: http.request_evidence(d))
+HTTP_RESPONSE = FirstMessage("http-response", _response_complete, _http_response, MAX_HEADER_BLOCK + PCAP_BODY,
+                             _http_response_length, RESPONSE)
+HTTP_REQUEST = FirstMessage("http-request", _request_complete, lambda d, s, p, path=None: http.request_evidence(d),
+                            MAX_HEADER_BLOCK, _http_request_length, REQUEST)
 # Heads and, for an answer with a length (DESCRIBE's SDP), the body: evidence/rtsp.py reads both.
-RTSP_RESPONSE = FirstMessage("rtsp-response", _response_complete, lambda d, s, p: rtsp.response_evidence(d),
-                             MAX_HEADER_BLOCK + rtsp.MAX_SDP)
-RTSP_REQUEST = FirstMessage("rtsp-request", _request_complete, lambda d, s, p: rtsp.request_evidence(d))
+RTSP_RESPONSE = FirstMessage("rtsp-response", _response_complete,
+                             lambda d, s, p, path=None: rtsp.response_evidence(d),
+                             MAX_HEADER_BLOCK + rtsp.MAX_SDP, _rtsp_response_length, RESPONSE)
+RTSP_REQUEST = FirstMessage("rtsp-request", _request_complete, lambda d, s, p, path=None: rtsp.request_evidence(d),
+                            MAX_HEADER_BLOCK, _http_request_length, REQUEST)
 # The line and the server's KEXINIT after it (the same or later segments; a server that sends
 # none is read when its flow ends or a bound is reached): see evidence/ssh.py.
-SSH = FirstMessage("ssh", ssh.stream_complete, lambda d, s, p: ssh.ssh_evidence(d), ssh.MAX_LINE + 8192)
+SSH = FirstMessage("ssh", ssh.stream_complete, lambda d, s, p, path=None: ssh.ssh_evidence(d), ssh.MAX_LINE + 8192)
 GREETING = FirstMessage("greeting", greeting.greeting_complete, _greeting, greeting.MAX_READ)
 TELNET = FirstMessage("telnet", greeting.telnet_complete, _greeting, greeting.MAX_READ)
-SIP = FirstMessage("sip", _request_complete, lambda d, s, p: sip.parse_sip(d))
-TLS_SERVER = FirstMessage("tls-server", _tls_complete, lambda d, s, p: tls.decode_server_flight(d)[0],
+SIP = FirstMessage("sip", _request_complete, lambda d, s, p, path=None: sip.parse_sip(d))
+TLS_SERVER = FirstMessage("tls-server", _tls_complete, lambda d, s, p, path=None: tls.decode_server_flight(d)[0],
                           tls.MAX_HANDSHAKE)
 
 

@@ -7,17 +7,31 @@ are marked done at once, so bulk transfers cost a dictionary lookup per
 packet. Memory is bounded three ways: bytes per stream (the message's own
 cap), segments per stream, and the number of streams remembered (the oldest
 are dropped; a dropped stream's pending bytes are delivered first).
+
+HTTP and RTSP (the protocols whose :class:`~.first_message.FirstMessage` has a ``length``) are read
+message after message: each whole message is cut off and delivered, and the direction is read on,
+up to :data:`MAX_MESSAGES` messages, :data:`~.first_message.MIN_CLASSIFY`-classified afresh each
+time (what follows must again be a message we read). A message whose end cannot be told ends the
+direction as before, so a large download costs what it did. Each request's method and target are
+queued per connection (at most :data:`MAX_MESSAGES`; pipelined requests queue up) and each answer
+takes the oldest (an informational ``1xx`` answer takes none), so an answer's body is read with the
+path that produced it; an answer whose request the capture lacks gets none.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from itertools import islice
 
-from vendorscope.collect.pcap.first_message import MIN_CLASSIFY, FirstMessage, classify
+from vendorscope.collect.pcap.first_message import MIN_CLASSIFY, REQUEST, RESPONSE, FirstMessage, classify
+from vendorscope.evidence.http import request_target
 
 MAX_STREAMS = 65_536
-MAX_SEGMENTS = 24  # data segments looked at per direction: "the first packets of each flow"
+MAX_SEGMENTS = 24  # data segments looked at per message: "the first packets of each flow"
+# Messages read per direction of an HTTP/RTSP connection: the probe asks about twenty paths on one
+# keep-alive connection (first page, favicon, ONVIF, UPnP, the deep vendor endpoints).
+MAX_MESSAGES = 32
 MAX_OUT_OF_ORDER = 8
 _WRAP = 1 << 32
 _HALF = 1 << 31
@@ -27,7 +41,7 @@ class Stream:
     """One direction of one connection, while its first message is being read."""
 
     __slots__ = ("sport", "dport", "next_seq", "data", "parser", "frame", "ts", "l2src", "src", "segments",
-                 "pending", "cut")
+                 "pending", "cut", "messages")
 
     def __init__(self, src: str, sport: int, dport: int, frame: int, ts: float, l2src: bytes | None) -> None:
         self.src, self.sport, self.dport = src, sport, dport
@@ -38,19 +52,30 @@ class Stream:
         self.segments = 0
         self.pending: dict[int, bytes] = {}
         self.cut = False  # a segment was shorter than sent (snaplen): the message may be incomplete
+        self.messages = 0  # whole messages delivered so far (HTTP, RTSP)
 
 
-Deliver = Callable[[Stream], None]
+# (stream, the message's bytes, for an answer the target of the request it answers)
+Deliver = Callable[[Stream, bytes, "str | None"], None]
+Asked = tuple[str, str]  # a request's method and target
+
+
+def reverse_key(key: bytes) -> bytes:
+    """The key of the other direction: addresses and ports swapped."""
+    n = (len(key) - 4) // 2
+    return key[n : 2 * n] + key[:n] + key[2 * n + 2 : 2 * n + 4] + key[2 * n : 2 * n + 2]
 
 
 class Reassembler:
-    """Feeds segments into streams and calls ``deliver`` once per interesting first message."""
+    """Feeds segments into streams and calls ``deliver`` once per interesting message."""
 
     def __init__(self, deliver: Deliver, max_streams: int = MAX_STREAMS) -> None:
         self.deliver = deliver
         self.max_streams = max_streams
         # key → Stream while reading, None once done (kept so later packets are skipped cheaply)
         self.streams: dict[bytes, Stream | None] = {}
+        # request direction's key → requests not answered yet (bounded like ``streams``)
+        self.asked: dict[bytes, deque[Asked]] = {}
 
     def syn(self, key: bytes, seq: int, src: str, sport: int, dport: int, frame: int, ts: float,
             l2src: bytes | None) -> None:
@@ -62,6 +87,7 @@ class Reassembler:
             self._finish(key, old)
         stream = Stream(src, sport, dport, frame, ts, l2src)
         stream.next_seq = (seq + 1) % _WRAP
+        self.asked.pop(key, None)  # a new connection: the old one's unanswered requests are not its
         self._put(key, stream)
 
     def segment(self, key: bytes, seq: int, payload: bytes, cut: bool, fin: bool, src: str, sport: int,
@@ -79,19 +105,59 @@ class Reassembler:
         stream.segments += 1
         stream.cut |= cut
         self._add(stream, seq, payload)
-        if stream.parser is None and len(stream.data) >= MIN_CLASSIFY:
-            stream.parser = classify(bytes(stream.data[:64]), sport, dport)
-            if stream.parser is None:
-                self.streams[key] = None
+        self._read(key, stream, fin or cut, frame, ts, l2src)
+
+    def _read(self, key: bytes, stream: Stream, ending: bool, frame: int, ts: float, l2src: bytes | None) -> None:
+        """Deliver what the stream's bytes hold now; mark the stream done when nothing more is read from it."""
+        while True:
+            if stream.parser is None and len(stream.data) >= MIN_CLASSIFY:
+                stream.parser = classify(bytes(stream.data[:64]), stream.sport, stream.dport)
+                if stream.parser is None:
+                    self.streams[key] = None
+                    return
+            parser = stream.parser
+            if parser is None:
+                if ending or stream.segments >= MAX_SEGMENTS:
+                    self._finish(key, stream)
                 return
-        parser = stream.parser
-        if parser is None:
-            if fin or cut or stream.segments >= MAX_SEGMENTS:
+            followed = False
+            if parser.length is not None:
+                length = parser.length(bytes(stream.data), self._method_asked(key, parser))
+                if 0 < length <= len(stream.data):
+                    self._next_message(key, stream, length)
+                    if self.streams.get(key) is not stream:
+                        return  # done: MAX_MESSAGES read
+                    if not stream.data:
+                        if ending:
+                            self.streams[key] = None
+                        return  # the next message starts with a later segment (which sets its frame)
+                    stream.frame, stream.ts, stream.l2src = frame, ts, l2src  # it started in this one
+                    continue
+                # A length not reached yet is waited for (``complete`` may be true before the end of a
+                # chunked body); a message whose end cannot be told is read as a first message was.
+                followed = length >= 0
+            if (ending or stream.segments >= MAX_SEGMENTS or len(stream.data) >= parser.max_bytes
+                    or len(stream.pending) > MAX_OUT_OF_ORDER or not followed and parser.complete(bytes(stream.data))):
                 self._finish(key, stream)
             return
-        if (fin or cut or stream.segments >= MAX_SEGMENTS or len(stream.data) >= parser.max_bytes
-                or len(stream.pending) > MAX_OUT_OF_ORDER or parser.complete(bytes(stream.data))):
-            self._finish(key, stream)
+
+    def _method_asked(self, key: bytes, parser: FirstMessage) -> str | None:
+        """For an answer: the method of the oldest request not answered yet (a HEAD's answer has no body)."""
+        if parser.role != RESPONSE:
+            return None
+        queue = self.asked.get(reverse_key(key))
+        return queue[0][0] if queue else None
+
+    def _next_message(self, key: bytes, stream: Stream, length: int) -> None:
+        """Cut the whole message at the start of the stream's bytes off and deliver it; the rest is the next."""
+        message = bytes(stream.data[:length])
+        del stream.data[:length]
+        stream.messages += 1
+        stream.segments = 0
+        self._deliver(key, stream, message)
+        stream.parser = None  # the next message is classified by its own first bytes
+        if stream.messages >= MAX_MESSAGES:
+            self.streams[key] = None
 
     def _add(self, stream: Stream, seq: int, payload: bytes) -> None:
         assert stream.next_seq is not None
@@ -126,7 +192,27 @@ class Reassembler:
         if stream.data and stream.parser is None:
             stream.parser = classify(bytes(stream.data[:64]), stream.sport, stream.dport)
         if stream.parser is not None and stream.data:
-            self.deliver(stream)
+            self._deliver(key, stream, bytes(stream.data))
+
+    def _deliver(self, key: bytes, stream: Stream, message: bytes) -> None:
+        """Deliver one message: a request queues what it asked, an answer takes the oldest request's target."""
+        assert stream.parser is not None
+        role, path = stream.parser.role, None
+        if role == REQUEST:
+            asked = request_target(message)
+            if asked is not None:
+                queue = self.asked.get(key)
+                if queue is None:
+                    queue = self.asked[key] = deque(maxlen=MAX_MESSAGES)
+                    if len(self.asked) > self.max_streams:
+                        for old in list(islice(self.asked, max(1, self.max_streams // 8))):
+                            del self.asked[old]
+                queue.append(asked)
+        elif role == RESPONSE and not _informational(message):
+            queue = self.asked.get(reverse_key(key))
+            if queue:
+                path = queue.popleft()[1]
+        self.deliver(stream, message, path)
 
     def _put(self, key: bytes, stream: Stream) -> None:
         streams = self.streams
@@ -146,3 +232,8 @@ class Reassembler:
             if stream is not None:
                 self._finish(key, stream)
         self.streams.clear()
+
+
+def _informational(message: bytes) -> bool:
+    """A ``1xx`` answer (``HTTP/1.1 100 Continue``): the final answer to the same request follows."""
+    return message[8:10] == b" 1" and message[9:12].isdigit()
