@@ -15,7 +15,10 @@ Body (``http.body``): the first :data:`BODY_CAP` bytes of a response body, after
 de-chunking and ``Content-Encoding`` gzip/deflate (inflated output bounded to
 :data:`BODY_CAP`, so a compression bomb costs at most that), decoded in the
 charset the answer names (UTF-8, then Latin-1, when it names none or a wrong
-one), NULs and control characters other than newline and tab dropped. The
+one), NULs and control characters other than newline and tab dropped. A body whose
+Content-Type says it is media (``image/``, ``audio/``, ``video/``, ``font/``) gives none: its
+bytes are not text a rule could read (a capture of a keep-alive connection holds the icons and
+pictures a page loads, each would be a body of mojibake). The
 request path that produced it goes into the context: the same bytes mean
 different things under ``/ISAPI/System/deviceInfo`` and ``/``. Every source
 (probe, pcap, scan data) goes through :func:`body_evidence`.
@@ -45,6 +48,7 @@ _REALM = re.compile(r'realm\s*=\s*(?:"([^"]*)"|([^\s,]+))', re.I)
 _SPACE = re.compile(r"\s+")
 _STATUS = re.compile(r"^HTTP/\d\.\d +(\d{3})")
 _CHARSET = re.compile(rb"""charset\s*=\s*["']?([A-Za-z0-9_.:-]{1,40})""", re.I)
+_MEDIA_TYPES = ("image/", "audio/", "video/", "font/")  # not text: no http.body (see the module docstring)
 
 
 def header_end(data: bytes) -> int:
@@ -202,6 +206,8 @@ def body_evidence(raw: bytes, headers: Iterable[tuple[str, str]], path: str | No
     ``headers`` are the answer's (name, value) pairs: Transfer-Encoding,
     Content-Encoding and the Content-Type charset say how to read the bytes."""
     pairs = list(headers)
+    if _header(pairs, "content-type").strip().lower().startswith(_MEDIA_TYPES):
+        return None
     if not chunked_done and "chunked" in _header(pairs, "transfer-encoding").lower():
         raw = dechunk(raw, 4 * BODY_CAP)
     encoding = _header(pairs, "content-encoding").split(",")[-1]

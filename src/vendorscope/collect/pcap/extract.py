@@ -20,8 +20,8 @@ who *wrote* it. Keys therefore follow what each protocol can prove:
 
 Deduplication
 -------------
-Each distinct (kind, value, keys) is emitted once, with the frame and time it
-was first seen and a ``count`` of the frames that repeated it, so a long
+Each distinct (kind, value, keys, and for an HTTP body the path it answers) is emitted once,
+with the frame and time it was first seen and a ``count`` of the frames that repeated it, so a long
 capture yields thousands of observations, not millions. The table is bounded:
 when it holds ``max_distinct`` entries it is emitted and started afresh.
 """
@@ -120,7 +120,7 @@ class Extractor:
     name: str
     report: SkipReport
     max_distinct: int = MAX_DISTINCT
-    seen: dict[tuple[str, str, str | None, str | None, str | None, str | None], _Seen] = field(
+    seen: dict[tuple[str, str, str | None, str | None, str | None, str | None, str | None], _Seen] = field(
         default_factory=dict)
     macs: dict[bytes, list[Any]] = field(default_factory=dict)  # src MAC + VLAN tags → [frame, ts, count]
     bindings: dict[str, set[str]] = field(default_factory=dict)
@@ -140,7 +140,10 @@ class Extractor:
                 mac_key = l2src.hex(":") if is_unicast_mac(l2src) else None
             if ip_key is None:
                 ip_key = src_ip
-        key = (ev.kind, ev.value, mac_key, ip_key, ev.hostname, ev.serial)
+        # The path an answer came from is part of what it says (the same 404 page under /ISAPI/… and
+        # under /api/… are two answers, as the probe records them).
+        path = ev.context.get("path") if ev.context else None
+        key = (ev.kind, ev.value, mac_key, ip_key, ev.hostname, ev.serial, path)
         entry = self.seen.get(key)
         if entry is not None:
             entry.count += 1
@@ -189,7 +192,7 @@ class Extractor:
                 yield Observation("vlan", "/".join(str(v) for v in vlans), source, when, keys,
                                   {"frame": frame, "file": file, "count": count, "protocol": "802.1q"})
         bound = {ip: next(iter(macs)) for ip, macs in self.bindings.items() if len(macs) == 1}
-        for (kind, value, mac_key, ip_key, hostname, serial), seen in self.seen.items():
+        for (kind, value, mac_key, ip_key, hostname, serial, _path), seen in self.seen.items():
             if mac_key is None and ip_key is not None and seen.l2src is not None:
                 # On-link host: its IP is bound to one MAC, and this frame came from that MAC.
                 candidate = bound.get(ip_key)
