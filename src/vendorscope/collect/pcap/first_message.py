@@ -198,6 +198,19 @@ def _is_request_line(data: bytes, methods: tuple[bytes, ...], version: bytes) ->
     return version in line
 
 
+_ANSWER_STARTS = (b"HTTP/1.", b"RTSP/1.", b"SIP/2.0 ")
+
+
+def undecided(data: bytes) -> bool:
+    """True when :func:`classify` cannot tell yet what ``data`` is, so more bytes are waited for: a
+    request whose line has not arrived whole (``GET /ISAPI/Sy``), or the first bytes of an answer's
+    start line (``HTTP``)."""
+    if len(data) < 8 and any(start.startswith(data) for start in _ANSWER_STARTS):
+        return True
+    return data.startswith(_HTTP_METHODS + rtsp.METHODS + sip.METHODS) and data.find(b"\n", 0, 2048) < 0 \
+        and len(data) < 2048
+
+
 def classify(data: bytes, sport: int, dport: int) -> FirstMessage | None:
     """The first message this direction starts with, or None if it is nothing we read."""
     head = data[:8]

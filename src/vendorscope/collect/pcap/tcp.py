@@ -24,7 +24,14 @@ from collections import deque
 from collections.abc import Callable
 from itertools import islice
 
-from vendorscope.collect.pcap.first_message import MIN_CLASSIFY, REQUEST, RESPONSE, FirstMessage, classify
+from vendorscope.collect.pcap.first_message import (
+    MIN_CLASSIFY,
+    REQUEST,
+    RESPONSE,
+    FirstMessage,
+    classify,
+    undecided,
+)
 from vendorscope.evidence.http import request_target
 
 MAX_STREAMS = 65_536
@@ -32,6 +39,12 @@ MAX_SEGMENTS = 24  # data segments looked at per message: "the first packets of 
 # Messages read per direction of an HTTP/RTSP connection: the probe asks about twenty paths on one
 # keep-alive connection (first page, favicon, ONVIF, UPnP, the deep vendor endpoints).
 MAX_MESSAGES = 32
+# A message after the first is classified once it has this many bytes: enough for "HTTP/1.", "RTSP/1."
+# or "OPTIONS " (a first message's fewer bytes come from a server that spoke first: a banner).
+NEXT_CLASSIFY = 8
+# Bytes a direction is classified by: a request line is told from its end (" HTTP/1.1"), and a
+# request for a long path (a query string) has its end far past the first 64 bytes.
+CLASSIFY_WINDOW = 2048
 MAX_OUT_OF_ORDER = 8
 _WRAP = 1 << 32
 _HALF = 1 << 31
@@ -110,9 +123,9 @@ class Reassembler:
     def _read(self, key: bytes, stream: Stream, ending: bool, frame: int, ts: float, l2src: bytes | None) -> None:
         """Deliver what the stream's bytes hold now; mark the stream done when nothing more is read from it."""
         while True:
-            if stream.parser is None and len(stream.data) >= MIN_CLASSIFY:
-                stream.parser = classify(bytes(stream.data[:64]), stream.sport, stream.dport)
-                if stream.parser is None:
+            if stream.parser is None and len(stream.data) >= (MIN_CLASSIFY if not stream.messages else NEXT_CLASSIFY):
+                stream.parser = classify(bytes(stream.data[:CLASSIFY_WINDOW]), stream.sport, stream.dport)
+                if stream.parser is None and not undecided(bytes(stream.data[:CLASSIFY_WINDOW])):
                     self.streams[key] = None
                     return
             parser = stream.parser
@@ -190,7 +203,7 @@ class Reassembler:
     def _finish(self, key: bytes, stream: Stream) -> None:
         self.streams[key] = None
         if stream.data and stream.parser is None:
-            stream.parser = classify(bytes(stream.data[:64]), stream.sport, stream.dport)
+            stream.parser = classify(bytes(stream.data[:CLASSIFY_WINDOW]), stream.sport, stream.dport)
         if stream.parser is not None and stream.data:
             self._deliver(key, stream, bytes(stream.data))
 
