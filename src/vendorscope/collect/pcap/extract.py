@@ -236,8 +236,8 @@ class Extractor:
         yield from self.drain()
 
     # The walkers take the common frames in place, in as few steps as possible: a TCP segment in an
-    # untagged Ethernet/IPv4 frame without options, of a direction whose first message was already
-    # read (or a bare ACK); a UDP datagram in such a frame for a port no decoder reads. Any other
+    # untagged Ethernet/IPv4 frame without options, of a direction that is read no more (or a bare
+    # ACK); a UDP datagram in such a frame for a port no decoder reads. Any other
     # frame is cut out of the buffer and given to :meth:`_frame`, as the reader would have given it.
     # Both walkers hold the same steps; only the record header differs (a loop per format, not a
     # call per frame).
@@ -503,7 +503,7 @@ class Extractor:
                 return  # a bare ACK
             key = data[src : src + 2 * addr_len] + data[l4 : l4 + 4]
             if self.tcp.streams.get(key, _MISSING) is None:
-                return  # this direction's first message was already read
+                return  # this direction is read no more
             self._tcp(key, data, src, addr_len, l4, start, end, flags, frame, ts, l2src, cut)
         elif protocol == ip.PROTO_ICMPV6 and addr_len == 16:
             self._add_all(arp.decode_ndp(data[l4:end], data[src : src + 16]), OWN, frame, ts, l2src, None, "ndp")

@@ -1,4 +1,5 @@
-"""Just enough TCP reassembly to read the first message of each direction of a connection.
+"""Just enough TCP reassembly to read the first message of each direction of a connection
+(and, for HTTP and RTSP, the messages after it).
 
 Each direction is its own stream, keyed by the 12 bytes (IPv4) or 36 bytes
 (IPv6) of addresses and ports as they stand in the packet. A stream is
@@ -8,14 +9,16 @@ packet. Memory is bounded three ways: bytes per stream (the message's own
 cap), segments per stream, and the number of streams remembered (the oldest
 are dropped; a dropped stream's pending bytes are delivered first).
 
-HTTP and RTSP (the protocols whose :class:`~.first_message.FirstMessage` has a ``length``) are read
-message after message: each whole message is cut off and delivered, and the direction is read on,
-up to :data:`MAX_MESSAGES` messages, :data:`~.first_message.MIN_CLASSIFY`-classified afresh each
-time (what follows must again be a message we read). A message whose end cannot be told ends the
-direction as before, so a large download costs what it did. Each request's method and target are
-queued per connection (at most :data:`MAX_MESSAGES`; pipelined requests queue up) and each answer
-takes the oldest (an informational ``1xx`` answer takes none), so an answer's body is read with the
-path that produced it; an answer whose request the capture lacks gets none.
+HTTP and RTSP (the protocols whose :class:`~.first_message.FirstMessage` has a ``length``) are
+read message after message: each whole message is cut off and delivered, and the direction is read
+on, up to :data:`MAX_MESSAGES` messages, each classified afresh by its own first bytes (what follows
+must again be a message we read, or the direction is done). A message whose end cannot be told (no
+length, longer than its bound) ends the direction as before, so a large download costs what it did.
+Each request's method and target are queued per connection (at most :data:`MAX_MESSAGES` targets of
+at most 512 characters, less than the 16 KiB a request direction may hold itself; pipelined requests
+queue up) and each answer takes the oldest (an informational ``1xx`` answer takes none), so an
+answer's body is read with the path that produced it; an answer whose request the capture lacks
+gets none.
 """
 
 from __future__ import annotations
@@ -36,9 +39,11 @@ from vendorscope.evidence.http import request_target
 
 MAX_STREAMS = 65_536
 MAX_SEGMENTS = 24  # data segments looked at per message: "the first packets of each flow"
-# Messages read per direction of an HTTP/RTSP connection: the probe asks about twenty paths on one
-# keep-alive connection (first page, favicon, ONVIF, UPnP, the deep vendor endpoints).
-MAX_MESSAGES = 32
+# Messages read per direction of an HTTP/RTSP connection: the probe asks at most 16 paths on one
+# keep-alive connection (first page and 2 redirects, favicon, ONVIF, 2 UPnP, 9 deep vendor endpoints).
+# Each message costs a parse (about 15 µs): a capture of nothing but keep-alive polling costs up to
+# this many parses per connection, where it cost one.
+MAX_MESSAGES = 24
 # A message after the first is classified once it has this many bytes: enough for "HTTP/1.", "RTSP/1."
 # or "OPTIONS " (a first message's fewer bytes come from a server that spoke first: a banner).
 NEXT_CLASSIFY = 8
@@ -51,7 +56,7 @@ _HALF = 1 << 31
 
 
 class Stream:
-    """One direction of one connection, while its first message is being read."""
+    """One direction of one connection, while its messages are being read."""
 
     __slots__ = ("sport", "dport", "next_seq", "data", "parser", "frame", "ts", "l2src", "src", "segments",
                  "pending", "cut", "messages")
