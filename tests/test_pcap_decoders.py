@@ -608,3 +608,19 @@ def test_damaged_http_streams_never_raise(first: bytes, pieces: list[bytes], fin
     table.flush()
     observations = list(extractor.drain())
     assert all(o.kind for o in observations)
+
+
+def test_the_same_answer_on_many_connections_is_counted_each_time() -> None:
+    """Repeated short messages are parsed once (Extractor.parsed) and still counted per connection."""
+    extractor = Extractor("repeat", SkipReport())
+    for client in range(3):
+        key = bytes([10, 0, 0, client + 1, 10, 0, 0, 5]) + (50000 + client).to_bytes(2, "big") + (80).to_bytes(2, "big")
+        for k, payload in ((key, get("/cgi-bin/magicBox.cgi?action=getSystemInfo")),
+                           (reverse_key(key), answer(SYSTEM_INFO, content_type="text/plain"))):
+            sport = 80 if k != key else 50000 + client
+            extractor.tcp.segment(k, 1, payload, False, False, "10.0.0.5", sport, 50000, client + 1, 0.0, None)
+    extractor.tcp.flush()
+    bodies = [o for o in extractor.drain() if o.kind == "http.body"]
+    assert len(bodies) == 1 and bodies[0].context["count"] == 3
+    assert bodies[0].context["path"] == "/cgi-bin/magicBox.cgi?action=getSystemInfo"
+    assert len(extractor.parsed) == 2  # the request and the answer, each parsed once

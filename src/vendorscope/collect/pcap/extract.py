@@ -57,6 +57,9 @@ from vendorscope.model import AssetKeys, Observation
 OWN, LINK, IP = "own", "link", "ip"
 MAX_DISTINCT = 100_000
 MAX_BINDINGS = 262_144
+# Parsed TCP messages remembered (see Extractor._deliver_stream): at most 2,048 of at most 4 KiB.
+MEMO_ENTRIES = 2_048
+MEMO_MESSAGE = 4_096
 BINDING_KINDS = frozenset({"arp.ip", "dhcp.ip", "ndp.ip", "lldp.mgmt_addr", "cdp.address"})
 _MISSING = object()
 # The fast path's fields: an untagged Ethernet frame (14 bytes) with an IPv4 header without options.
@@ -129,6 +132,8 @@ class Extractor:
     def __post_init__(self) -> None:
         self.source = f"pcap:{self.name}"
         self.tcp = Reassembler(self._deliver_stream)
+        # Short TCP messages already parsed → their evidence (see _deliver_stream)
+        self.parsed: dict[tuple[str, str | None, bytes], list[Evidence]] = {}
 
     # -- recording ----------------------------------------------------------
 
@@ -164,11 +169,22 @@ class Extractor:
 
     def _deliver_stream(self, stream: Stream, message: bytes, path: str | None) -> None:
         assert stream.parser is not None
-        try:
-            found = stream.parser.parse(message, stream.sport, stream.dport, path)
-        except DecodeError as exc:
-            self.report.add(f"{exc} ({stream.parser.name})", self.name, frame=stream.frame)
-            return
+        # Keep-alive polling repeats the same short requests and answers on every connection: each
+        # distinct HTTP/RTSP message (whose reading depends on its bytes and path only, not on ports)
+        # is parsed once (bounded: short messages only, the table emptied when full).
+        memo_key = (stream.parser.name, path, message) \
+            if stream.parser.length is not None and len(message) <= MEMO_MESSAGE else None
+        found = self.parsed.get(memo_key) if memo_key is not None else None
+        if found is None:
+            try:
+                found = stream.parser.parse(message, stream.sport, stream.dport, path)
+            except DecodeError as exc:
+                self.report.add(f"{exc} ({stream.parser.name})", self.name, frame=stream.frame)
+                return
+            if memo_key is not None:
+                if len(self.parsed) >= MEMO_ENTRIES:
+                    self.parsed.clear()
+                self.parsed[memo_key] = found
         self._add_all(found, IP, stream.frame, stream.ts, stream.l2src, stream.src, stream.parser.name,
                       port=stream.sport)
 
