@@ -462,6 +462,20 @@ def test_an_answer_whose_request_is_not_in_the_capture_has_no_path() -> None:
     assert [path for _m, path in talk.answers()] == [None, None, "/later"]
 
 
+def test_an_answer_before_the_request_body_is_that_requests() -> None:
+    """Expect: 100-continue, or a 401 sent before the body: the request is asked when its head arrives."""
+    talk = Conversation()
+    post = get("/onvif/device_service", "POST", b"<s:Envelope/>")
+    talk.client(post[:-5])  # the head and part of the body
+    talk.server(b"HTTP/1.1 100 Continue\r\n\r\n")
+    talk.server(answer(b"<Fault>NotAuthorized</Fault>", "401 Unauthorized"))  # before the rest of the body
+    talk.client(post[-5:])
+    talk.client(get("/ISAPI/System/deviceInfo"))
+    talk.server(answer(DEVICE_INFO))
+    assert [path for _m, path in talk.answers()] == [None, "/onvif/device_service", "/ISAPI/System/deviceInfo"]
+    assert talk.requests() == [post, get("/ISAPI/System/deviceInfo")]
+
+
 def test_the_answer_to_head_has_no_body_and_the_next_answer_is_paired() -> None:
     talk = Conversation()
     talk.client(get("/", "HEAD") + get("/next"))

@@ -59,7 +59,7 @@ class Stream:
     """One direction of one connection, while its messages are being read."""
 
     __slots__ = ("sport", "dport", "next_seq", "data", "parser", "frame", "ts", "l2src", "src", "segments",
-                 "pending", "cut", "messages")
+                 "pending", "cut", "messages", "queued")
 
     def __init__(self, src: str, sport: int, dport: int, frame: int, ts: float, l2src: bytes | None) -> None:
         self.src, self.sport, self.dport = src, sport, dport
@@ -71,6 +71,7 @@ class Stream:
         self.pending: dict[int, bytes] = {}
         self.cut = False  # a segment was shorter than sent (snaplen): the message may be incomplete
         self.messages = 0  # whole messages delivered so far (HTTP, RTSP)
+        self.queued = False  # the request being read was queued as asked when its head arrived
 
 
 # (stream, the message's bytes, for an answer the target of the request it answers)
@@ -129,8 +130,9 @@ class Reassembler:
         """Deliver what the stream's bytes hold now; mark the stream done when nothing more is read from it."""
         while True:
             if stream.parser is None and len(stream.data) >= (MIN_CLASSIFY if not stream.messages else NEXT_CLASSIFY):
-                stream.parser = classify(bytes(stream.data[:CLASSIFY_WINDOW]), stream.sport, stream.dport)
-                if stream.parser is None and not undecided(bytes(stream.data[:CLASSIFY_WINDOW])):
+                window = bytes(stream.data[:CLASSIFY_WINDOW])
+                stream.parser = classify(window, stream.sport, stream.dport)
+                if stream.parser is None and not undecided(window):
                     self.streams[key] = None
                     return
             parser = stream.parser
@@ -151,6 +153,11 @@ class Reassembler:
                         return  # the next message starts with a later segment (which sets its frame)
                     stream.frame, stream.ts, stream.l2src = frame, ts, l2src  # it started in this one
                     continue
+                if length > 0 and parser.role == REQUEST and not stream.queued:
+                    # The head is here, the body is not: the request is asked now. A server may answer
+                    # before the body (a 401, a 100 Continue) and that answer is this request's.
+                    stream.queued = True
+                    self._queue(key, bytes(stream.data))
                 # A length not reached yet is waited for (``complete`` may be true before the end of a
                 # chunked body); a message whose end cannot be told is read as a first message was.
                 followed = length >= 0
@@ -217,20 +224,27 @@ class Reassembler:
         assert stream.parser is not None
         role, path = stream.parser.role, None
         if role == REQUEST:
-            asked = request_target(message)
-            if asked is not None:
-                queue = self.asked.get(key)
-                if queue is None:
-                    queue = self.asked[key] = deque(maxlen=MAX_MESSAGES)
-                    if len(self.asked) > self.max_streams:
-                        for old in list(islice(self.asked, max(1, self.max_streams // 8))):
-                            del self.asked[old]
-                queue.append(asked)
+            if not stream.queued:
+                self._queue(key, message)
+            stream.queued = False
         elif role == RESPONSE and not _informational(message):
             queue = self.asked.get(reverse_key(key))
             if queue:
                 path = queue.popleft()[1]
         self.deliver(stream, message, path)
+
+    def _queue(self, key: bytes, request: bytes) -> None:
+        """Queue what a request asks, for the answer to take."""
+        asked = request_target(request)
+        if asked is None:
+            return
+        queue = self.asked.get(key)
+        if queue is None:
+            queue = self.asked[key] = deque(maxlen=MAX_MESSAGES)
+            if len(self.asked) > self.max_streams:
+                for old in list(islice(self.asked, max(1, self.max_streams // 8))):
+                    del self.asked[old]
+        queue.append(asked)
 
     def _put(self, key: bytes, stream: Stream) -> None:
         streams = self.streams
