@@ -496,6 +496,28 @@ def test_rtsp_options_then_describe_gives_the_session_description() -> None:
     assert any(e.kind == "rtsp.sdp" for e in banners.RTSP_RESPONSE.parse(describe, 554, 50000))
 
 
+ONVIF_INFO = (b'<?xml version="1.0" encoding="UTF-8"?>'
+              b'<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope" '
+              b'xmlns:tds="http://www.onvif.org/ver10/device/wsdl"><env:Body><tds:GetDeviceInformationResponse>'
+              b'<tds:Manufacturer>Dahua</tds:Manufacturer><tds:Model>IPC-HFW2431S-S-S2</tds:Model>'
+              b'<tds:FirmwareVersion>2.800.0000000.11.R</tds:FirmwareVersion><tds:SerialNumber>4L03B75PAZ2D3F7'
+              b'</tds:SerialNumber></tds:GetDeviceInformationResponse></env:Body></env:Envelope>')
+UPNP_DESCRIPTION = (b'<?xml version="1.0"?><root xmlns="urn:schemas-upnp-org:device-1-0"><device>'
+                    b'<manufacturer>Huawei Technologies Co., Ltd.</manufacturer><modelName>HG8245H</modelName>'
+                    b'</device></root>')
+
+
+@pytest.mark.parametrize("message, expected", [
+    (chunked(ONVIF_INFO, 50), {"onvif.manufacturer": "Dahua", "onvif.model": "IPC-HFW2431S-S-S2"}),
+    (answer(UPNP_DESCRIPTION), {"upnp.manufacturer": "Huawei Technologies Co., Ltd.", "upnp.model": "HG8245H"}),
+    (answer(ONVIF_INFO, "400 Bad Request"), {}),  # only an answer that succeeded is read as the device's
+])
+def test_an_answer_holding_a_device_document_gives_what_the_probe_reads(message: bytes,
+                                                                       expected: dict[str, str]) -> None:
+    found = banners.HTTP_RESPONSE.parse(message, 80, 50000, "/whatever")
+    assert {e.kind: e.value for e in found if e.kind.startswith(("onvif.", "upnp."))} == expected
+
+
 def test_messages_per_direction_are_bounded() -> None:
     talk = Conversation()
     for n in range(MAX_MESSAGES + 10):

@@ -5,8 +5,9 @@ probe (deep endpoints and SNMP inventory) asks every high-risk profile; ``vendor
 then reads the capture. The SNMP inventory observations must be the same, device by device, and so must the
 page bodies (``http.body``) of plain HTTP that the capture can read, with the path that produced each: the
 first page and the deep vendor endpoints the probe asks after it on the same keep-alive connection
-(collect/pcap/tcp.py reads HTTP message after message). The capture also holds answers the probe reads
-for something else than their body (the ONVIF GetDeviceInformation, UPnP descriptions, a 404 for a
+(collect/pcap/tcp.py reads HTTP message after message), and so must the ONVIF GetDeviceInformation and
+UPnP descriptions it reads there. The capture also holds answers the probe reads
+for something else than their body (ONVIF GetDeviceInformation, UPnP descriptions, a 404 for a
 favicon): those bodies must answer a path the probe asked (its audit log), never another.
 Needs tshark and the right to capture (root); skipped otherwise."""
 
@@ -33,7 +34,7 @@ from vendorscope.identify.registry import default_registry
 from vendorscope.lab import Lab
 
 HIGH_RISK_GROUPS = {"huawei", "zte", "hikvision", "dahua", "hytera"}
-COMPARED = ("http.body", "snmp.syscontact", "snmp.syslocation", "snmp.entity.", "snmp.private_")
+COMPARED = ("http.body", "onvif.", "upnp.", "snmp.syscontact", "snmp.syslocation", "snmp.entity.", "snmp.private_")
 TLS_PORTS = {443, 8443}
 
 pytestmark = pytest.mark.skipif(shutil.which("tshark") is None or os.geteuid() != 0,
@@ -133,6 +134,16 @@ def test_the_capture_gives_the_deep_endpoint_bodies(both: dict[str, Any]) -> Non
     assert {"/ISAPI/System/deviceInfo", "/cgi-bin/magicBox.cgi?action=getSystemInfo"} <= deep
     missing = probe - pcap
     assert not missing, f"the probe's observations the capture does not give: {sorted(missing)[:5]}"
+
+
+def test_the_capture_gives_the_probes_onvif_and_upnp_documents(both: dict[str, Any]) -> None:
+    """GetDeviceInformation and UPnP descriptions: the probe reads them on the same keep-alive connection."""
+    probe, pcap = _probe_set(both), _pcap_set(both)
+    documents = {x for x in probe if x[1].startswith(("onvif.", "upnp."))}
+    assert {kind for _ip, kind, _v, _path in documents} >= {"onvif.manufacturer", "onvif.model", "upnp.manufacturer",
+                                                            "upnp.model"}
+    assert documents <= pcap
+    assert documents == {x for x in pcap if x[1].startswith(("onvif.", "upnp."))}
 
 
 def test_every_body_the_capture_adds_answers_a_path_the_probe_asked(both: dict[str, Any]) -> None:

@@ -199,6 +199,15 @@ def _header(headers: Iterable[tuple[str, str]], name: str) -> str:
     return next((v for k, v in headers if k.strip().lower() == name), "")
 
 
+def body_bytes(raw: bytes, headers: Iterable[tuple[str, str]], *, chunked_done: bool = False) -> bytes | None:
+    """An answer's body as its sender meant it: de-chunked, inflated (at most :data:`BODY_CAP` bytes);
+    None when its Content-Encoding cannot be read."""
+    pairs = list(headers)
+    if not chunked_done and "chunked" in _header(pairs, "transfer-encoding").lower():
+        raw = dechunk(raw, 4 * BODY_CAP)
+    return inflate(raw[: 4 * BODY_CAP], _header(pairs, "content-encoding").split(",")[-1])
+
+
 def body_evidence(raw: bytes, headers: Iterable[tuple[str, str]], path: str | None = None,
                   status: int | None = None, *, chunked_done: bool = False) -> Evidence | None:
     """``http.body`` of an answer's body bytes (as they came on the wire, unless ``chunked_done``), or None.
@@ -208,10 +217,7 @@ def body_evidence(raw: bytes, headers: Iterable[tuple[str, str]], path: str | No
     pairs = list(headers)
     if _header(pairs, "content-type").strip().lower().startswith(_MEDIA_TYPES):
         return None
-    if not chunked_done and "chunked" in _header(pairs, "transfer-encoding").lower():
-        raw = dechunk(raw, 4 * BODY_CAP)
-    encoding = _header(pairs, "content-encoding").split(",")[-1]
-    body = inflate(raw[: 4 * BODY_CAP], encoding)
+    body = body_bytes(raw, pairs, chunked_done=chunked_done)
     if not body:
         return None
     content_type = header_value(_header(pairs, "content-type"))

@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
-from vendorscope.evidence import greeting, http, rtsp, sip, ssh, tls
+from vendorscope.evidence import greeting, http, onvif, rtsp, sip, ssh, tls, upnp
 from vendorscope.evidence.record import DecodeError, Evidence
 
 MAX_HEADER_BLOCK = http.MAX_HEAD
@@ -157,8 +157,31 @@ def _rtsp_response_length(data: bytes, method: str | None) -> int:
     return _message_length(data, MAX_HEADER_BLOCK + rtsp.MAX_SDP, False, False)
 
 
+# Answers whose body is a device document the probe also reads (collect/probe/http.py): ONVIF
+# GetDeviceInformation and a UPnP device description. Told by their XML, not by the path asked, so
+# a control point fetching a description from wherever SSDP said is read too.
+_ONVIF_INFO, _UPNP_DEVICE = b"GetDeviceInformationResponse", b"urn:schemas-upnp-org:device-1-0"
+
+
 def _http_response(data: bytes, sport: int, dport: int, path: str | None = None) -> list[Evidence]:
-    return http.response_evidence(data, "http", path)
+    found = http.response_evidence(data, "http", path)
+    if _ONVIF_INFO in data or _UPNP_DEVICE in data:
+        found += _device_document(data)
+    return found
+
+
+def _device_document(data: bytes) -> list[Evidence]:
+    """onvif.* or upnp.* of a 200 answer whose body is a GetDeviceInformationResponse or a device description."""
+    end = http.header_end(data)
+    if end < 0 or not data.startswith((b"HTTP/1.0 200", b"HTTP/1.1 200")):
+        return []
+    _start, headers = http.http_headers(data[:end])
+    body = http.body_bytes(data[end:], [(name, v) for name, values in headers.items() for v in values])
+    if not body:
+        return []
+    if _ONVIF_INFO in body:
+        return onvif.device_information_evidence(onvif.parse_device_information(body))
+    return upnp.description_evidence(upnp.parse_description(body))
 
 
 def _tls_complete(data: bytes) -> bool:
