@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import socket
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from vendorscope.collect.pcap.extract import Extractor
 from vendorscope.collect.pcap.link import ETH_IPV4, ETH_IPV6, ETH_LLDP, LLC, link_layer
 from vendorscope.collect.pcap.tcp import MAX_MESSAGES, Reassembler, Stream, reverse_key
 from vendorscope.evidence import arp, cdp, dhcp, lldp, mdns, nbns, snmp, tls
+from vendorscope.evidence import http as http_evidence
 from vendorscope.evidence import upnp as ssdp
 from vendorscope.evidence.record import Evidence as Fact
 from vendorscope.lab.capture import huawei_certificate, tls12_server_flight, to_link
@@ -516,6 +518,19 @@ def test_an_answer_holding_a_device_document_gives_what_the_probe_reads(message:
                                                                        expected: dict[str, str]) -> None:
     found = banners.HTTP_RESPONSE.parse(message, 80, 50000, "/whatever")
     assert {e.kind: e.value for e in found if e.kind.startswith(("onvif.", "upnp."))} == expected
+
+
+def test_a_whole_icon_gives_the_favicon_hash_the_probe_records() -> None:
+    icon = bytes(range(256)) * 20  # 5,120 bytes: several segments, under the capture's body bound
+    whole = answer(icon, content_type="image/x-icon")
+    found = [e for e in banners.HTTP_RESPONSE.parse(whole, 80, 50000, "/favicon.ico") if e.kind == "http.favicon_hash"]
+    assert found == [Fact("http.favicon_hash", http_evidence.favicon_hash(icon),
+                          context={"sha256": hashlib.sha256(icon).hexdigest(), "size": len(icon)})]
+    assert not [e for e in banners.HTTP_RESPONSE.parse(whole[:-1], 80, 50000, "/favicon.ico")
+                if e.kind == "http.favicon_hash"]  # a cut icon hashes to nothing real
+    page = answer(b"<html><title>404</title></html>", "200 OK", "text/html")
+    assert not [e for e in banners.HTTP_RESPONSE.parse(page, 80, 50000, "/favicon.ico")
+                if e.kind == "http.favicon_hash"]  # a page where an icon was asked is not an icon
 
 
 def test_messages_per_direction_are_bounded() -> None:

@@ -5,8 +5,8 @@ probe (deep endpoints and SNMP inventory) asks every high-risk profile; ``vendor
 then reads the capture. The SNMP inventory observations must be the same, device by device, and so must the
 page bodies (``http.body``) of plain HTTP that the capture can read, with the path that produced each: the
 first page and the deep vendor endpoints the probe asks after it on the same keep-alive connection
-(collect/pcap/tcp.py reads HTTP message after message), and so must the ONVIF GetDeviceInformation and
-UPnP descriptions it reads there. The capture also holds answers the probe reads
+(collect/pcap/tcp.py reads HTTP message after message), and so must the ONVIF GetDeviceInformation,
+UPnP descriptions and favicon hashes it reads there. The capture also holds answers the probe reads
 for something else than their body (ONVIF GetDeviceInformation, UPnP descriptions, a 404 for a
 favicon): those bodies must answer a path the probe asked (its audit log), never another.
 Needs tshark and the right to capture (root); skipped otherwise."""
@@ -34,7 +34,8 @@ from vendorscope.identify.registry import default_registry
 from vendorscope.lab import Lab
 
 HIGH_RISK_GROUPS = {"huawei", "zte", "hikvision", "dahua", "hytera"}
-COMPARED = ("http.body", "onvif.", "upnp.", "snmp.syscontact", "snmp.syslocation", "snmp.entity.", "snmp.private_")
+COMPARED = ("http.body", "http.favicon_hash", "onvif.", "upnp.", "snmp.syscontact", "snmp.syslocation", "snmp.entity.",
+            "snmp.private_")
 TLS_PORTS = {443, 8443}
 
 pytestmark = pytest.mark.skipif(shutil.which("tshark") is None or os.geteuid() != 0,
@@ -136,12 +137,14 @@ def test_the_capture_gives_the_deep_endpoint_bodies(both: dict[str, Any]) -> Non
     assert not missing, f"the probe's observations the capture does not give: {sorted(missing)[:5]}"
 
 
-def test_the_capture_gives_the_probes_onvif_and_upnp_documents(both: dict[str, Any]) -> None:
-    """GetDeviceInformation and UPnP descriptions: the probe reads them on the same keep-alive connection."""
+def test_the_capture_gives_the_probes_onvif_upnp_and_favicon(both: dict[str, Any]) -> None:
+    """GetDeviceInformation, UPnP descriptions and the icon: the probe reads them on the same keep-alive connection."""
     probe, pcap = _probe_set(both), _pcap_set(both)
     documents = {x for x in probe if x[1].startswith(("onvif.", "upnp."))}
     assert {kind for _ip, kind, _v, _path in documents} >= {"onvif.manufacturer", "onvif.model", "upnp.manufacturer",
                                                             "upnp.model"}
+    icons = {x for x in probe if x[1] == "http.favicon_hash"}
+    assert icons and icons == {x for x in pcap if x[1] == "http.favicon_hash"}
     assert documents <= pcap
     assert documents == {x for x in pcap if x[1].startswith(("onvif.", "upnp."))}
 

@@ -18,6 +18,7 @@ most, and which evidence module reads them (``parse``).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from typing import NamedTuple, Protocol
@@ -163,11 +164,33 @@ def _rtsp_response_length(data: bytes, method: str | None) -> int:
 _ONVIF_INFO, _UPNP_DEVICE = b"GetDeviceInformationResponse", b"urn:schemas-upnp-org:device-1-0"
 
 
+# The icon the probe hashes (collect/probe/http.py _favicon): /favicon.ico, or a body typed as an icon.
+_ICON_TYPES = (b"content-type: image/x-icon", b"content-type: image/vnd.microsoft.icon")
+
+
 def _http_response(data: bytes, sport: int, dport: int, path: str | None = None) -> list[Evidence]:
     found = http.response_evidence(data, "http", path)
     if _ONVIF_INFO in data or _UPNP_DEVICE in data:
         found += _device_document(data)
+    if path is not None and (path.split("?")[0].lower().endswith("/favicon.ico")
+                             or any(t in data[:MAX_HEADER_BLOCK].lower() for t in _ICON_TYPES)):
+        found += _favicon(data)
     return found
+
+
+def _favicon(data: bytes) -> list[Evidence]:
+    """``http.favicon_hash`` of a whole 200 answer that is not a page, as the probe records it (sha256, size)."""
+    end = http.header_end(data)
+    if end < 0 or not data.startswith((b"HTTP/1.0 200", b"HTTP/1.1 200")) or b"text/html" in data[:end].lower():
+        return []
+    if _http_response_length(data, None) != len(data):
+        return []  # cut by the capture's body bound or a lost segment: a part of an icon hashes to nothing real
+    _start, headers = http.http_headers(data[:end])
+    icon = http.body_bytes(data[end:], [(name, v) for name, values in headers.items() for v in values])
+    if not icon:
+        return []
+    return [Evidence("http.favicon_hash", http.favicon_hash(icon),
+                     context={"sha256": hashlib.sha256(icon).hexdigest(), "size": len(icon)})]
 
 
 def _device_document(data: bytes) -> list[Evidence]:
