@@ -165,8 +165,8 @@ def test_every_high_risk_profile_is_compared(both: dict[str, Any]) -> None:
 
 
 
-# What a capture cannot tell the same way: that a port is open (it reads what was said, not who answered),
-# and LLDP neighbours from the SNMP lldpRemTable (below).
+# What a capture does not tell the same way: that a port is open (it reads what was said, not who
+# answered), and LLDP neighbours from the SNMP lldpRemTable (partly: see the xfail below).
 NOT_FROM_ONE_MESSAGE = ("tcp.open", "lldp.", "mac")
 
 
@@ -192,7 +192,9 @@ def test_every_probe_observation_over_plain_tcp_and_udp_is_in_the_capture(both: 
 
 
 @pytest.mark.xfail(strict=True, reason="the probe assembles LLDP neighbours from its walk of lldpRemTable; the "
-                                       "capture's SNMP decoder reads each answer on its own and gives none of them")
+                                       "capture's SNMP decoder reads each answer on its own: it gives the "
+                                       "neighbours' chassis, port and name, not their lldp.sysdescr (nor the "
+                                       "neighbour's mac observation)")
 def test_the_capture_gives_the_snmp_lldp_neighbours(both: dict[str, Any]) -> None:
     probe, pcap = _everything(both, ("lldp.",))
     assert probe and probe <= pcap
