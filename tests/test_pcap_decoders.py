@@ -528,6 +528,9 @@ def test_a_whole_icon_gives_the_favicon_hash_the_probe_records() -> None:
                           context={"sha256": hashlib.sha256(icon).hexdigest(), "size": len(icon)})]
     assert not [e for e in banners.HTTP_RESPONSE.parse(whole[:-1], 80, 50000, "/favicon.ico")
                 if e.kind == "http.favicon_hash"]  # a cut icon hashes to nothing real
+    typed = [e for e in banners.HTTP_RESPONSE.parse(answer(icon, content_type="image/vnd.microsoft.icon"), 80, 50000,
+                                                    "/img/logo") if e.kind == "http.favicon_hash"]
+    assert typed == found  # an icon by its type, wherever the page's <link rel="icon"> pointed
     page = answer(b"<html><title>404</title></html>", "200 OK", "text/html")
     assert not [e for e in banners.HTTP_RESPONSE.parse(page, 80, 50000, "/favicon.ico")
                 if e.kind == "http.favicon_hash"]  # a page where an icon was asked is not an icon

@@ -165,7 +165,7 @@ _ONVIF_INFO, _UPNP_DEVICE = b"GetDeviceInformationResponse", b"urn:schemas-upnp-
 
 
 # The icon the probe hashes (collect/probe/http.py _favicon): /favicon.ico, or a body typed as an icon.
-_ICON_TYPES = (b"content-type: image/x-icon", b"content-type: image/vnd.microsoft.icon")
+_ICON_TYPE = re.compile(rb"\ncontent-type:[ \t]*image/(?:x-icon|vnd\.microsoft\.icon)", re.I)
 
 
 def _http_response(data: bytes, sport: int, dport: int, path: str | None = None) -> list[Evidence]:
@@ -173,7 +173,7 @@ def _http_response(data: bytes, sport: int, dport: int, path: str | None = None)
     if _ONVIF_INFO in data or _UPNP_DEVICE in data:
         found += _device_document(data)
     if path is not None and (path.split("?")[0].lower().endswith("/favicon.ico")
-                             or any(t in data[:MAX_HEADER_BLOCK].lower() for t in _ICON_TYPES)):
+                             or _ICON_TYPE.search(data, 0, max(http.header_end(data), 0))):
         found += _favicon(data)
     return found
 
