@@ -15,7 +15,10 @@ Body (``http.body``): the first :data:`BODY_CAP` bytes of a response body, after
 de-chunking and ``Content-Encoding`` gzip/deflate (inflated output bounded to
 :data:`BODY_CAP`, so a compression bomb costs at most that), decoded in the
 charset the answer names (UTF-8, then Latin-1, when it names none or a wrong
-one), NULs and control characters other than newline and tab dropped. The
+one), NULs and control characters other than newline and tab dropped. A body whose
+Content-Type says it is media (``image/``, ``audio/``, ``video/``, ``font/``) gives none: its
+bytes are not text a rule could read (a capture of a keep-alive connection holds the icons and
+pictures a page loads, each would be a body of mojibake). The
 request path that produced it goes into the context: the same bytes mean
 different things under ``/ISAPI/System/deviceInfo`` and ``/``. Every source
 (probe, pcap, scan data) goes through :func:`body_evidence`.
@@ -45,6 +48,7 @@ _REALM = re.compile(r'realm\s*=\s*(?:"([^"]*)"|([^\s,]+))', re.I)
 _SPACE = re.compile(r"\s+")
 _STATUS = re.compile(r"^HTTP/\d\.\d +(\d{3})")
 _CHARSET = re.compile(rb"""charset\s*=\s*["']?([A-Za-z0-9_.:-]{1,40})""", re.I)
+_MEDIA_TYPES = ("image/", "audio/", "video/", "font/")  # not text: no http.body (see the module docstring)
 
 
 def header_end(data: bytes) -> int:
@@ -113,8 +117,9 @@ def _pairs(headers: dict[str, list[str]]) -> list[tuple[str, str]]:
     return [(name, v) for name, values in headers.items() for v in values]
 
 
-def response_evidence(data: bytes, protocol: str = "http") -> list[Evidence]:
-    """Evidence of the start of an HTTP/RTSP answer: its head, and for HTTP the page title."""
+def response_evidence(data: bytes, protocol: str = "http", path: str | None = None) -> list[Evidence]:
+    """Evidence of the start of an HTTP/RTSP answer: its head, and for HTTP the page title and the body
+    (with ``path``, the target of the request it answers, when known)."""
     end = header_end(data)
     start_line, headers = http_headers(data[: end if end >= 0 else MAX_HEAD])
     out = response_headers_evidence(_pairs(headers), protocol)
@@ -125,7 +130,7 @@ def response_evidence(data: bytes, protocol: str = "http") -> list[Evidence]:
         if found:
             out.append(Evidence("http.title", found))
         status = _STATUS.match(start_line)
-        body = body_evidence(data[end:], _pairs(headers), None, int(status.group(1)) if status else None)
+        body = body_evidence(data[end:], _pairs(headers), path, int(status.group(1)) if status else None)
         if body is not None:
             out.append(body)
     return out
@@ -194,6 +199,15 @@ def _header(headers: Iterable[tuple[str, str]], name: str) -> str:
     return next((v for k, v in headers if k.strip().lower() == name), "")
 
 
+def body_bytes(raw: bytes, headers: Iterable[tuple[str, str]], *, chunked_done: bool = False) -> bytes | None:
+    """An answer's body as its sender meant it: de-chunked, inflated (at most :data:`BODY_CAP` bytes);
+    None when its Content-Encoding cannot be read."""
+    pairs = list(headers)
+    if not chunked_done and "chunked" in _header(pairs, "transfer-encoding").lower():
+        raw = dechunk(raw, 4 * BODY_CAP)
+    return inflate(raw[: 4 * BODY_CAP], _header(pairs, "content-encoding").split(",")[-1])
+
+
 def body_evidence(raw: bytes, headers: Iterable[tuple[str, str]], path: str | None = None,
                   status: int | None = None, *, chunked_done: bool = False) -> Evidence | None:
     """``http.body`` of an answer's body bytes (as they came on the wire, unless ``chunked_done``), or None.
@@ -201,10 +215,9 @@ def body_evidence(raw: bytes, headers: Iterable[tuple[str, str]], path: str | No
     ``headers`` are the answer's (name, value) pairs: Transfer-Encoding,
     Content-Encoding and the Content-Type charset say how to read the bytes."""
     pairs = list(headers)
-    if not chunked_done and "chunked" in _header(pairs, "transfer-encoding").lower():
-        raw = dechunk(raw, 4 * BODY_CAP)
-    encoding = _header(pairs, "content-encoding").split(",")[-1]
-    body = inflate(raw[: 4 * BODY_CAP], encoding)
+    if _header(pairs, "content-type").strip().lower().startswith(_MEDIA_TYPES):
+        return None
+    body = body_bytes(raw, pairs, chunked_done=chunked_done)
     if not body:
         return None
     content_type = header_value(_header(pairs, "content-type"))
@@ -215,6 +228,17 @@ def body_evidence(raw: bytes, headers: Iterable[tuple[str, str]], path: str | No
     context = {"path": header_value(path)[:512] if path else None, "status": status,
                "content_type": content_type[:128] or None, "bytes": len(body)}
     return Evidence("http.body", value, context={k: v for k, v in context.items() if v is not None})
+
+
+def request_target(data: bytes) -> tuple[str, str] | None:
+    """(method, target) of an HTTP/RTSP request line (``GET /ISAPI/System/deviceInfo HTTP/1.1``), or None.
+
+    The target is kept as sent (controls dropped, capped): it is the ``path`` a body's context names."""
+    line_end = data.find(b"\n", 0, MAX_HEAD)
+    parts = (data[:line_end] if line_end >= 0 else data[:MAX_HEAD]).rstrip(b"\r").split(b" ")
+    if len(parts) != 3 or not parts[0].isalpha() or not parts[1]:
+        return None
+    return parts[0].decode("latin-1")[:16], header_value(parts[1].decode("latin-1"))[:512]
 
 
 def request_evidence(data: bytes, protocol: str = "http") -> list[Evidence]:

@@ -20,8 +20,8 @@ who *wrote* it. Keys therefore follow what each protocol can prove:
 
 Deduplication
 -------------
-Each distinct (kind, value, keys) is emitted once, with the frame and time it
-was first seen and a ``count`` of the frames that repeated it, so a long
+Each distinct (kind, value, keys, and for an HTTP body the path it answers) is emitted once,
+with the frame and time it was first seen and a ``count`` of the frames that repeated it, so a long
 capture yields thousands of observations, not millions. The table is bounded:
 when it holds ``max_distinct`` entries it is emitted and started afresh.
 """
@@ -57,6 +57,9 @@ from vendorscope.model import AssetKeys, Observation
 OWN, LINK, IP = "own", "link", "ip"
 MAX_DISTINCT = 100_000
 MAX_BINDINGS = 262_144
+# Parsed TCP messages remembered (see Extractor._deliver_stream): at most 2,048 of at most 4 KiB.
+MEMO_ENTRIES = 2_048
+MEMO_MESSAGE = 4_096
 BINDING_KINDS = frozenset({"arp.ip", "dhcp.ip", "ndp.ip", "lldp.mgmt_addr", "cdp.address"})
 _MISSING = object()
 # The fast path's fields: an untagged Ethernet frame (14 bytes) with an IPv4 header without options.
@@ -120,7 +123,7 @@ class Extractor:
     name: str
     report: SkipReport
     max_distinct: int = MAX_DISTINCT
-    seen: dict[tuple[str, str, str | None, str | None, str | None, str | None], _Seen] = field(
+    seen: dict[tuple[str, str, str | None, str | None, str | None, str | None, str | None], _Seen] = field(
         default_factory=dict)
     macs: dict[bytes, list[Any]] = field(default_factory=dict)  # src MAC + VLAN tags → [frame, ts, count]
     bindings: dict[str, set[str]] = field(default_factory=dict)
@@ -129,6 +132,8 @@ class Extractor:
     def __post_init__(self) -> None:
         self.source = f"pcap:{self.name}"
         self.tcp = Reassembler(self._deliver_stream)
+        # Short TCP messages already parsed → their evidence (see _deliver_stream)
+        self.parsed: dict[tuple[str, str | None, bytes], list[Evidence]] = {}
 
     # -- recording ----------------------------------------------------------
 
@@ -140,7 +145,10 @@ class Extractor:
                 mac_key = l2src.hex(":") if is_unicast_mac(l2src) else None
             if ip_key is None:
                 ip_key = src_ip
-        key = (ev.kind, ev.value, mac_key, ip_key, ev.hostname, ev.serial)
+        # The path an answer came from is part of what it says (the same 404 page under /ISAPI/… and
+        # under /api/… are two answers, as the probe records them).
+        path = ev.context.get("path") if ev.context else None
+        key = (ev.kind, ev.value, mac_key, ip_key, ev.hostname, ev.serial, path)
         entry = self.seen.get(key)
         if entry is not None:
             entry.count += 1
@@ -159,13 +167,24 @@ class Extractor:
         for ev in found:
             self.add(ev, policy, frame, ts, l2src, src_ip, protocol, **context)
 
-    def _deliver_stream(self, stream: Stream) -> None:
+    def _deliver_stream(self, stream: Stream, message: bytes, path: str | None) -> None:
         assert stream.parser is not None
-        try:
-            found = stream.parser.parse(bytes(stream.data), stream.sport, stream.dport)
-        except DecodeError as exc:
-            self.report.add(f"{exc} ({stream.parser.name})", self.name, frame=stream.frame)
-            return
+        # Keep-alive polling repeats the same short requests and answers on every connection: each
+        # distinct HTTP/RTSP message (whose reading depends on its bytes and path only, not on ports)
+        # is parsed once (bounded: short messages only, the table emptied when full).
+        memo_key = (stream.parser.name, path, message) \
+            if stream.parser.length is not None and len(message) <= MEMO_MESSAGE else None
+        found = self.parsed.get(memo_key) if memo_key is not None else None
+        if found is None:
+            try:
+                found = stream.parser.parse(message, stream.sport, stream.dport, path)
+            except DecodeError as exc:
+                self.report.add(f"{exc} ({stream.parser.name})", self.name, frame=stream.frame)
+                return
+            if memo_key is not None:
+                if len(self.parsed) >= MEMO_ENTRIES:
+                    self.parsed.clear()
+                self.parsed[memo_key] = found
         self._add_all(found, IP, stream.frame, stream.ts, stream.l2src, stream.src, stream.parser.name,
                       port=stream.sport)
 
@@ -189,7 +208,7 @@ class Extractor:
                 yield Observation("vlan", "/".join(str(v) for v in vlans), source, when, keys,
                                   {"frame": frame, "file": file, "count": count, "protocol": "802.1q"})
         bound = {ip: next(iter(macs)) for ip, macs in self.bindings.items() if len(macs) == 1}
-        for (kind, value, mac_key, ip_key, hostname, serial), seen in self.seen.items():
+        for (kind, value, mac_key, ip_key, hostname, serial, _path), seen in self.seen.items():
             if mac_key is None and ip_key is not None and seen.l2src is not None:
                 # On-link host: its IP is bound to one MAC, and this frame came from that MAC.
                 candidate = bound.get(ip_key)
@@ -233,8 +252,8 @@ class Extractor:
         yield from self.drain()
 
     # The walkers take the common frames in place, in as few steps as possible: a TCP segment in an
-    # untagged Ethernet/IPv4 frame without options, of a direction whose first message was already
-    # read (or a bare ACK); a UDP datagram in such a frame for a port no decoder reads. Any other
+    # untagged Ethernet/IPv4 frame without options, of a direction that is read no more (or a bare
+    # ACK); a UDP datagram in such a frame for a port no decoder reads. Any other
     # frame is cut out of the buffer and given to :meth:`_frame`, as the reader would have given it.
     # Both walkers hold the same steps; only the record header differs (a loop per format, not a
     # call per frame).
@@ -276,8 +295,8 @@ class Extractor:
                     if state is None:
                         continue
                     doff, total = (doff >> 4) * 4, (total_high << 8) | total_low
-                    if state is missing and not flags & ending and total <= 20 + doff:
-                        continue
+                    if not flags & ending and total <= 20 + doff:
+                        continue  # a bare ACK: nothing to read, whether the stream is read or not
                     try:
                         tcp(key, buf[d : d + caplen], 26, 4, 34, 34 + doff, min(14 + total, caplen), flags, frame,
                             (ts_hi * 4294967296 + ts_lo) * units[iface_id] + offsets[iface_id], l2src, caplen < orig)
@@ -332,8 +351,8 @@ class Extractor:
                     if state is None:
                         continue
                     doff, total = (doff >> 4) * 4, (total_high << 8) | total_low
-                    if state is missing and not flags & ending and total <= 20 + doff:
-                        continue
+                    if not flags & ending and total <= 20 + doff:
+                        continue  # a bare ACK: nothing to read, whether the stream is read or not
                     try:
                         tcp(key, buf[d : d + caplen], 26, 4, 34, 34 + doff, min(14 + total, caplen), flags, frame,
                             sec + frac * unit, l2src, caplen < orig)
@@ -386,7 +405,7 @@ class Extractor:
             state = self.tcp.streams.get(key, _MISSING)
             if state is None:
                 return False
-            if state is _MISSING and not data[tcp_flags] & ending and \
+            if not data[tcp_flags] & ending and \
                     ((data[v4_len] << 8) | data[v4_len_low]) <= v4_min + (data[tcp_offset] >> 4) * 4:
                 return False
             try:
@@ -500,7 +519,7 @@ class Extractor:
                 return  # a bare ACK
             key = data[src : src + 2 * addr_len] + data[l4 : l4 + 4]
             if self.tcp.streams.get(key, _MISSING) is None:
-                return  # this direction's first message was already read
+                return  # this direction is read no more
             self._tcp(key, data, src, addr_len, l4, start, end, flags, frame, ts, l2src, cut)
         elif protocol == ip.PROTO_ICMPV6 and addr_len == 16:
             self._add_all(arp.decode_ndp(data[l4:end], data[src : src + 16]), OWN, frame, ts, l2src, None, "ndp")

@@ -191,7 +191,7 @@ def merge_parts(plan: Plan, results: list[tuple[list[Observation], SkipReport]],
     ):
         for obs in observations:
             obs = _renumbered(obs, first_frame)
-            key = (obs.kind, obs.value, obs.keys)
+            key = (obs.kind, obs.value, obs.keys, obs.context.get("path"))
             earlier = merged.get(key)
             if earlier is None:
                 merged[key] = obs
