@@ -7,6 +7,7 @@ Assets, findings, snapshots, policies and the report have the shapes of
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -278,10 +279,16 @@ def watch_dict(request: Request) -> dict[str, Any]:
         return {"watch": None, "alerts": []}
     job, live = found
     alerts = [x for x in st.accounts.alerts(100) if x.at >= job.created_at]
+    kept = job.config or {}
+    every = live.every if live else kept.get("every")
     return {
-        "watch": {**_job_dict(job), "running": live is not None, "every": live.every if live else None,
-                  "every_s": live.every_s if live else None, "rounds": job.done,
-                  "next_run": live.next_run.isoformat() if live and live.next_run else None},
+        "watch": {**_job_dict(job), "running": live is not None, "every": every,
+                  "every_s": live.every_s if live else _seconds(every), "rounds": job.done,
+                  "next_run": live.next_run.isoformat() if live and live.next_run else None,
+                  # Not the webhook's URL: it often carries a secret, and viewers read this.
+                  "scope": Path(str(kept["scope"])).name if kept.get("scope") else None,
+                  "addresses": len(kept.get("addresses") or ()), "webhook": bool(kept.get("webhook")),
+                  "last_round_at": kept.get("last_round_at")},
         "alerts": [_alert_dict(x) for x in alerts],
     }
 
@@ -335,6 +342,15 @@ def get_job(request: Request, job_id: int, who: Principal = viewer) -> Response:
 @router.get("/alerts", responses=ERRORS, summary="Monitoring alerts, newest first")
 def list_alerts(request: Request, who: Principal = viewer) -> Response:
     return json_response({"alerts": [_alert_dict(x) for x in state(request).accounts.alerts()]})
+
+
+def _seconds(every: Any) -> float | None:
+    from vendorscope.web.watch import parse_every
+
+    try:
+        return parse_every(str(every)) if every else None
+    except ValueError:
+        return None
 
 
 def _alert_dict(x: Alert) -> dict[str, Any]:
