@@ -421,6 +421,79 @@ def test_asset_list_parameters_out_of_range_are_one_line_422(site: dict[str, Any
     assert r.status_code == 422 and r.json()["error"].startswith(f"{name}:") and "\n" not in r.json()["error"]
 
 
+def _follow_api(client: TestClient, headers: dict[str, str], first: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """Every page from ``first`` on by its ``next`` link: the ids in order, and each page's body."""
+    ids, bodies, url = [], [], first
+    while url is not None:
+        body = client.get(url, headers=headers).json()
+        bodies.append(body)
+        ids.extend(a["id"] for a in body["assets"])
+        url = body["next"]
+        assert len(bodies) <= 10, "next links go round in circles"
+    return ids, bodies
+
+
+def _follow_html(client: TestClient, first: str) -> list[str]:
+    import html
+
+    ids, url, seen = [], first, 0
+    while url is not None:
+        page = client.get(url).text
+        table = page.split('<table class="assets">', 1)[1].split("</table>", 1)[0]
+        ids.extend(html.unescape(x) for x in re.findall(r'<td><a href="/assets/[^"]+">([^<]+)</a>', table))
+        found = re.search(r'<a href="([^"]+)"[^>]*rel="next"', page)
+        url = html.unescape(found.group(1)) if found else None
+        seen += 1
+        assert seen <= 10, "next links go round in circles"
+    return ids
+
+
+@pytest.mark.parametrize("view", ["sort=id", "sort=confidence&desc=true", "group=hikvision&sort=id&desc=1",
+                                  "verdict=covered&sort=vendor", "q=192.0.2&sort=id&desc=yes"])
+def test_next_links_walk_the_whole_view_once_in_the_api_and_the_pages(site: dict[str, Any], view: str) -> None:
+    client, headers = site["client"], bearer(site, "viewer")
+    whole = client.get(f"/api/v1/assets?{view}&size=500", headers=headers).json()
+    assert whole["prev"] is None and whole["next"] is None  # one page: no link either way
+    expected = [a["id"] for a in whole["assets"]]
+    ids, bodies = _follow_api(client, headers, f"/api/v1/assets?{view}&size=2")
+    assert ids == expected and len(bodies) == max(1, -(-len(expected) // 2))
+    assert bodies[0]["prev"] is None and bodies[-1]["next"] is None
+    for n, body in enumerate(bodies, start=1):
+        assert body["page"] == n and body["total"] == len(expected) and body["size"] == 2
+        for link in (body["prev"], body["next"]):  # the links keep the filters, the order and the size
+            assert link is None or (link.startswith("/api/v1/assets?") and "size=2" in link
+                                    and all(part in link for part in view.split("&")))
+    # The pages list the same rows in the same order, page by page through their own links.
+    viewer = log_in(site["app"], "viewer")
+    assert _follow_html(viewer, f"/assets?{view}&size=2") == expected
+    # And the export of that view is the whole view, in that order.
+    exported = viewer.get(f"/export/assets?{view}&format=json").json()
+    assert [a["id"] for a in exported["assets"]] == expected
+
+
+def test_a_page_past_the_end_is_the_last_page_without_next(site: dict[str, Any]) -> None:
+    client, headers = site["client"], bearer(site, "viewer")
+    body = client.get("/api/v1/assets?sort=id&size=2&page=99", headers=headers).json()
+    assert body["page"] == body["pages"] == 3 and len(body["assets"]) == 1
+    assert body["next"] is None and body["prev"] == "/api/v1/assets?sort=id&size=2&page=2"
+    empty = client.get("/api/v1/assets?group=no-such-vendor&page=3", headers=headers).json()
+    assert empty["total"] == 0 and empty["assets"] == [] and empty["page"] == empty["pages"] == 1
+    assert empty["next"] is None and empty["prev"] is None
+    page = log_in(site["app"], "viewer").get("/assets?sort=id&size=2&page=99").text
+    assert "page 3 of 3" in page and 'rel="next"' not in page and 'rel="prev"' in page
+
+
+@pytest.mark.parametrize("query", ["sort=nonsense", "page=abc", "page=0", "size=501", "desc=maybe",
+                                   "min_confidence=high", "q=" + "x" * 201])
+def test_the_asset_page_and_export_refuse_what_the_api_refuses(site: dict[str, Any], query: str) -> None:
+    viewer = log_in(site["app"], "viewer")
+    name = query.split("=", 1)[0]
+    api = site["client"].get(f"/api/v1/assets?{query}", headers=bearer(site, "viewer")).json()["error"]
+    for path in ("/assets", "/export/assets"):
+        r = viewer.get(f"{path}?{query}")
+        assert r.status_code == 422 and f"{name}:" in r.text and api in r.text, (path, r.text[:300])
+
+
 def test_asset_list_pages_are_the_rows_json_and_described_to_openapi(site: dict[str, Any]) -> None:
     from vendorscope.web.views import listed_dict
 
