@@ -215,6 +215,45 @@ def test_forms_need_the_session_csrf_token(site: dict[str, Any]) -> None:
     assert r.status_code == 403
 
 
+def test_every_form_carries_the_csrf_token_and_every_post_needs_it(busy_site: dict[str, Any]) -> None:
+    """Issue 13: CSRF on every form. Every POST form an admin can see carries the session's token, and every
+    POST route refuses a session without it (nothing is changed: the user list stays the same)."""
+    client = log_in(busy_site["app"], "admin")
+    csrf = csrf_of(client)
+    forms: dict[str, str] = {}
+
+    def collect() -> None:
+        for method, path, _needed, _args in PAGE_ROUTES:
+            if method != "GET" or path.endswith((".json", "format=csv")):
+                continue
+            for form in re.findall(r'<form\b[^>]*method="post".*?</form>', client.get(path).text, flags=re.S):
+                action = re.search(r'action="([^"]+)"', form)
+                assert action is not None, form[:200]
+                forms[action.group(1)] = form
+                assert f'name="csrf" value="{csrf}"' in form, (path, form[:300])
+
+    collect()
+    analyst = bearer(busy_site, "analyst")
+    # While a watch runs, its Stop form replaces the Start form.
+    assert busy_site["client"].post("/api/v1/watch", headers=analyst, json={"every": "1h"}).status_code == 202
+    try:
+        collect()
+    finally:
+        assert busy_site["client"].delete("/api/v1/watch", headers=analyst).status_code == 200
+    # The pages show the forms of every POST route (with a scope: probe and watch).
+    posted = {p for m, p, _n, _a in PAGE_ROUTES if m == "POST"} | {"/logout"}
+    assert {re.sub(r"&#3[49];|%3A", ":", a) for a in forms} >= {p for p in posted if not p.startswith("/assets/")}
+    assert any(a.startswith("/assets/") for a in forms)
+    users_before = client.get("/users").text.count("<tr")
+    for method, path, _needed, args in [*PAGE_ROUTES, ("POST", "/logout", "viewer", {"data": {}})]:
+        if method != "POST":
+            continue
+        r = _call(client, method, path, args, {}, None)
+        assert r.status_code == 403 and "CSRF" in r.text, (path, r.status_code)
+    assert client.get("/users").text.count("<tr") == users_before
+    assert client.get("/").status_code == 200  # the refused logout did not log out
+
+
 def test_failed_logins_are_rate_limited_and_logged(site: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
     name = f"victim-{uuid.uuid4().hex[:6]}"
     with open_inventory(site["db"]) as inv:
@@ -570,6 +609,24 @@ def test_diff_and_snapshots(site: dict[str, Any]) -> None:
     assert r.status_code == 404 and "999" in r.json()["error"]
 
 
+def test_findings_and_diff_pages_show_what_the_api_says(site: dict[str, Any]) -> None:
+    client, headers = log_in(site["app"], "viewer"), bearer(site, "viewer")
+    for day in (AS_OF.isoformat(), "2031-01-01"):
+        api = site["client"].get(f"/api/v1/findings?as_of={day}&policy=uk-tsa-huawei-dvd", headers=headers).json()
+        page = client.get(f"/findings?as_of={day}&policy=uk-tsa-huawei-dvd").text
+        assert f"<small>{api['total']} as of {day}</small>" in page and api["total"] > 0
+        rows = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+        assert rows.count("<tr>") == api["total"] and rows.count("<td>uk-tsa-huawei-dvd</td>") == api["total"]
+        statuses = sorted(re.findall(r'class="badge st-([a-z_]+)"', rows))
+        assert statuses == sorted(f["status"] for f in api["findings"])
+    assert client.get("/findings?as_of=yesterday").status_code == 422
+    diff = client.get("/diff?a=1&b=2").text
+    appeared = diff.split("<h2>Appeared", 1)[1].split("</section>", 1)[0]
+    disappeared = diff.split("<h2>Disappeared", 1)[1].split("</section>", 1)[0]
+    assert "mac:02:00:00:00:00:05" in appeared and "mac:02:00:00:00:00:04" in disappeared
+    assert "mac:02:00:00:00:00:05" not in disappeared and client.get("/diff?a=1&b=999").status_code == 404
+
+
 def test_openapi_describes_the_api(site: dict[str, Any]) -> None:
     spec = site["client"].get("/openapi.json", headers=bearer(site, "viewer")).json()
     assert {"/api/v1/assets", "/api/v1/assets/{asset_id}", "/api/v1/jobs", "/api/v1/report"} <= set(spec["paths"])
@@ -685,6 +742,63 @@ def test_asset_page_shows_evidence_findings_and_annotates(site: dict[str, Any]) 
     assert r.status_code == 303
     after = client.get("/assets/mac:00:e0:fc:00:00:01").text
     assert "Berlin" in after and "analyst: asset.annotate" in after
+
+
+def test_asset_page_shows_the_rule_deadline_legal_reference_and_conflicts(site: dict[str, Any],
+                                                                         tmp_path: Path) -> None:
+    """Issue 13's asset page, item by item, against what the API says about the same asset."""
+    import html
+
+    client, headers = log_in(site["app"], "viewer"), bearer(site, "viewer")
+    detail = site["client"].get("/api/v1/assets/mac:00:e0:fc:00:00:01", headers=headers).json()
+    page = html.unescape(client.get("/assets/mac:00:e0:fc:00:00:01").text)
+    evidence = page.split('<section id="evidence">', 1)[1].split("</section>", 1)[0]
+    assert detail["evidence"][0]["rule"] == "ssh.huawei.vrp" and "<code>ssh.huawei.vrp</code>" in evidence
+    findings = page.split('<section id="findings">', 1)[1].split("</section>", 1)[0]
+    policies = {p["id"]: p for p in site["client"].get("/api/v1/policies", headers=headers).json()["policies"]}
+    dated = [f for f in detail["findings"] if f["deadline"]]
+    assert dated, "the sample needs a finding with a deadline"
+    for f in detail["findings"]:
+        assert f["requirement"] in findings and policies[f["policy"]]["instrument"] in findings
+    for f in dated:
+        assert f"{f['deadline'][:10]}" in findings and f"({f['days_left']} days)" in findings
+    assert 'rel="noopener noreferrer" target="_blank">source</a>' in findings
+
+    # A white-label camera: the label says Honeywell, the fingerprint Hikvision.
+    from datetime import UTC, datetime
+
+    from vendorscope.model import AssetKeys, Observation
+    from vendorscope.pipeline import ingest
+
+    at = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    db = str(tmp_path / "conflict.db")
+    ingest([Observation(kind=kind, value=value, source="import:table:cmdb.csv", seen_at=at,
+                        keys=AssetKeys(ip="192.0.2.31"), context={"row": 2})
+            for kind, value in (("onvif.manufacturer", "Honeywell"), ("http.server", "App-webs/"))],
+           source="import:table:cmdb.csv", db=db, started_at=at)
+    with open_inventory(db) as inv:
+        Accounts(inv.engine).add_user("viewer", "viewer", PASSWORD)
+    app = create_app(db, as_of=AS_OF)
+    with TestClient(app):
+        camera = log_in(app, "viewer")
+        listed = camera.get("/assets?q=192.0.2.31").text
+        asset_id = html.unescape(re.findall(r'<td><a href="/assets/[^"]+">([^<]+)</a>', listed)[0])
+        shown = html.unescape(camera.get(f"/assets/{asset_id}").text)
+    conflicts = shown.split('<ul class="plain conflicts">', 1)[1].split("</ul>", 1)[0]
+    assert "label <strong>honeywell</strong>" in conflicts and "fingerprint <strong>hikvision</strong>" in conflicts
+    assert "Honeywell" in conflicts and "App-webs" in conflicts
+    assert 'class="badge conflict"' in listed  # and the list marks it
+
+
+def test_pages_load_nothing_from_elsewhere(site: dict[str, Any]) -> None:
+    """Offline: every script, style and image a page names is served by the dashboard itself."""
+    client = log_in(site["app"], "viewer")
+    for path in HOSTILE_PAGES:
+        page = client.get(path).text
+        for url in re.findall(r'<(?:script|img|link)\b[^>]*?(?:src|href)="([^"]*)"', page):
+            assert url.startswith(("/static/", "data:")), (path, url)
+            if url.startswith("/static/"):
+                assert client.get(url).status_code == 200, url
 
 
 def test_asset_table_filters_and_htmx_fragment(site: dict[str, Any]) -> None:
