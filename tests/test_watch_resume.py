@@ -116,6 +116,7 @@ def test_the_next_round_counts_from_the_last_one() -> None:
     assert first_wait_s(None, 3600, last) == 0.0  # no round yet: at once
     assert first_wait_s(last, 3600, last + timedelta(minutes=20)) == 40 * 60
     assert first_wait_s(last, 3600, last + timedelta(hours=5)) == 0.0  # overdue: at once, not five rounds
+    assert first_wait_s(last, 3600, last - timedelta(days=2)) == 3600  # the clock went back: one interval at most
 
 
 # ---------------------------------------------------------------- the app's lifespan, twice

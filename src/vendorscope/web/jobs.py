@@ -116,10 +116,13 @@ class WatchConfig:
 
 
 def first_wait_s(last_round_at: datetime | None, every_s: float, now: datetime) -> float:
-    """Seconds until a resumed watch's next round: ``every`` after the last round began, at once if overdue."""
+    """Seconds until a resumed watch's next round: ``every`` after the last round began, at once if overdue.
+
+    Never more than ``every``: a last round "in the future" (the clock was set back) must not stall the watch.
+    """
     if last_round_at is None:
         return 0.0
-    return max(0.0, (last_round_at + timedelta(seconds=every_s) - now).total_seconds())
+    return min(every_s, max(0.0, (last_round_at + timedelta(seconds=every_s) - now).total_seconds()))
 
 
 @dataclass
