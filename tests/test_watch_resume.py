@@ -103,6 +103,11 @@ def test_the_kept_configuration_round_trips_and_damage_is_one_line(tmp_path: Pat
     with pytest.raises(ValueError, match="damaged") as caught:
         WatchConfig.from_json(damaged)
     assert "\n" not in str(caught.value)
+    for bad in ({"webhook": "file:///etc/passwd"}, {"addresses": None}, {"last_round_at": "yesterday"}):
+        with pytest.raises(ValueError, match="damaged"):
+            WatchConfig.from_json({**kept.to_json(), **bad})
+    naive = WatchConfig.from_json({**kept.to_json(), "last_round_at": "2026-12-01T09:00:00"})
+    assert naive.last_round_at == kept.last_round_at  # stored without a zone: UTC, as written
     # The scope file is the gate: gone, or no longer allowing an address, the watch cannot go on.
     with pytest.raises(ValueError, match="no such scope file"):
         WatchConfig(str(tmp_path / "gone.toml"), ("127.0.0.1",), "1h", None, "a", 1, "x").probes()

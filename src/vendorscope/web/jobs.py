@@ -88,11 +88,14 @@ class WatchConfig:
         if not data:
             raise ValueError("its job keeps no configuration (started by an older vendorscope)")
         try:
-            last = data.get("last_round_at")
-            return cls(str(data["scope"]), tuple(str(a) for a in data["addresses"]), str(data["every"]),
-                       None if data.get("webhook") is None else str(data["webhook"]), str(data["audit_log"]),
-                       int(data["concurrency"]), str(data["started_by"]),
-                       datetime.fromisoformat(last) if last else None, int(data.get("alerts") or 0))
+            last = datetime.fromisoformat(data["last_round_at"]) if data.get("last_round_at") else None
+            webhook = None if data.get("webhook") is None else str(data["webhook"])
+            if webhook is not None and not webhook.lower().startswith(("http://", "https://")):
+                raise ValueError(f"webhook {webhook[:100]!r} is not an http(s) URL")
+            return cls(str(data["scope"]), tuple(str(a) for a in data["addresses"]), str(data["every"]), webhook,
+                       str(data["audit_log"]), int(data["concurrency"]), str(data["started_by"]),
+                       last if last is None or last.tzinfo else last.replace(tzinfo=UTC),
+                       int(data.get("alerts") or 0))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"its kept configuration is damaged ({type(exc).__name__}: {exc})") from None
 
