@@ -8,6 +8,7 @@ probes go to a real SSH greeting on loopback, as in test_web_watch.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -24,6 +25,7 @@ import sqlalchemy as sa
 from pg import PostgresServer, postgres_server
 from probe_servers import ServerThread, greeting, loopback
 from test_web_watch import Receiver, _wait
+from web_support import PASSWORD
 
 from vendorscope.store.accounts import Accounts, Job
 from vendorscope.store.inventory import open_inventory
@@ -156,8 +158,21 @@ def _restart_keeps_an_hourly_watch(db: str, scope_file: Path, tmp_path: Path, re
         with open_inventory(db) as inv:
             actions = [e.action for e in Accounts(inv.engine).audit_trail(f"job:{watch['id']}")]
         assert actions[:2] == ["watch.resume", "watch.start"], actions  # newest first
-        stopped = client.delete("/api/v1/watch", headers=headers["analyst"])
-        assert stopped.status_code == 200 and "stopped by token:analyst" in stopped.json()["watch"]["message"]
+        # The Imports page shows the resumed watch, and its Stop button stops it for good.
+        with open_inventory(db) as inv:
+            Accounts(inv.engine).add_user("ana", "analyst", PASSWORD)
+        token = re.search(r'name="login_csrf" value="([^"]+)"', client.get("/login").text)
+        assert token is not None
+        client.post("/login", data={"name": "ana", "password": PASSWORD, "login_csrf": token.group(1)})
+        page = client.get("/imports").text
+        section = page.split('<section id="watch"', 1)[1].split("</section>", 1)[0]
+        assert "Watching" in section and "token:analyst" in section and "1 round" in section
+        csrf = re.search(r'name="csrf" value="([^"]+)"', section)
+        assert csrf is not None and "Stop watching" in section
+        stopped = client.post("/watch/stop", data={"csrf": csrf.group(1)}, follow_redirects=False)
+        assert stopped.status_code == 303
+        final = client.get("/api/v1/watch", headers=headers["viewer"]).json()["watch"]
+        assert final["state"] == "done" and "stopped by ana" in final["message"]
 
     # Stopped by a user: the next server leaves it stopped.
     with TestClient(create_app(db)) as client:
