@@ -265,6 +265,25 @@ def test_a_watch_job_from_before_kept_configuration_is_marked_interrupted(tmp_pa
     assert watch["state"] == "failed" and "older vendorscope" in watch["error"] and not watch["running"]
 
 
+def test_imports_and_probe_rounds_left_unfinished_end_failed_at_start_up(tmp_path: Path) -> None:
+    db = str(tmp_path / "left.db")
+    with open_inventory(db) as inv:
+        accounts = Accounts(inv.engine)
+        running = accounts.create_job("pcap", "big.pcap", "alice")
+        accounts.update_job(running.id, state="running", done=10, total=100)
+        queued = accounts.create_job("probe", "scope.toml", "alice")
+        done = accounts.create_job("nmap", "scan.xml", "alice")
+        accounts.update_job(done.id, state="done", message="3 observations")
+        viewer = accounts.create_token("viewer", "viewer")[1]
+    with TestClient(create_app(db)) as client:
+        jobs = {j["id"]: j for j in client.get("/api/v1/jobs", headers={"Authorization": f"Bearer {viewer}"})
+                .json()["jobs"]}
+    assert jobs[running.id]["state"] == "failed"
+    assert jobs[running.id]["error"] == "interrupted: the server stopped; upload the file again"
+    assert jobs[queued.id]["state"] == "failed" and jobs[queued.id]["error"].endswith("start it again")
+    assert jobs[done.id]["state"] == "done" and jobs[done.id]["error"] is None  # finished jobs stay as they were
+
+
 def test_the_config_column_is_added_to_an_existing_inventory(tmp_path: Path) -> None:
     """Migration 0005_watch_config over an inventory at 0004 with a job: the job is kept."""
     from alembic import command

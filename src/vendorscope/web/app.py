@@ -176,7 +176,7 @@ def create_app(db: str, *, packs: Sequence[Any] | None = None, mode: str = "stat
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
             # Here, not in create_app: an app that is built but never served must not probe.
-            jobs.resume_watch(data)
+            jobs.recover(data)
             yield
         finally:
             stack.close()

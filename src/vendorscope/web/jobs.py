@@ -206,6 +206,15 @@ class JobRunner:
             self._launch(job, probes, data, config, every_s, 0.0)
         return self.accounts.job(job.id) or job
 
+    def recover(self, data: Any) -> None:
+        """At start-up, over what the last server left unfinished: imports and probe rounds cannot go on
+        (their uploads were in that server's private folder) and end ``failed``; the watch resumes."""
+        for job in self.accounts.jobs(200):
+            if job.kind != "watch" and not job.finished:
+                self.accounts.update_job(job.id, state="failed", error=f"interrupted: the server stopped; "
+                                         f"{'upload the file' if job.kind in UPLOAD_KINDS else 'start it'} again")
+        self.resume_watch(data)
+
     def resume_watch(self, data: Any) -> Job | None:
         """At start-up: go on with the watch the last server left running (unless a user stopped it).
 
