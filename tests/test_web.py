@@ -215,6 +215,45 @@ def test_forms_need_the_session_csrf_token(site: dict[str, Any]) -> None:
     assert r.status_code == 403
 
 
+def test_every_form_carries_the_csrf_token_and_every_post_needs_it(busy_site: dict[str, Any]) -> None:
+    """Issue 13: CSRF on every form. Every POST form an admin can see carries the session's token, and every
+    POST route refuses a session without it (nothing is changed: the user list stays the same)."""
+    client = log_in(busy_site["app"], "admin")
+    csrf = csrf_of(client)
+    forms: dict[str, str] = {}
+
+    def collect() -> None:
+        for method, path, _needed, _args in PAGE_ROUTES:
+            if method != "GET" or path.endswith((".json", "format=csv")):
+                continue
+            for form in re.findall(r'<form\b[^>]*method="post".*?</form>', client.get(path).text, flags=re.S):
+                action = re.search(r'action="([^"]+)"', form)
+                assert action is not None, form[:200]
+                forms[action.group(1)] = form
+                assert f'name="csrf" value="{csrf}"' in form, (path, form[:300])
+
+    collect()
+    analyst = bearer(busy_site, "analyst")
+    # While a watch runs, its Stop form replaces the Start form.
+    assert busy_site["client"].post("/api/v1/watch", headers=analyst, json={"every": "1h"}).status_code == 202
+    try:
+        collect()
+    finally:
+        assert busy_site["client"].delete("/api/v1/watch", headers=analyst).status_code == 200
+    # The pages show the forms of every POST route (with a scope: probe and watch).
+    posted = {p for m, p, _n, _a in PAGE_ROUTES if m == "POST"} | {"/logout"}
+    assert {re.sub(r"&#3[49];|%3A", ":", a) for a in forms} >= {p for p in posted if not p.startswith("/assets/")}
+    assert any(a.startswith("/assets/") for a in forms)
+    users_before = client.get("/users").text.count("<tr")
+    for method, path, _needed, args in [*PAGE_ROUTES, ("POST", "/logout", "viewer", {"data": {}})]:
+        if method != "POST":
+            continue
+        r = _call(client, method, path, args, {}, None)
+        assert r.status_code == 403 and "CSRF" in r.text, (path, r.status_code)
+    assert client.get("/users").text.count("<tr") == users_before
+    assert client.get("/").status_code == 200  # the refused logout did not log out
+
+
 def test_failed_logins_are_rate_limited_and_logged(site: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
     name = f"victim-{uuid.uuid4().hex[:6]}"
     with open_inventory(site["db"]) as inv:
@@ -421,6 +460,79 @@ def test_asset_list_parameters_out_of_range_are_one_line_422(site: dict[str, Any
     assert r.status_code == 422 and r.json()["error"].startswith(f"{name}:") and "\n" not in r.json()["error"]
 
 
+def _follow_api(client: TestClient, headers: dict[str, str], first: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """Every page from ``first`` on by its ``next`` link: the ids in order, and each page's body."""
+    ids, bodies, url = [], [], first
+    while url is not None:
+        body = client.get(url, headers=headers).json()
+        bodies.append(body)
+        ids.extend(a["id"] for a in body["assets"])
+        url = body["next"]
+        assert len(bodies) <= 10, "next links go round in circles"
+    return ids, bodies
+
+
+def _follow_html(client: TestClient, first: str) -> list[str]:
+    import html
+
+    ids, url, seen = [], first, 0
+    while url is not None:
+        page = client.get(url).text
+        table = page.split('<table class="assets">', 1)[1].split("</table>", 1)[0]
+        ids.extend(html.unescape(x) for x in re.findall(r'<td><a href="/assets/[^"]+">([^<]+)</a>', table))
+        found = re.search(r'<a href="([^"]+)"[^>]*rel="next"', page)
+        url = html.unescape(found.group(1)) if found else None
+        seen += 1
+        assert seen <= 10, "next links go round in circles"
+    return ids
+
+
+@pytest.mark.parametrize("view", ["sort=id", "sort=confidence&desc=true", "group=hikvision&sort=id&desc=1",
+                                  "verdict=covered&sort=vendor", "q=192.0.2&sort=id&desc=yes"])
+def test_next_links_walk_the_whole_view_once_in_the_api_and_the_pages(site: dict[str, Any], view: str) -> None:
+    client, headers = site["client"], bearer(site, "viewer")
+    whole = client.get(f"/api/v1/assets?{view}&size=500", headers=headers).json()
+    assert whole["prev"] is None and whole["next"] is None  # one page: no link either way
+    expected = [a["id"] for a in whole["assets"]]
+    ids, bodies = _follow_api(client, headers, f"/api/v1/assets?{view}&size=2")
+    assert ids == expected and len(bodies) == max(1, -(-len(expected) // 2))
+    assert bodies[0]["prev"] is None and bodies[-1]["next"] is None
+    for n, body in enumerate(bodies, start=1):
+        assert body["page"] == n and body["total"] == len(expected) and body["size"] == 2
+        for link in (body["prev"], body["next"]):  # the links keep the filters, the order and the size
+            assert link is None or (link.startswith("/api/v1/assets?") and "size=2" in link
+                                    and all(part in link for part in view.split("&")))
+    # The pages list the same rows in the same order, page by page through their own links.
+    viewer = log_in(site["app"], "viewer")
+    assert _follow_html(viewer, f"/assets?{view}&size=2") == expected
+    # And the export of that view is the whole view, in that order.
+    exported = viewer.get(f"/export/assets?{view}&format=json").json()
+    assert [a["id"] for a in exported["assets"]] == expected
+
+
+def test_a_page_past_the_end_is_the_last_page_without_next(site: dict[str, Any]) -> None:
+    client, headers = site["client"], bearer(site, "viewer")
+    body = client.get("/api/v1/assets?sort=id&size=2&page=99", headers=headers).json()
+    assert body["page"] == body["pages"] == 3 and len(body["assets"]) == 1
+    assert body["next"] is None and body["prev"] == "/api/v1/assets?sort=id&size=2&page=2"
+    empty = client.get("/api/v1/assets?group=no-such-vendor&page=3", headers=headers).json()
+    assert empty["total"] == 0 and empty["assets"] == [] and empty["page"] == empty["pages"] == 1
+    assert empty["next"] is None and empty["prev"] is None
+    page = log_in(site["app"], "viewer").get("/assets?sort=id&size=2&page=99").text
+    assert "page 3 of 3" in page and 'rel="next"' not in page and 'rel="prev"' in page
+
+
+@pytest.mark.parametrize("query", ["sort=nonsense", "page=abc", "page=0", "size=501", "desc=maybe",
+                                   "min_confidence=high", "q=" + "x" * 201])
+def test_the_asset_page_and_export_refuse_what_the_api_refuses(site: dict[str, Any], query: str) -> None:
+    viewer = log_in(site["app"], "viewer")
+    name = query.split("=", 1)[0]
+    api = site["client"].get(f"/api/v1/assets?{query}", headers=bearer(site, "viewer")).json()["error"]
+    for path in ("/assets", "/export/assets"):
+        r = viewer.get(f"{path}?{query}")
+        assert r.status_code == 422 and f"{name}:" in r.text and api in r.text, (path, r.text[:300])
+
+
 def test_asset_list_pages_are_the_rows_json_and_described_to_openapi(site: dict[str, Any]) -> None:
     from vendorscope.web.views import listed_dict
 
@@ -495,6 +607,24 @@ def test_diff_and_snapshots(site: dict[str, Any]) -> None:
     assert [a["id"] for a in diff["disappeared"]] == ["mac:02:00:00:00:00:04"]
     r = client.get("/api/v1/diff?a=1&b=999", headers=headers)
     assert r.status_code == 404 and "999" in r.json()["error"]
+
+
+def test_findings_and_diff_pages_show_what_the_api_says(site: dict[str, Any]) -> None:
+    client, headers = log_in(site["app"], "viewer"), bearer(site, "viewer")
+    for day in (AS_OF.isoformat(), "2031-01-01"):
+        api = site["client"].get(f"/api/v1/findings?as_of={day}&policy=uk-tsa-huawei-dvd", headers=headers).json()
+        page = client.get(f"/findings?as_of={day}&policy=uk-tsa-huawei-dvd").text
+        assert f"<small>{api['total']} as of {day}</small>" in page and api["total"] > 0
+        rows = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+        assert rows.count("<tr>") == api["total"] and rows.count("<td>uk-tsa-huawei-dvd</td>") == api["total"]
+        statuses = sorted(re.findall(r'class="badge st-([a-z_]+)"', rows))
+        assert statuses == sorted(f["status"] for f in api["findings"])
+    assert client.get("/findings?as_of=yesterday").status_code == 422
+    diff = client.get("/diff?a=1&b=2").text
+    appeared = diff.split("<h2>Appeared", 1)[1].split("</section>", 1)[0]
+    disappeared = diff.split("<h2>Disappeared", 1)[1].split("</section>", 1)[0]
+    assert "mac:02:00:00:00:00:05" in appeared and "mac:02:00:00:00:00:04" in disappeared
+    assert "mac:02:00:00:00:00:05" not in disappeared and client.get("/diff?a=1&b=999").status_code == 404
 
 
 def test_openapi_describes_the_api(site: dict[str, Any]) -> None:
@@ -612,6 +742,63 @@ def test_asset_page_shows_evidence_findings_and_annotates(site: dict[str, Any]) 
     assert r.status_code == 303
     after = client.get("/assets/mac:00:e0:fc:00:00:01").text
     assert "Berlin" in after and "analyst: asset.annotate" in after
+
+
+def test_asset_page_shows_the_rule_deadline_legal_reference_and_conflicts(site: dict[str, Any],
+                                                                         tmp_path: Path) -> None:
+    """Issue 13's asset page, item by item, against what the API says about the same asset."""
+    import html
+
+    client, headers = log_in(site["app"], "viewer"), bearer(site, "viewer")
+    detail = site["client"].get("/api/v1/assets/mac:00:e0:fc:00:00:01", headers=headers).json()
+    page = html.unescape(client.get("/assets/mac:00:e0:fc:00:00:01").text)
+    evidence = page.split('<section id="evidence">', 1)[1].split("</section>", 1)[0]
+    assert detail["evidence"][0]["rule"] == "ssh.huawei.vrp" and "<code>ssh.huawei.vrp</code>" in evidence
+    findings = page.split('<section id="findings">', 1)[1].split("</section>", 1)[0]
+    policies = {p["id"]: p for p in site["client"].get("/api/v1/policies", headers=headers).json()["policies"]}
+    dated = [f for f in detail["findings"] if f["deadline"]]
+    assert dated, "the sample needs a finding with a deadline"
+    for f in detail["findings"]:
+        assert f["requirement"] in findings and policies[f["policy"]]["instrument"] in findings
+    for f in dated:
+        assert f"{f['deadline'][:10]}" in findings and f"({f['days_left']} days)" in findings
+    assert 'rel="noopener noreferrer" target="_blank">source</a>' in findings
+
+    # A white-label camera: the label says Honeywell, the fingerprint Hikvision.
+    from datetime import UTC, datetime
+
+    from vendorscope.model import AssetKeys, Observation
+    from vendorscope.pipeline import ingest
+
+    at = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    db = str(tmp_path / "conflict.db")
+    ingest([Observation(kind=kind, value=value, source="import:table:cmdb.csv", seen_at=at,
+                        keys=AssetKeys(ip="192.0.2.31"), context={"row": 2})
+            for kind, value in (("onvif.manufacturer", "Honeywell"), ("http.server", "App-webs/"))],
+           source="import:table:cmdb.csv", db=db, started_at=at)
+    with open_inventory(db) as inv:
+        Accounts(inv.engine).add_user("viewer", "viewer", PASSWORD)
+    app = create_app(db, as_of=AS_OF)
+    with TestClient(app):
+        camera = log_in(app, "viewer")
+        listed = camera.get("/assets?q=192.0.2.31").text
+        asset_id = html.unescape(re.findall(r'<td><a href="/assets/[^"]+">([^<]+)</a>', listed)[0])
+        shown = html.unescape(camera.get(f"/assets/{asset_id}").text)
+    conflicts = shown.split('<ul class="plain conflicts">', 1)[1].split("</ul>", 1)[0]
+    assert "label <strong>honeywell</strong>" in conflicts and "fingerprint <strong>hikvision</strong>" in conflicts
+    assert "Honeywell" in conflicts and "App-webs" in conflicts
+    assert 'class="badge conflict"' in listed  # and the list marks it
+
+
+def test_pages_load_nothing_from_elsewhere(site: dict[str, Any]) -> None:
+    """Offline: every script, style and image a page names is served by the dashboard itself."""
+    client = log_in(site["app"], "viewer")
+    for path in HOSTILE_PAGES:
+        page = client.get(path).text
+        for url in re.findall(r'<(?:script|img|link)\b[^>]*?(?:src|href)="([^"]*)"', page):
+            assert url.startswith(("/static/", "data:")), (path, url)
+            if url.startswith("/static/"):
+                assert client.get(url).status_code == 200, url
 
 
 def test_asset_table_filters_and_htmx_fragment(site: dict[str, Any]) -> None:

@@ -121,3 +121,33 @@ def test_text_search_finds_exactly_the_rows_a_loop_finds(texts: list[str], query
                             rows=rows, findings_by_asset={}, packs=[], deadlines=[], overdue=[])
     if query:
         assert assessment.rows_containing(query) == [i for i, r in enumerate(rows) if query in r.search]
+
+
+LIST_PARAMS = st.dictionaries(st.sampled_from(["group", "sort", "desc", "page", "size", "min_confidence", "q",
+                                               "as_of", "other"]),
+                              st.one_of(st.text(max_size=12), st.integers(-3, 600).map(str),
+                                        st.sampled_from(["id", "confidence", "true", "0", "1e3", "nan"])),
+                              max_size=6)
+
+
+@FUZZ
+@given(LIST_PARAMS)
+def test_the_list_query_is_parsed_or_refused_in_one_line_naming_the_parameter(params: dict[str, str]) -> None:
+    from urllib.parse import parse_qsl, urlsplit
+
+    from vendorscope.web.data import Page
+    from vendorscope.web.views import list_query, page_links
+
+    try:
+        query = list_query(params)
+    except ValueError as exc:
+        message = str(exc)
+        assert "\n" not in message and message.split(":", 1)[0] in params
+        return
+    assert 1 <= query.size <= 500 and query.page >= 1
+    # The links carry every parameter given (but the page) and parse back to the same query.
+    links = page_links("/api/v1/assets", query, Page([], 10 * query.size, 2, 3, query.size))
+    for link in (links["prev"], links["next"]):
+        assert link is not None
+        again = list_query(dict(parse_qsl(urlsplit(link).query, keep_blank_values=True)))
+        assert dataclasses.replace(again, page=query.page) == query

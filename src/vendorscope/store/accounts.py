@@ -3,7 +3,9 @@
 Users (name, role, scrypt password hash), API tokens (stored as SHA-256 of a
 random secret: shown once), login sessions (also stored hashed), the audit
 trail, background jobs and monitoring alerts live in the inventory database
-beside the snapshots (migration 0003), so a team shares one file or server.
+beside the snapshots (migration 0003), so a team shares one file or server. A
+watch keeps its configuration in its job row (migration 0005_watch_config) so
+that the next server resumes it.
 
 Secrets never reach the database in the clear: a stolen database gives no
 password, token or session.
@@ -111,6 +113,9 @@ class JobRow(Base):
     created_by: Mapped[str] = mapped_column(String(MAX_NAME))
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    # What a job needs to start again in the next server (a watch's scope, addresses, interval, webhook
+    # and when its last round began); migration 0005_watch_config. None for one-off jobs.
+    config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class AlertRow(Base):
@@ -183,6 +188,7 @@ class Job:
     created_by: str
     created_at: datetime
     finished_at: datetime | None
+    config: dict[str, Any] | None = None
 
     @property
     def finished(self) -> bool:
@@ -403,12 +409,13 @@ class Accounts:
 
     # ---- jobs
 
-    def create_job(self, kind: str, name: str, created_by: str, total: int = 0) -> Job:
+    def create_job(self, kind: str, name: str, created_by: str, total: int = 0,
+                   config: dict[str, Any] | None = None) -> Job:
         now = datetime.now(UTC)
         with self._write() as conn:
             result = conn.execute(job_table.insert().values(
                 kind=kind, name=name[:400], state="queued", done=0, total=total, message=None, error=None,
-                snapshot_id=None, created_by=created_by, created_at=now, finished_at=None))
+                snapshot_id=None, created_by=created_by, created_at=now, finished_at=None, config=config))
             key = result.inserted_primary_key
             assert key is not None
         job = self.job(int(key[0]))
@@ -450,7 +457,7 @@ class Accounts:
 
 def _job(r: Any) -> Job:
     return Job(r.id, r.kind, r.name, r.state, int(r.done), int(r.total), r.message, r.error, r.snapshot_id,
-               r.created_by, r.created_at, r.finished_at)
+               r.created_by, r.created_at, r.finished_at, dict(r.config) if r.config is not None else None)
 
 
 @lru_cache(maxsize=1)

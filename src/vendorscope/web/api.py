@@ -7,6 +7,7 @@ Assets, findings, snapshots, policies and the report have the shapes of
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -22,7 +23,7 @@ from vendorscope.web.app import check_csrf, require, state
 from vendorscope.web.data import SORT_KEYS, Assessment, Page
 from vendorscope.web.jobs import UPLOAD_KINDS
 from vendorscope.web.pages import assessment_of, requested_day
-from vendorscope.web.views import asset_detail, asset_filter, listed_dict
+from vendorscope.web.views import asset_detail, list_query, listed_dict, page_links
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 viewer = Depends(require(Role.viewer))
@@ -72,62 +73,34 @@ _LIST_PARAMETERS: list[tuple[str, dict[str, Any], str]] = [
     ("size", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "rows per page"),
     ("as_of", {"type": "string", "format": "date"}, "judge as of this date (YYYY-MM-DD)"),
 ]
-_TRUE, _FALSE = {"1", "true", "on", "yes", "t", "y"}, {"0", "false", "off", "no", "f", "n"}
-
-
-def _number(params: Any, name: str, kind: type[int] | type[float], default: Any, low: float,
-            high: float | None) -> Any:
-    text = params.get(name)
-    if text is None or (text == "" and kind is float):
-        return default
-    try:
-        value = kind(text)
-    except ValueError:
-        raise HTTPException(422, f"{name}: expected {'an integer' if kind is int else 'a number'}") from None
-    if kind is float and value != value:  # NaN
-        raise HTTPException(422, f"{name}: expected a number")
-    if value < low or (high is not None and value > high):
-        raise HTTPException(422, f"{name}: from {low:g}" + (f" to {high:g}" if high is not None else ""))
-    return value
 
 
 @router.get("/assets", responses=ERRORS, summary="Assets: filtered, sorted, one page at a time",
             openapi_extra={"parameters": [{"name": n, "in": "query", "required": False, "schema": schema,
                                            "description": text} for n, schema, text in _LIST_PARAMETERS]})
 async def list_assets(request: Request, who: Principal = viewer) -> Response:
-    params = request.query_params
-    group, verdict, site, role, source, q, as_of = (params.get(n) for n in (
-        "group", "verdict", "site", "role", "source", "q", "as_of"))
-    if q is not None and len(q) > 200:
-        raise HTTPException(422, "q: at most 200 characters")
-    min_confidence = _number(params, "min_confidence", float, None, 0, 1)
-    page = _number(params, "page", int, 1, 1, None)
-    size = _number(params, "size", int, 50, 1, 500)
-    sort = params.get("sort") or "category"
-    if sort not in SORT_KEYS:
-        raise HTTPException(422, f"sort: one of {', '.join(SORT_KEYS)}")
-    flag = (params.get("desc") or "false").lower()
-    if flag not in _TRUE | _FALSE:
-        raise HTTPException(422, "desc: expected true or false")
-    desc = flag in _TRUE
+    try:
+        query = list_query(request.query_params)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
     data = state(request).data
-    flt = asset_filter(group, verdict, site, role, source, min_confidence, q)
+    flt, sort, desc = query.flt, query.sort, query.desc
     # The hot path: with the assessment judged and this view kept (or cheap to make), a page is a slice
     # and runs in the event loop; judging, or sorting a large view anew, goes to a worker thread.
-    a = data.cached_assessment(requested_day(request, as_of))
+    a = data.cached_assessment(requested_day(request, query.as_of))
     if a is None or not data.view_is_cheap(a, flt, sort, desc):
-        a = await run_in_threadpool(assessment_of, request, as_of)
+        a = await run_in_threadpool(assessment_of, request, query.as_of)
         await run_in_threadpool(data.view, a, flt, sort, desc)
-    result = data.page(a, flt, sort, desc, page, size)
-    return Response(page_json(a, result), media_type="application/json")
+    result = data.page(a, flt, sort, desc, query.page, query.size)
+    return Response(page_json(a, result, page_links("/api/v1/assets", query, result)), media_type="application/json")
 
 
 _encode = msgspec.json.encode
 
 
-def page_json(a: Assessment, result: Page) -> bytes:
-    """``{"as_of", "total", "page", "pages", "size", "assets": [listed_dict…]}`` as bytes, each row encoded once
-    per assessment (the same bytes as encoding the whole dict)."""
+def page_json(a: Assessment, result: Page, links: dict[str, str | None]) -> bytes:
+    """``{"as_of", "total", "page", "pages", "size", "prev", "next", "assets": [listed_dict…]}`` as bytes, each
+    row encoded once per assessment (the same bytes as encoding the whole dict)."""
     known = a.row_json
     rows = []
     for i in result.indexes:
@@ -135,8 +108,9 @@ def page_json(a: Assessment, result: Page) -> bytes:
         if encoded is None:
             encoded = known[i] = _encode(listed_dict(a.rows[i]))
         rows.append(encoded)
-    return b'{"as_of":%s,"total":%d,"page":%d,"pages":%d,"size":%d,"assets":[%s]}' % (
-        _encode(a.as_of.isoformat()), result.total, result.page, result.pages, result.size, b",".join(rows))
+    return b'{"as_of":%s,"total":%d,"page":%d,"pages":%d,"size":%d,"prev":%s,"next":%s,"assets":[%s]}' % (
+        _encode(a.as_of.isoformat()), result.total, result.page, result.pages, result.size, _encode(links["prev"]),
+        _encode(links["next"]), b",".join(rows))
 
 
 @router.get("/assets/{asset_id:path}", responses={**ERRORS, 404: {"description": "no such asset"}},
@@ -278,10 +252,16 @@ def watch_dict(request: Request) -> dict[str, Any]:
         return {"watch": None, "alerts": []}
     job, live = found
     alerts = [x for x in st.accounts.alerts(100) if x.at >= job.created_at]
+    kept = job.config or {}
+    every = live.every if live else kept.get("every")
     return {
-        "watch": {**_job_dict(job), "running": live is not None, "every": live.every if live else None,
-                  "every_s": live.every_s if live else None, "rounds": job.done,
-                  "next_run": live.next_run.isoformat() if live and live.next_run else None},
+        "watch": {**_job_dict(job), "running": live is not None, "every": every,
+                  "every_s": live.every_s if live else _seconds(every), "rounds": job.done,
+                  "next_run": live.next_run.isoformat() if live and live.next_run else None,
+                  # Not the webhook's URL: it often carries a secret, and viewers read this.
+                  "scope": Path(str(kept["scope"])).name if kept.get("scope") else None,
+                  "addresses": len(kept.get("addresses") or ()), "webhook": bool(kept.get("webhook")),
+                  "last_round_at": kept.get("last_round_at")},
         "alerts": [_alert_dict(x) for x in alerts],
     }
 
@@ -335,6 +315,15 @@ def get_job(request: Request, job_id: int, who: Principal = viewer) -> Response:
 @router.get("/alerts", responses=ERRORS, summary="Monitoring alerts, newest first")
 def list_alerts(request: Request, who: Principal = viewer) -> Response:
     return json_response({"alerts": [_alert_dict(x) for x in state(request).accounts.alerts()]})
+
+
+def _seconds(every: Any) -> float | None:
+    from vendorscope.web.watch import parse_every
+
+    try:
+        return parse_every(str(every)) if every else None
+    except ValueError:
+        return None
 
 
 def _alert_dict(x: Alert) -> dict[str, Any]:

@@ -175,6 +175,8 @@ def create_app(db: str, *, packs: Sequence[Any] | None = None, mode: str = "stat
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
+            # Here, not in create_app: an app that is built but never served must not probe.
+            jobs.recover(data)
             yield
         finally:
             stack.close()

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -51,6 +51,83 @@ class ProbeSetup:
     webhook: str | None = None
 
 
+@dataclass(frozen=True)
+class WatchConfig:
+    """What a watch needs to go on in another server process; kept as JSON in its job row.
+
+    The scope is kept as its file's path, not its contents: the file is the gate, so a
+    resumed watch obeys the scope as it is now (narrowed, it refuses to resume).
+    """
+
+    scope_path: str
+    addresses: tuple[str, ...]
+    every: str
+    webhook: str | None
+    audit_path: str
+    concurrency: int
+    started_by: str
+    last_round_at: datetime | None = None
+    alerts: int = 0
+
+    @classmethod
+    def of(cls, probes: ProbeSetup, every: str, user: str) -> WatchConfig:
+        # Absolute paths: the next server may run from another folder.
+        return cls(str(probes.scope_path.resolve()), tuple(probes.addresses), every.strip(), probes.webhook,
+                   str(probes.audit_path.resolve()), probes.concurrency, user)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"scope": self.scope_path, "addresses": list(self.addresses), "every": self.every,
+                "webhook": self.webhook, "audit_log": self.audit_path, "concurrency": self.concurrency,
+                "started_by": self.started_by,
+                "last_round_at": self.last_round_at.isoformat() if self.last_round_at else None,
+                "alerts": self.alerts}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> WatchConfig:
+        """The configuration kept in a job row; ValueError (one line) if it is missing or damaged."""
+        if not data:
+            raise ValueError("its job keeps no configuration (started by an older vendorscope)")
+        try:
+            last = datetime.fromisoformat(data["last_round_at"]) if data.get("last_round_at") else None
+            webhook = None if data.get("webhook") is None else str(data["webhook"])
+            if webhook is not None and not webhook.lower().startswith(("http://", "https://")):
+                raise ValueError(f"webhook {webhook[:100]!r} is not an http(s) URL")
+            return cls(str(data["scope"]), tuple(str(a) for a in data["addresses"]), str(data["every"]), webhook,
+                       str(data["audit_log"]), int(data["concurrency"]), str(data["started_by"]),
+                       last if last is None or last.tzinfo else last.replace(tzinfo=UTC),
+                       int(data.get("alerts") or 0))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"its kept configuration is damaged ({type(exc).__name__}: {exc})") from None
+
+    def probes(self) -> ProbeSetup:
+        """The setup to probe with again: the scope file re-read, every address checked against it.
+
+        Raises ValueError (one line) when the file is gone or broken or no longer allows an address.
+        """
+        from vendorscope.collect.probe.scope import ScopeError, ScopeViolation, load_scope
+
+        try:
+            scope = load_scope(self.scope_path)
+            for address in self.addresses:
+                scope.check(address)
+        except (ScopeError, ScopeViolation) as exc:
+            raise ValueError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+        if not self.addresses:
+            raise ValueError(f"{self.scope_path}: no address to probe")
+        return ProbeSetup(scope, Path(self.scope_path), list(self.addresses), Path(self.audit_path),
+                          self.concurrency, self.webhook)
+
+
+def first_wait_s(last_round_at: datetime | None, every_s: float, now: datetime) -> float:
+    """Seconds until a resumed watch's next round: ``every`` after the last round began, at once if overdue.
+
+    Never more than ``every``: a last round "in the future" (the clock was set back) must not stall the watch.
+    """
+    if last_round_at is None:
+        return 0.0
+    return min(every_s, max(0.0, (last_round_at + timedelta(seconds=every_s) - now).total_seconds()))
+
+
 @dataclass
 class Watching:
     """A watch running in this process: what the job row does not hold."""
@@ -64,6 +141,7 @@ class Watching:
     alerts: int = 0
     next_run: datetime | None = None
     stopped_by: str | None = None
+    paused: bool = False  # stopped because the server stops: the job stays running for the next server
 
 
 class JobRunner:
@@ -77,13 +155,9 @@ class JobRunner:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vendorscope-job")
         self.watching: Watching | None = None
         self._watch_lock = threading.Lock()
-        # A watch runs in this process only: one left running by a process that ended is over.
-        for job in accounts.jobs(200):
-            if job.kind == "watch" and job.state in ("queued", "running"):
-                accounts.update_job(job.id, state="failed", error="interrupted: the server stopped")
 
     def close(self) -> None:
-        self.stop_watch("the server stopped")
+        self.pause_watch()
         self.executor.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -119,62 +193,124 @@ class JobRunner:
     def start_watch(self, probes: ProbeSetup, data: Any, every: str, user: str) -> Job:
         """Rounds of `watch` every ``every`` (``30m``, ``1h``…) until stopped; one watch at a time.
 
+        The job row keeps the watch's configuration: the next server resumes it (:meth:`resume_watch`).
         Raises ValueError for a bad interval, RuntimeError when a watch runs already.
         """
-        from vendorscope.web.watch import Monitor, parse_every, probe_function, run_rounds
-
-        every_s = parse_every(every)
-        if every_s < MIN_WATCH_EVERY_S:
-            raise ValueError(f"every: at least {MIN_WATCH_EVERY_S:g} seconds, not {every!r}")
+        every_s = _watch_interval(every)
+        config = WatchConfig.of(probes, every, user)
         with self._watch_lock:
             if self.watching is not None and self.watching.thread.is_alive():
                 raise RuntimeError(f"a watch runs already (job {self.watching.job_id}): stop it first")
-            job = self.accounts.create_job("watch", f"{probes.scope_path.name} every {every.strip()}", user,
-                                           total=len(probes.addresses))
-            watching = Watching(job.id, every.strip(), every_s, threading.Event())
-            monitor = Monitor(data, self.accounts, self.db,
-                              probe_function(probes.scope, probes.addresses, probes.audit_path, self.db,
-                                             probes.concurrency), webhook=probes.webhook)
-
-            def on_round(n: int, result: Any) -> None:
-                self.on_stored()
-                watching.rounds = n
-                watching.alerts += len(result.alerts)
-                watching.next_run = datetime.now(UTC) + timedelta(seconds=every_s)
-                self.accounts.update_job(job.id, done=n, snapshot_id=result.snapshot_id,
-                                         message=f"{n} round{'s' if n != 1 else ''}, {_alerts(watching.alerts)}; last: "
-                                         f"{result.hosts} hosts, {result.observations} observations, "
-                                         f"{_alerts(len(result.alerts))}, snapshot {result.snapshot_id}")
-
-            def run() -> None:
-                try:
-                    run_rounds(monitor, every_s, None, watching.stop, on_round)
-                except Exception as exc:  # one line in the job; the audit log has every probe sent
-                    log.warning("job %s (watch) failed: %s", job.id, exc)
-                    self.accounts.update_job(job.id, state="failed",
-                                             error=_one_line(exc, probes.scope_path.name, probes.scope_path))
-                    return
-                finally:
-                    watching.next_run = None
-                self.accounts.update_job(job.id, state="done", error=None,
-                                         message=f"stopped after {watching.rounds} round"
-                                         f"{'s' if watching.rounds != 1 else ''}, {_alerts(watching.alerts)}"
-                                         f"{f' ({watching.stopped_by})' if watching.stopped_by else ''}")
-
-            self.accounts.update_job(job.id, state="running")
-            watching.next_run = datetime.now(UTC)
-            watching.thread = threading.Thread(target=run, name=f"vendorscope-watch-{job.id}", daemon=True)
-            self.watching = watching
-            watching.thread.start()
+            job = self.accounts.create_job("watch", f"{probes.scope_path.name} every {config.every}", user,
+                                           total=len(probes.addresses), config=config.to_json())
+            self._launch(job, probes, data, config, every_s, 0.0)
         return self.accounts.job(job.id) or job
 
+    def recover(self, data: Any) -> None:
+        """At start-up, over what the last server left unfinished: imports and probe rounds cannot go on
+        (their uploads were in that server's private folder) and end ``failed``; the watch resumes."""
+        for job in self.accounts.jobs(200):
+            if job.kind != "watch" and not job.finished:
+                self.accounts.update_job(job.id, state="failed", error=f"interrupted: the server stopped; "
+                                         f"{'upload the file' if job.kind in UPLOAD_KINDS else 'start it'} again")
+        self.resume_watch(data)
+
+    def resume_watch(self, data: Any) -> Job | None:
+        """At start-up: go on with the watch the last server left running (unless a user stopped it).
+
+        Its next round comes ``every`` after its last round began (at once if that time has passed).
+        A watch that cannot go on (its scope file gone, or no longer allowing an address) ends
+        ``failed`` with a one-line reason. Returns the job found, or None.
+        """
+        pending = [j for j in self.accounts.jobs(200) if j.kind == "watch" and not j.finished]
+        for older in pending[1:]:  # one watch at a time: only the newest goes on
+            self.accounts.update_job(older.id, state="failed", error="interrupted: the server stopped")
+        if not pending:
+            return None
+        job = pending[0]
+        try:
+            config = WatchConfig.from_json(job.config)
+            every_s = _watch_interval(config.every)
+            probes = config.probes()
+        except ValueError as exc:
+            error = f"interrupted: the server stopped and the watch cannot resume: {exc}"[:400]
+            log.warning("job %s (watch): %s", job.id, error)
+            self.accounts.update_job(job.id, state="failed", error=error)
+            return self.accounts.job(job.id)
+        wait = first_wait_s(config.last_round_at, every_s, datetime.now(UTC))
+        with self._watch_lock:
+            if self.watching is not None and self.watching.thread.is_alive():
+                return self.accounts.job(job.id)
+            self._launch(job, probes, data, config, every_s, wait)
+        log.info("resumed watch job %s (%s, started by %s); next round in %.0f s", job.id, job.name,
+                 config.started_by, wait)
+        self.accounts.audit("vendorscope", "watch.resume", f"job:{job.id}",
+                            {"scope": Path(config.scope_path).name, "every": config.every, "rounds": job.done})
+        return self.accounts.job(job.id)
+
+    def _launch(self, job: Job, probes: ProbeSetup, data: Any, config: WatchConfig, every_s: float,
+                wait_s: float) -> None:
+        """Start the watch's thread (the caller holds the watch lock): rounds counted on from the job's."""
+        from vendorscope.web.watch import Monitor, probe_function, run_rounds
+
+        watching = Watching(job.id, config.every, every_s, threading.Event(), rounds=job.done,
+                            alerts=config.alerts)
+        monitor = Monitor(data, self.accounts, self.db,
+                          probe_function(probes.scope, probes.addresses, probes.audit_path, self.db,
+                                         probes.concurrency), webhook=probes.webhook)
+        kept = config
+
+        def on_round(n: int, result: Any) -> None:
+            nonlocal kept
+            self.on_stored()
+            watching.rounds = rounds = job.done + n
+            watching.alerts += len(result.alerts)
+            watching.next_run = datetime.now(UTC) + timedelta(seconds=every_s)
+            kept = replace(kept, last_round_at=result.started_at, alerts=watching.alerts)
+            self.accounts.update_job(job.id, done=rounds, snapshot_id=result.snapshot_id, config=kept.to_json(),
+                                     message=f"{_rounds(rounds)}, {_alerts(watching.alerts)}; last: "
+                                     f"{result.hosts} hosts, {result.observations} observations, "
+                                     f"{_alerts(len(result.alerts))}, snapshot {result.snapshot_id}")
+
+        def run() -> None:
+            try:
+                run_rounds(monitor, every_s, None, watching.stop, on_round, first_wait_s=wait_s)
+            except Exception as exc:  # one line in the job; the audit log has every probe sent
+                log.warning("job %s (watch) failed: %s", job.id, exc)
+                self.accounts.update_job(job.id, state="failed",
+                                         error=_one_line(exc, probes.scope_path.name, probes.scope_path))
+                return
+            finally:
+                watching.next_run = None
+            if watching.paused:  # the job stays running: the next server resumes it
+                self.accounts.update_job(job.id, message=f"{_rounds(watching.rounds)}, {_alerts(watching.alerts)}; "
+                                         "paused: the server stopped (the next server resumes it)")
+                return
+            self.accounts.update_job(job.id, state="done", error=None,
+                                     message=f"stopped after {_rounds(watching.rounds)}, {_alerts(watching.alerts)}"
+                                     f"{f' ({watching.stopped_by})' if watching.stopped_by else ''}")
+
+        self.accounts.update_job(job.id, state="running")
+        watching.next_run = datetime.now(UTC) + timedelta(seconds=wait_s)
+        watching.thread = threading.Thread(target=run, name=f"vendorscope-watch-{job.id}", daemon=True)
+        self.watching = watching
+        watching.thread.start()
+
     def stop_watch(self, why: str) -> Job | None:
-        """Stop the running watch (its current round ends first); the job, or None if none ran."""
+        """Stop the running watch for good (its current round ends first); the job, or None if none ran."""
+        return self._end_watch(why, paused=False)
+
+    def pause_watch(self) -> Job | None:
+        """The server stops: end the watch's thread but leave its job running, for the next server."""
+        return self._end_watch("the server stopped", paused=True)
+
+    def _end_watch(self, why: str, paused: bool) -> Job | None:
         with self._watch_lock:
             watching, self.watching = self.watching, None
         if watching is None or not watching.thread.is_alive():
             return None
         watching.stopped_by = why
+        watching.paused = paused
         watching.stop.set()
         watching.thread.join(timeout=WATCH_STOP_WAIT_S)
         return self.accounts.job(watching.job_id)
@@ -287,6 +423,20 @@ def read_upload(kind: str, path: Path, name: str, advance: Callable[[int], None]
         first = str(bad[0]).replace(str(path), name)
         more = f" (and {len(bad) - 1} more bad records)" if len(bad) > 1 else ""
         raise ValueError(first + more)
+
+
+def _watch_interval(every: str) -> float:
+    """Seconds between rounds; ValueError for a bad or too short interval."""
+    from vendorscope.web.watch import parse_every
+
+    every_s = parse_every(every)
+    if every_s < MIN_WATCH_EVERY_S:
+        raise ValueError(f"every: at least {MIN_WATCH_EVERY_S:g} seconds, not {every!r}")
+    return every_s
+
+
+def _rounds(n: int) -> str:
+    return f"{n} round{'s' if n != 1 else ''}"
 
 
 def _alerts(n: int) -> str:

@@ -24,11 +24,13 @@ from vendorscope.web.jobs import UPLOAD_KINDS
 from vendorscope.web.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, is_tls, same_secret
 from vendorscope.web.views import (
     LISTED_COLUMNS,
-    asset_filter,
+    ListQuery,
     csv_cell,
     link,
+    list_query,
     listed_dict,
     observation_rows,
+    page_links,
     parse_day,
     visible,
 )
@@ -154,44 +156,30 @@ def _shown(rows: Any) -> list[Any]:
 # ---------------------------------------------------------------- assets
 
 
-def _asset_query(request: Request) -> dict[str, str]:
-    keys = ("group", "verdict", "site", "role", "source", "min_confidence", "q", "sort", "desc", "size", "as_of")
-    return {k: v for k in keys if (v := request.query_params.get(k, "").strip())}
-
-
-def _listing(request: Request) -> tuple[Assessment, Any, dict[str, str]]:
-    params = _asset_query(request)
+def _list_query(request: Request) -> ListQuery:
     try:
-        flt = asset_filter(params.get("group"), params.get("verdict"), params.get("site"), params.get("role"),
-                           params.get("source"), params.get("min_confidence"), params.get("q"))
-        page = int(request.query_params.get("page", "1") or 1)
-        size = int(params.get("size", "50"))
+        return list_query(request.query_params)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    a = assessment_of(request, params.get("as_of"))
-    result = state(request).data.page(a, flt, params.get("sort", "category"), params.get("desc") == "1", page, size)
-    return a, result, params
 
 
 @router.get("/assets", response_class=HTMLResponse)
 def assets(request: Request, who: Principal = viewer) -> Response:
-    a, page, params = _listing(request)
+    query = _list_query(request)
+    a = assessment_of(request, query.as_of)
+    page = state(request).data.page(a, query.flt, query.sort, query.desc, query.page, query.size)
     template = "_asset_table.html" if request.headers.get("hx-request") else "assets.html"
-    return render(request, template, who, a=a, page=page, params=params, facets=state(request).data.facets(a),
+    return render(request, template, who, a=a, page=page, params=dict(query.kept), desc=query.desc,
+                  links=page_links("/assets", query, page), facets=state(request).data.facets(a),
                   sort_keys=SORT_KEYS)
 
 
 @router.get("/export/assets")
 def export_assets(request: Request, format: str = "csv", who: Principal = viewer) -> Response:
-    params = _asset_query(request)
-    try:
-        flt = asset_filter(params.get("group"), params.get("verdict"), params.get("site"), params.get("role"),
-                           params.get("source"), params.get("min_confidence"), params.get("q"))
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
+    query = _list_query(request)  # the view of the list page: its filters and order, every page
     st = state(request)
-    a = assessment_of(request, params.get("as_of"))
-    indexes = st.data.view(a, flt, params.get("sort", "category"), params.get("desc") == "1")
+    a = assessment_of(request, query.as_of)
+    indexes = st.data.view(a, query.flt, query.sort, query.desc)
     rows = (listed_dict(a.rows[i]) for i in indexes)
     if format == "json":
         body = json.dumps({"as_of": a.as_of.isoformat(), "total": len(indexes), "assets": list(rows)},

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from markupsafe import Markup
 
@@ -13,7 +15,7 @@ from vendorscope.model import Asset, Finding
 from vendorscope.report.csv_writer import safe_cell
 from vendorscope.report.html import safe_url
 from vendorscope.report.json_report import asset_dict, finding_dict
-from vendorscope.web.data import Assessment, AssetFilter, ListedAsset
+from vendorscope.web.data import MAX_PAGE_SIZE, SORT_KEYS, Assessment, AssetFilter, ListedAsset, Page
 
 # Characters that reorder or hide text (bidirectional overrides and isolates,
 # zero-width marks) and C0/C1 controls: escaping HTML does not make them
@@ -134,3 +136,68 @@ def observation_rows(asset: Asset) -> list[dict[str, Any]]:
         rows.append({"kind": obs.kind, "value": obs.value, "source": obs.source, "seen_at": obs.seen_at,
                      "where": where, "attributions": rules.get(id(obs), [])})
     return rows
+
+
+# ---------------------------------------------------------------- the asset list's query (pages, API, export)
+
+LIST_KEYS = ("group", "verdict", "site", "role", "source", "min_confidence", "q", "sort", "desc", "size", "as_of")
+MAX_QUERY_TEXT = 200
+_TRUE, _FALSE = {"1", "true", "on", "yes", "t", "y"}, {"0", "false", "off", "no", "f", "n"}
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    """One request for the asset list, the same for the page, the API and the export."""
+
+    flt: AssetFilter
+    sort: str = "category"
+    desc: bool = False
+    page: int = 1
+    size: int = 50
+    as_of: str | None = None
+    kept: tuple[tuple[str, str], ...] = ()  # the parameters given (not page): what links to other pages carry
+
+
+def list_query(params: Mapping[str, str]) -> ListQuery:
+    """Parse the asset list's parameters; ValueError names the parameter first (``size: from 1 to 500``)."""
+    kept = tuple((k, v) for k in LIST_KEYS if (v := (params.get(k) or "").strip()))
+    given = dict(kept)
+    q = given.get("q")
+    if q is not None and len(q) > MAX_QUERY_TEXT:
+        raise ValueError(f"q: at most {MAX_QUERY_TEXT} characters")
+    sort = given.get("sort", "category")
+    if sort not in SORT_KEYS:
+        raise ValueError(f"sort: one of {', '.join(SORT_KEYS)}")
+    flag = given.get("desc", "false").lower()
+    if flag not in _TRUE | _FALSE:
+        raise ValueError("desc: expected true or false")
+    flt = asset_filter(given.get("group"), given.get("verdict"), given.get("site"), given.get("role"),
+                       given.get("source"), _number(given, "min_confidence", float, None, 0, 1), q)
+    return ListQuery(flt, sort, flag in _TRUE, _number(params, "page", int, 1, 1, None),
+                     _number(given, "size", int, 50, 1, MAX_PAGE_SIZE), given.get("as_of"), kept)
+
+
+def _number(params: Mapping[str, str], name: str, kind: type[int] | type[float], default: Any, low: float,
+            high: float | None) -> Any:
+    text = (params.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ValueError(f"{name}: expected {'an integer' if kind is int else 'a number'}") from None
+    if value != value:  # NaN
+        raise ValueError(f"{name}: expected a number")
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"{name}: from {low:g}" + (f" to {high:g}" if high is not None else ""))
+    return value
+
+
+def page_links(path: str, query: ListQuery, page: Page) -> dict[str, str | None]:
+    """Links to the previous and next pages of the same view (filters, sort, size kept); None at either end."""
+
+    def to(n: int) -> str:
+        return f"{path}?{urlencode([*query.kept, ('page', str(n))])}"
+
+    return {"prev": to(page.page - 1) if page.page > 1 else None,
+            "next": to(page.page + 1) if page.page < page.pages else None}

@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +115,7 @@ class RoundResult:
     hosts: int
     observations: int
     alerts: list[AlertEvent]
+    started_at: datetime | None = None  # when the round began: a resumed watch counts its next round from it
 
 
 class Monitor:
@@ -130,13 +131,15 @@ class Monitor:
         self.as_of = as_of
 
     def round(self) -> RoundResult:
+        started_at = datetime.now(UTC)
         before = self.data.assessment(self.as_of()) if self.data.snapshots() else None
         report, result = self.probe()
         after = self.data.assessment(self.as_of())
         events = appeared(before, after) + passed_deadlines(after, raised_deadlines(self.accounts.alerts(10_000)))
         for event in events:
             self.raise_alert(event, result.snapshot_id)
-        return RoundResult(result.snapshot_id, int(report.stats.get("hosts", 0)), len(report.observations), events)
+        return RoundResult(result.snapshot_id, int(report.stats.get("hosts", 0)), len(report.observations), events,
+                           started_at)
 
     def raise_alert(self, event: AlertEvent, snapshot_id: int | None) -> None:
         log.warning("ALERT %s: %s", event.kind, event.message)
@@ -150,9 +153,14 @@ class Monitor:
 
 
 def run_rounds(monitor: Monitor, every_s: float, rounds: int | None, stop: threading.Event,
-               on_round: Callable[[int, RoundResult], None] = lambda _n, _r: None) -> int:
-    """Run rounds every ``every_s`` seconds (from the start of one to the next) until ``rounds`` or ``stop``."""
+               on_round: Callable[[int, RoundResult], None] = lambda _n, _r: None, first_wait_s: float = 0.0) -> int:
+    """Run rounds every ``every_s`` seconds (from the start of one to the next) until ``rounds`` or ``stop``.
+
+    ``first_wait_s``: how long to wait before the first round (a resumed watch keeps its rhythm).
+    """
     done = 0
+    if first_wait_s > 0:
+        stop.wait(first_wait_s)
     while not stop.is_set() and (rounds is None or done < rounds):
         started = _now()
         result = monitor.round()
