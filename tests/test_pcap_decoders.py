@@ -12,7 +12,7 @@ import scapy.contrib.cdp as cdp_layers
 import scapy.contrib.lldp as lldp_layers
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scapy.asn1.asn1 import ASN1_OID, ASN1_STRING
+from scapy.asn1.asn1 import ASN1_INTEGER, ASN1_OID, ASN1_STRING
 
 from vendorscope.collect.pcap import SkipReport, read_observations
 from vendorscope.collect.pcap import first_message as banners
@@ -257,14 +257,15 @@ def test_snmp_response_and_traps() -> None:
 def test_snmp_lldp_remote_table_describes_the_neighbour() -> None:
     index = "0.5.1"
     response = bytes(s.SNMP(community="public", PDU=s.SNMPresponse(varbindlist=[
-        s.SNMPvarbind(oid=ASN1_OID(f"1.0.8802.1.1.2.1.4.1.1.4.{index}"), value=ASN1_STRING(b"\x04")),
+        # LldpChassisIdSubtype is an INTEGER: 4 is a MAC address
+        s.SNMPvarbind(oid=ASN1_OID(f"1.0.8802.1.1.2.1.4.1.1.4.{index}"), value=ASN1_INTEGER(4)),
         s.SNMPvarbind(oid=ASN1_OID(f"1.0.8802.1.1.2.1.4.1.1.5.{index}"),
                       value=ASN1_STRING(bytes.fromhex("f01b243c4d02"))),
         s.SNMPvarbind(oid=ASN1_OID(f"1.0.8802.1.1.2.1.4.1.1.9.{index}"), value=ASN1_STRING(b"OLT-C300-A")),
         s.SNMPvarbind(oid=ASN1_OID(f"1.0.8802.1.1.2.1.4.1.1.10.{index}"),
                       value=ASN1_STRING(b"ZXA10 C300, ZTE ZXA10 Software"))])))
     facts = snmp.decode_snmp(response)
-    assert {f.kind for f in facts} == {"lldp.chassis_id", "lldp.sysname", "lldp.sysdescr"}
+    assert {f.kind for f in facts} == {"mac", "lldp.chassis_id", "lldp.sysname", "lldp.sysdescr"}
     assert all(f.mac == "f0:1b:24:3c:4d:02" and f.third_party for f in facts)
 
 

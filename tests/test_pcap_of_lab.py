@@ -191,10 +191,9 @@ def test_every_probe_observation_over_plain_tcp_and_udp_is_in_the_capture(both: 
     assert not missing, f"{len(missing)} probe observations the capture does not give: {sorted(missing)[:5]}"
 
 
-@pytest.mark.xfail(strict=True, reason="the probe assembles LLDP neighbours from its walk of lldpRemTable; the "
-                                       "capture's SNMP decoder reads each answer on its own: it gives the "
-                                       "neighbours' chassis, port and name, not their lldp.sysdescr (nor the "
-                                       "neighbour's mac observation)")
+@pytest.mark.xfail(strict=True, reason="a walk of lldpRemTable spans several GETBULK answers (column by column); "
+                                       "the capture's SNMP decoder reads each answer on its own, so a neighbour's "
+                                       "lldp.sysdescr that comes in a later answer than its chassis id has no key")
 def test_the_capture_gives_the_snmp_lldp_neighbours(both: dict[str, Any]) -> None:
     probe, pcap = _everything(both, ("lldp.",))
     assert probe and probe <= pcap

@@ -18,9 +18,10 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vendorscope.collect.probe import http, snmp, tls
+from vendorscope.collect.probe import http, tls
 from vendorscope.evidence import greeting as banners
 from vendorscope.evidence import onvif, upnp
+from vendorscope.evidence import snmp as snmp_evidence
 
 
 def classify(port: int, data: bytes) -> tuple[str, str] | None:
@@ -255,7 +256,7 @@ def test_parse_certificate() -> None:
 
 
 def test_lldp_rows_become_neighbours() -> None:
-    e = snmp.LLDP_REM_ENTRY
+    e = snmp_evidence.LLDP_REM_ENTRY
     rows = [
         (f"{e}.4.0.5.1", 4), (f"{e}.5.0.5.1", b"\x00\xe0\xfc\x12\x34\x56"), (f"{e}.7.0.5.1", b"GE0/0/1"),
         (f"{e}.9.0.5.1", b"zte-olt"), (f"{e}.10.0.5.1", b"ZXA10 C300\r\nZTE Corporation"),
@@ -263,7 +264,7 @@ def test_lldp_rows_become_neighbours() -> None:
         (f"{e}.4.0.8.3", 7), (f"{e}.5.0.8.3", b"local-thing"),
         ("1.3.6.1.2.1.1.1.0", b"not lldp"), (f"{e}.9.bad", b"x"),
     ]
-    n1, n2, n3 = snmp.parse_lldp_rows(rows)
+    n1, n2, n3 = snmp_evidence.lldp_neighbours(rows)
     assert (n1.local_port, n1.mac, n1.sys_name, n1.sys_desc, n1.port_id) == (
         5, "00:e0:fc:12:34:56", "zte-olt", "ZXA10 C300\nZTE Corporation", "GE0/0/1")
     assert n2.mac is None and n2.address == "127.77.0.5"
@@ -271,6 +272,24 @@ def test_lldp_rows_become_neighbours() -> None:
 
 
 def test_mac_from_octets() -> None:
-    assert snmp.mac_from_octets(b"\x00\xe0\xfc\x12\x34\x56") == "00:e0:fc:12:34:56"
-    assert snmp.mac_from_octets(b"00-E0-FC-12-34-56") == "00:e0:fc:12:34:56"
-    assert snmp.mac_from_octets(b"switch-1") is None
+    assert snmp_evidence.mac_from_octets(b"\x00\xe0\xfc\x12\x34\x56") == "00:e0:fc:12:34:56"
+    assert snmp_evidence.mac_from_octets(b"00-E0-FC-12-34-56") == "00:e0:fc:12:34:56"
+    assert snmp_evidence.mac_from_octets(b"switch-1") is None
+
+
+def test_a_neighbour_row_says_the_same_from_a_walk_and_from_a_captured_answer() -> None:
+    """One function turns lldpRemTable rows into evidence for the probe and for pcap: the neighbour's
+    own keys, never the agent's address, and the same kinds an LLDP frame gives."""
+    e = snmp_evidence.LLDP_REM_ENTRY
+    rows = [(f"{e}.4.0.5.1", 4), (f"{e}.5.0.5.1", b"\x00\xe0\xfc\x12\x34\x56"), (f"{e}.7.0.5.1", b"GE0/0/1"),
+            (f"{e}.9.0.5.1", b"AGG-01"), (f"{e}.10.0.5.1", b"VRP\r\nHUAWEI")]
+    [n] = snmp_evidence.lldp_neighbours(rows)
+    facts = snmp_evidence.neighbour_evidence(n)
+    assert {(f.kind, f.value) for f in facts} == {
+        ("mac", "00:e0:fc:12:34:56"), ("lldp.chassis_id", "00:e0:fc:12:34:56"), ("lldp.port_id", "GE0/0/1"),
+        ("lldp.sysname", "AGG-01"), ("lldp.sysdescr", "VRP\nHUAWEI")}
+    assert all(f.third_party and f.mac == "00:e0:fc:12:34:56" and f.ip is None for f in facts)
+    assert not snmp_evidence.neighbour_evidence(snmp_evidence.LldpNeighbour(local_port=1, index=1))
+    # a multicast chassis "MAC" names no device
+    [group] = snmp_evidence.lldp_neighbours([(f"{e}.4.0.1.1", 4), (f"{e}.5.0.1.1", b"\x01\x80\xc2\x00\x00\x0e")])
+    assert group.mac is None

@@ -12,16 +12,17 @@ nesting and counts, so hostile bytes fail fast with a DecodeError.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from vendorscope.evidence.record import (
     MAX_VALUE,
     DecodeError,
     Evidence,
     clean_text,
-    hex_or_text,
     is_unicast_mac,
-    mac,
+    mac_from_text,
     text,
 )
 
@@ -51,9 +52,12 @@ PRIVATE_MODELS = {"1.3.6.1.4.1.39165.1.1.0": 39165, "1.3.6.1.4.1.1004849.2.1.2.6
 # getFirmware; '3.212.0000.1' in LibreNMS dahua-nvr.snmprec). ``snmp.private_firmware`` ``<enterprise>:<ver>``.
 PRIVATE_FIRMWARE = {"1.3.6.1.4.1.1004849.2.1.1.1.0": 1004849}
 SCALARS = {SYS_CONTACT: "snmp.syscontact", SYS_LOCATION: "snmp.syslocation"}
-LLDP_REM_PREFIX = "1.0.8802.1.1.2.1.4.1.1."
-_LLDP_COLUMNS = {5: "lldp.chassis_id", 7: "lldp.port_id", 9: "lldp.sysname", 10: "lldp.sysdescr"}
-_CHASSIS_SUBTYPE_COLUMN, _CHASSIS_ID_COLUMN, _SYSNAME_COLUMN = 4, 5, 9
+# LLDP-MIB lldpRemEntry: what an agent knows of its neighbours, a row per <timeMark>.<localPort>.<index>.
+LLDP_REM_ENTRY = "1.0.8802.1.1.2.1.4.1.1"
+LLDP_REM_PREFIX = LLDP_REM_ENTRY + "."
+REM_CHASSIS_SUBTYPE, REM_CHASSIS_ID, REM_PORT_ID, REM_PORT_DESC, REM_SYS_NAME, REM_SYS_DESC = 4, 5, 7, 8, 9, 10
+CHASSIS_MAC, CHASSIS_NETWORK_ADDRESS = 4, 5  # LldpChassisIdSubtype values
+SnmpValue = bytes | str | int  # a varbind's value: octets, an OID as text, or an integer
 
 TAG_INTEGER, TAG_OCTETS, TAG_NULL, TAG_OID, TAG_SEQUENCE = 0x02, 0x04, 0x05, 0x06, 0x30
 PDU_RESPONSE, PDU_TRAP_V1, PDU_INFORM, PDU_TRAP_V2, PDU_REPORT = 0xA2, 0xA4, 0xA6, 0xA7, 0xA8
@@ -159,7 +163,7 @@ def decode_snmp(payload: bytes) -> list[Evidence]:
         bindings = varbinds(payload, pos, pend)
     else:
         return []  # requests name what the manager wants, not what the agent is
-    remote: dict[str, dict[int, tuple[int, bytes]]] = {}
+    remote: list[tuple[str, SnmpValue]] = []
     for oid, vtag, value in bindings:
         if oid == SYS_DESCR and vtag == TAG_OCTETS and value:
             facts.append(Evidence("snmp.sysdescr", display_string(value)))
@@ -171,12 +175,10 @@ def decode_snmp(payload: bytes) -> list[Evidence]:
             facts.append(Evidence("snmp.trap_oid", decode_oid(value)))
         elif vtag == TAG_OCTETS and (found := inventory_evidence(oid, value)) is not None:
             facts.append(found)
-        elif oid.startswith(LLDP_REM_PREFIX):
-            column, _, index = oid[len(LLDP_REM_PREFIX) :].partition(".")
-            if column.isdigit() and index:
-                remote.setdefault(index, {})[int(column)] = (vtag, value)
-    for columns in remote.values():
-        facts.extend(_lldp_remote(columns))
+        elif oid.startswith(LLDP_REM_PREFIX) and vtag in (TAG_OCTETS, TAG_INTEGER):
+            remote.append((oid, decode_int(value) if vtag == TAG_INTEGER else value))
+    for neighbour in lldp_neighbours(remote):
+        facts.extend(neighbour_evidence(neighbour))
     return facts
 
 
@@ -221,28 +223,108 @@ def inventory_oids(chassis: int = CHASSIS_INDEX) -> tuple[str, ...]:
     return (SYS_CONTACT, SYS_LOCATION, *chassis_oids, *PRIVATE_MODELS, *PRIVATE_FIRMWARE)
 
 
-def _lldp_remote(columns: dict[int, tuple[int, bytes]]) -> list[Evidence]:
-    """One neighbour from lldpRemTable, keyed by its chassis MAC or, failing that, its name.
+@dataclass(frozen=True, slots=True)
+class LldpNeighbour:
+    """One row of lldpRemTable: a neighbour as the agent saw it."""
 
-    These facts describe the neighbour, not the agent, so they carry their own
-    keys and never the agent's address.
-    """
-    subtype = columns.get(_CHASSIS_SUBTYPE_COLUMN)
-    chassis = columns.get(_CHASSIS_ID_COLUMN, (0, b""))[1]
-    sysname = columns.get(_SYSNAME_COLUMN, (0, b""))[1]
-    neighbour_mac = None
-    if subtype and subtype[1] == b"\x04" and len(chassis) == 6 and is_unicast_mac(chassis):
-        neighbour_mac = mac(chassis)
-    hostname = text(sysname, 255).lower() or None
-    if neighbour_mac is None and hostname is None:
-        return []
-    facts = []
-    for column, kind in _LLDP_COLUMNS.items():
-        entry = columns.get(column)
-        if entry is None or entry[0] != TAG_OCTETS or not entry[1]:
+    local_port: int
+    index: int
+    chassis_subtype: int | None = None
+    chassis_id: bytes = b""
+    port_id: str | None = None
+    port_desc: str | None = None
+    sys_name: str | None = None
+    sys_desc: str | None = None
+
+    @property
+    def mac(self) -> str | None:
+        if self.chassis_subtype != CHASSIS_MAC:
+            return None
+        if len(self.chassis_id) == 6 and not is_unicast_mac(self.chassis_id):
+            return None  # a group address names no one device
+        return mac_from_octets(self.chassis_id)
+
+    @property
+    def address(self) -> str | None:
+        """A management address given as the chassis id (subtype networkAddress)."""
+        if self.chassis_subtype != CHASSIS_NETWORK_ADDRESS or len(self.chassis_id) < 5:
+            return None
+        family, raw = self.chassis_id[0], self.chassis_id[1:]
+        try:
+            if family == 1 and len(raw) == 4:
+                return str(ipaddress.IPv4Address(raw))
+            if family == 2 and len(raw) == 16:
+                return str(ipaddress.IPv6Address(raw))
+        except ValueError:
+            return None
+        return None
+
+
+def mac_from_octets(raw: bytes) -> str | None:
+    """A MAC given as six octets, or as text (some agents write it out)."""
+    if len(raw) == 6:
+        return raw.hex(":")
+    return mac_from_text(raw.decode("ascii", "replace"))
+
+
+def text_of(value: SnmpValue) -> str:
+    return display_string(value if isinstance(value, bytes) else str(value).encode("utf-8"))
+
+
+def _opt_text(value: SnmpValue | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes) and len(value) == 6 and not value.isascii():
+        return mac_from_octets(value)  # a port id that is a MAC
+    return text_of(value) or None
+
+
+def lldp_neighbours(varbinds: Iterable[tuple[str, SnmpValue]]) -> list[LldpNeighbour]:
+    """Neighbours from (oid, value) pairs of lldpRemEntry: a probe's walk or the varbinds of an answer."""
+    rows: dict[tuple[int, int], dict[int, SnmpValue]] = {}
+    for oid, value in varbinds:
+        oid = oid.lstrip(".")
+        if not oid.startswith(LLDP_REM_PREFIX):
             continue
-        value = hex_or_text(entry[1]) if column in (5, 7) else text(entry[1])
-        if column == 5 and neighbour_mac:
-            value = neighbour_mac
-        facts.append(Evidence(kind, value, mac=neighbour_mac, hostname=hostname, third_party=True))
+        parts = oid[len(LLDP_REM_PREFIX) :].split(".")
+        if len(parts) != 4 or not all(p.isdigit() for p in parts):
+            continue
+        column, _time_mark, local_port, index = (int(p) for p in parts)
+        rows.setdefault((local_port, index), {})[column] = value
+    out = []
+    for (local_port, index), cols in sorted(rows.items()):
+        subtype = cols.get(REM_CHASSIS_SUBTYPE)
+        chassis = cols.get(REM_CHASSIS_ID, b"")
+        out.append(
+            LldpNeighbour(
+                local_port=local_port,
+                index=index,
+                chassis_subtype=subtype if isinstance(subtype, int) else None,
+                chassis_id=chassis if isinstance(chassis, bytes) else str(chassis).encode(),
+                port_id=_opt_text(cols.get(REM_PORT_ID)),
+                port_desc=_opt_text(cols.get(REM_PORT_DESC)),
+                sys_name=_opt_text(cols.get(REM_SYS_NAME)),
+                sys_desc=_opt_text(cols.get(REM_SYS_DESC)),
+            )
+        )
+    return out
+
+
+def neighbour_evidence(n: LldpNeighbour) -> list[Evidence]:
+    """What a neighbour row says, for every source (probe walk, captured answer).
+
+    These facts describe the neighbour, not the agent: they carry the neighbour's own keys (chassis
+    MAC, management address, system name) and never the agent's address. A row with none is dropped.
+    """
+    mac_key, address = n.mac, n.address
+    if not (mac_key or address or n.sys_name):
+        return []
+    context = {"local_port": n.local_port, "remote_port": n.port_id, "remote_port_desc": n.port_desc}
+    chassis = mac_key or address or (text(n.chassis_id, 255) if n.chassis_id else None)
+    facts = []
+    for kind, value in (("mac", mac_key), ("lldp.chassis_id", chassis), ("lldp.port_id", n.port_id),
+                        ("lldp.sysname", n.sys_name), ("lldp.sysdescr", n.sys_desc)):
+        if value:
+            facts.append(Evidence(kind, value, mac=mac_key, ip=address, hostname=n.sys_name, context=context,
+                                  third_party=True))
     return facts

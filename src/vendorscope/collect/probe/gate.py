@@ -367,8 +367,9 @@ class Gate:
     def record(self, step: Step, evidence: Evidence, *, keys: AssetKeys | None = None, **context: Any) -> Observation:
         """The observation of what a protocol module found in this step's answer."""
         if keys is None:
-            keys = AssetKeys(ip=evidence.ip or step.target, mac=evidence.mac, hostname=evidence.hostname,
-                             serial=evidence.serial)
+            # Facts about another device (an LLDP neighbour) carry only that device's keys.
+            ip = evidence.ip if evidence.third_party else evidence.ip or step.target
+            keys = AssetKeys(ip=ip, mac=evidence.mac, hostname=evidence.hostname, serial=evidence.serial)
         merged = {**(evidence.context or {}), **context}
         return Observation(
             kind=evidence.kind,

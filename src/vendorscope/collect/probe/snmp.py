@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -27,34 +25,25 @@ from vendorscope.collect.probe.scope import ScopeViolation, SnmpV3User
 from vendorscope.evidence.snmp import (
     CHASSIS_INDEX,
     ENT_PHYSICAL_CLASS,
+    LLDP_REM_ENTRY,
     MAX_ENTITY_ROWS,
+    SYS_DESCR,
+    SYS_NAME,
+    SYS_OBJECT_ID,
+    LldpNeighbour,
+    SnmpValue,
     chassis_row,
-    display_string,
     inventory_evidence,
     inventory_oids,
+    lldp_neighbours,
+    neighbour_evidence,
+    text_of,
 )
 from vendorscope.model import AssetKeys, Observation
 
-SYS_DESCR = "1.3.6.1.2.1.1.1.0"
-SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
-SYS_NAME = "1.3.6.1.2.1.1.5.0"
-LLDP_REM_ENTRY = "1.0.8802.1.1.2.1.4.1.1"
-# lldpRemEntry columns
-CHASSIS_SUBTYPE, CHASSIS_ID, PORT_SUBTYPE, PORT_ID, PORT_DESC, SYS_NAME_COL, SYS_DESC_COL = (
-    4,
-    5,
-    6,
-    7,
-    8,
-    9,
-    10,
-)
-CHASSIS_MAC, CHASSIS_NETWORK_ADDRESS = 4, 5
 MAX_WALK_VARBINDS = 5000
 BULK_REPETITIONS = 25
-_MAC_TEXT = re.compile(r"^[0-9A-Fa-f]{2}([:.\- ]?)(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}$")
 
-SnmpValue = bytes | str | int
 # sysNames too common to tie two records to one device.
 GENERIC_NAMES = frozenset({"localhost", "localhost.localdomain", "switch", "router", "default", "unknown", "none"})
 
@@ -66,115 +55,10 @@ class Credential:
     user: SnmpV3User | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class LldpNeighbour:
-    local_port: int
-    index: int
-    chassis_subtype: int | None = None
-    chassis_id: bytes = b""
-    port_id: str | None = None
-    port_desc: str | None = None
-    sys_name: str | None = None
-    sys_desc: str | None = None
-
-    @property
-    def mac(self) -> str | None:
-        if self.chassis_subtype != CHASSIS_MAC:
-            return None
-        return mac_from_octets(self.chassis_id)
-
-    @property
-    def address(self) -> str | None:
-        """A management address given as the chassis id (subtype networkAddress)."""
-        if self.chassis_subtype != CHASSIS_NETWORK_ADDRESS or len(self.chassis_id) < 5:
-            return None
-        family, raw = self.chassis_id[0], self.chassis_id[1:]
-        try:
-            if family == 1 and len(raw) == 4:
-                return str(ipaddress.IPv4Address(raw))
-            if family == 2 and len(raw) == 16:
-                return str(ipaddress.IPv6Address(raw))
-        except ValueError:
-            return None
-        return None
-
-
-def mac_from_octets(raw: bytes) -> str | None:
-    if len(raw) == 6:
-        return ":".join(f"{b:02x}" for b in raw)
-    text = raw.decode("ascii", "replace").strip()
-    if _MAC_TEXT.match(text):  # some agents put the MAC in as text
-        digits = re.sub(r"[^0-9A-Fa-f]", "", text).lower()
-        return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
-    return None
-
-
-def text_of(value: SnmpValue) -> str:
-    return display_string(value if isinstance(value, bytes) else str(value).encode("utf-8"))
-
-
-def parse_lldp_rows(varbinds: Iterable[tuple[str, SnmpValue]]) -> list[LldpNeighbour]:
-    """Neighbours from (oid, value) pairs of a walk of lldpRemEntry."""
-    prefix = LLDP_REM_ENTRY + "."
-    rows: dict[tuple[int, int], dict[int, SnmpValue]] = {}
-    for oid, value in varbinds:
-        oid = oid.lstrip(".")
-        if not oid.startswith(prefix):
-            continue
-        parts = oid[len(prefix) :].split(".")
-        if len(parts) != 4 or not all(p.isdigit() for p in parts):
-            continue
-        column, _time_mark, local_port, index = (int(p) for p in parts)
-        rows.setdefault((local_port, index), {})[column] = value
-    out = []
-    for (local_port, index), cols in sorted(rows.items()):
-        subtype = cols.get(CHASSIS_SUBTYPE)
-        chassis = cols.get(CHASSIS_ID, b"")
-        out.append(
-            LldpNeighbour(
-                local_port=local_port,
-                index=index,
-                chassis_subtype=subtype if isinstance(subtype, int) else None,
-                chassis_id=chassis if isinstance(chassis, bytes) else str(chassis).encode(),
-                port_id=_opt_text(cols.get(PORT_ID)),
-                port_desc=_opt_text(cols.get(PORT_DESC)),
-                sys_name=_opt_text(cols.get(SYS_NAME_COL)),
-                sys_desc=_opt_text(cols.get(SYS_DESC_COL)),
-            )
-        )
-    return out
-
-
-def _opt_text(value: SnmpValue | None) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bytes) and len(value) == 6 and not value.isascii():
-        return mac_from_octets(value)  # a port id that is a MAC
-    return text_of(value) or None
-
-
-def neighbour_observations(
-    gate: Gate, step: Step, reported_by: str, neighbours: list[LldpNeighbour]
-) -> list[Observation]:
-    out = []
-    for n in neighbours:
-        mac, address = n.mac, n.address
-        if not (mac or address or n.sys_name):
-            continue  # nothing ties it to a device
-        keys = AssetKeys(mac=mac, ip=address, hostname=n.sys_name)
-        context: dict[str, Any] = {
-            "reported_by": reported_by,
-            "local_port": n.local_port,
-            "remote_port": n.port_id,
-            "remote_port_desc": n.port_desc,
-        }
-        if mac:
-            out.append(gate.observe(step, "mac", mac, keys=keys, **context))
-        if n.sys_desc:
-            out.append(gate.observe(step, "lldp.sysdescr", n.sys_desc, keys=keys, **context))
-        if n.sys_name:
-            out.append(gate.observe(step, "lldp.sysname", n.sys_name, keys=keys, **context))
-    return out
+def neighbour_observations(gate: Gate, step: Step, reported_by: str, neighbours: list[LldpNeighbour],
+                           ) -> list[Observation]:
+    return [gate.record(step, found, reported_by=reported_by)
+            for n in neighbours for found in neighbour_evidence(n)]
 
 
 # -- pysnmp at the edge ------------------------------------------------------------
@@ -352,7 +236,7 @@ class SnmpProber:
         step, pairs = await self._walk(target, port, credential, LLDP_REM_ENTRY, "lldpRemTable", MAX_WALK_VARBINDS)
         if step is None or not pairs:
             return []
-        return neighbour_observations(self.gate, step, target, parse_lldp_rows(pairs))
+        return neighbour_observations(self.gate, step, target, lldp_neighbours(pairs))
 
     async def _walk(self, target: str, port: int, credential: Credential, root: str, name: str,
                     limit: int) -> tuple[Step | None, list[tuple[str, SnmpValue]]]:
