@@ -54,3 +54,21 @@ def cached_pickle(name: str, key: str, build: Callable[[], T], cache_dir: Path |
     value = build()
     write_atomically(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
     return value
+
+
+def cached_blob(name: str, key: str, build: Callable[[], bytes], decode: Callable[[bytes], T],
+                cache_dir: Path | None = None) -> T:
+    """``decode(build())``, reading the bytes from an earlier run with the same key when there is one.
+
+    For data whose cached form loads faster than a pickle (one read, no object
+    per entry). ``decode`` must raise on bytes it did not expect: a damaged,
+    truncated or foreign entry is then rebuilt and rewritten.
+    """
+    path = (cache_dir or default_cache_dir()) / f"{name}-{key}.bin"
+    try:
+        return decode(path.read_bytes())
+    except Exception:  # noqa: BLE001 - a missing or damaged entry is rebuilt
+        pass
+    data = build()
+    write_atomically(path, data)
+    return decode(data)

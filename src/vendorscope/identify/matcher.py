@@ -10,6 +10,7 @@ same matches in the same order (rule order), which the tests prove.
 from __future__ import annotations
 
 import importlib
+import os
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -181,20 +182,28 @@ def compile_database(group: Sequence[Rule]) -> Any:
     return db
 
 
+_HS_MAGIC = b"VSHS\x01"
+
+
 def _load_or_compile(group: Sequence[Rule], cache_dir: Path) -> Any:
     """Compiling hundreds of patterns takes seconds; a serialised database loads in
     milliseconds. The cache key is every pattern and flag, so any rule change misses."""
     version = str(getattr(hyperscan, "__version__", ""))
-    key = cache_key([version, *(f"{_hyperscan_flags(r)}:{r.pattern}" for r in group)])
+    key = cache_key([version, os.uname().machine, *(f"{_hyperscan_flags(r)}:{r.pattern}" for r in group)])
     path = cache_dir / f"hs-{key}.db"
+    # The file starts with its own key: a database copied or renamed from another
+    # entry is valid Hyperscan but answers for other patterns, so it must not load.
+    header = _HS_MAGIC + key.encode("ascii")
     try:
-        db = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
-        db.scratch = hyperscan.Scratch(db)  # a deserialised database comes without one
-        return db
+        data = path.read_bytes()
+        if data.startswith(header):
+            db = hyperscan.loadb(data[len(header) :], hyperscan.HS_MODE_BLOCK)
+            db.scratch = hyperscan.Scratch(db)  # a deserialised database comes without one
+            return db
     except (OSError, hyperscan.error, TypeError, ValueError):
         pass
     db = compile_database(group)
-    write_atomically(path, hyperscan.dumpb(db))
+    write_atomically(path, header + hyperscan.dumpb(db))
     return db
 
 
