@@ -12,17 +12,10 @@ import sys
 from collections.abc import Iterable, Sequence
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any, NoReturn, cast
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 from rich.text import Text
 
 from vendorscope.cli import verbosity
@@ -31,6 +24,9 @@ from vendorscope.report.csv_writer import write_csv_rows
 from vendorscope.report.jsonl_writer import json_line
 from vendorscope.report.terminal import Column, render_table, safe_console, terminal_text
 from vendorscope.store import DEFAULT_DB
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 # No console reads markup or emoji from what it prints: values from data show as text.
 # err_console carries progress and summaries (silent with -q); problem_console errors and warnings.
@@ -104,8 +100,37 @@ def did_you_mean(word: str, known: Iterable[str]) -> str:
     return f" (did you mean {match!r}?)" if match else ""
 
 
+class HiddenProgress:
+    """What a progress bar that is not shown does: nothing (the calls of rich's Progress that commands use)."""
+
+    def add_task(self, description: str, total: float | None = None, **fields: Any) -> int:
+        return 0
+
+    def update(self, task_id: int, **changes: Any) -> None:
+        pass
+
+    def __enter__(self) -> HiddenProgress:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        pass
+
+
 def byte_progress(description: str, total: int | None, enabled: bool = True) -> Progress:
     """A progress bar by bytes, on stderr, hidden when not a terminal or disabled."""
+    if not enabled:
+        # rich.progress costs start-up time, and most runs (not a terminal, small input) show no bar.
+        return cast("Progress", HiddenProgress())  # the same calls, so callers need not tell them apart
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     return Progress(
         TextColumn("{task.description}", markup=False, style="bold"),  # descriptions name files
         BarColumn(),
