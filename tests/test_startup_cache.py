@@ -159,11 +159,14 @@ def test_changed_rule_data_recompiles_the_database(tmp_path: Path) -> None:
     if hyperscan is None:
         pytest.skip("hyperscan wheels exist for x86_64 only")
     first = CompiledMatcher([_rule("a", r"HuaweiServer/\d+")], cache_dir=tmp_path)  # type: ignore[list-item]
+    first.compile_all()
     assert len(list(tmp_path.glob("hs-*.db"))) == 1
     assert first.match("http.server", "HuaweiServer/2") and not first.match("http.server", "VRP-Web/1")
     again = CompiledMatcher([_rule("a", r"HuaweiServer/\d+")], cache_dir=tmp_path)  # type: ignore[list-item]
+    again.compile_all()
     assert len(list(tmp_path.glob("hs-*.db"))) == 1 and again.match("http.server", "HuaweiServer/2")
     changed = CompiledMatcher([_rule("a", r"VRP-Web/\d+")], cache_dir=tmp_path)  # type: ignore[list-item]
+    changed.compile_all()
     assert len(list(tmp_path.glob("hs-*.db"))) == 2  # another pattern, another key: compiled anew
     assert changed.match("http.server", "VRP-Web/1") and not changed.match("http.server", "HuaweiServer/2")
 
@@ -173,11 +176,28 @@ def test_foreign_database_file_is_recompiled(tmp_path: Path) -> None:
 
     if hyperscan is None:
         pytest.skip("hyperscan wheels exist for x86_64 only")
-    CompiledMatcher([_rule("a", r"HuaweiServer/\d+")], cache_dir=tmp_path)  # type: ignore[list-item]
+    CompiledMatcher([_rule("a", r"HuaweiServer/\d+")], cache_dir=tmp_path).compile_all()  # type: ignore[list-item]
     (path,) = tmp_path.glob("hs-*.db")
-    CompiledMatcher([_rule("b", r"VRP-Web/\d+")], cache_dir=tmp_path / "other")  # type: ignore[list-item]
+    CompiledMatcher([_rule("b", r"VRP-Web/\d+")], cache_dir=tmp_path / "other").compile_all()  # type: ignore[list-item]
     (other,) = (tmp_path / "other").glob("hs-*.db")
     for foreign in (other.read_bytes(), other.read_bytes()[:50], b"\x00" * 64):
         path.write_bytes(foreign)
         matcher = CompiledMatcher([_rule("a", r"HuaweiServer/\d+")], cache_dir=tmp_path)  # type: ignore[list-item]
         assert matcher.match("http.server", "HuaweiServer/2"), "a foreign database is never used"
+
+
+def test_databases_load_on_first_use_of_their_kind(tmp_path: Path) -> None:
+    from vendorscope.identify.matcher import CompiledMatcher, hyperscan
+    from vendorscope.identify.rules import Rule
+
+    if hyperscan is None:
+        pytest.skip("hyperscan wheels exist for x86_64 only")
+    rules = [_rule("a", r"HuaweiServer/\d+"),
+             Rule(id="b", kinds=("ssh.banner",), pattern=r"HUAWEI", vendor="huawei", confidence=0.9)]
+    matcher = CompiledMatcher(rules, cache_dir=tmp_path)  # type: ignore[arg-type]
+    assert not list(tmp_path.glob("hs-*.db")) and matcher.kinds() == {"http.server", "ssh.banner"}
+    assert [m.rule.id for m in matcher.match("ssh.banner", "SSH-2.0-HUAWEI-1.5")] == ["b"]
+    assert len(list(tmp_path.glob("hs-*.db"))) == 1  # only the kind that was matched
+    assert matcher.match("snmp.sysdescr", "HUAWEI") == []  # a kind without rules loads nothing
+    assert [m.rule.id for m in matcher.match("http.server", "HuaweiServer/9")] == ["a"]
+    assert len(list(tmp_path.glob("hs-*.db"))) == 2
