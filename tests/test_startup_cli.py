@@ -123,6 +123,7 @@ def test_pcap_as_jsonl_imports_no_pydantic_rich_progress_or_cryptography(tmp_pat
     assert (tmp_path / "out.jsonl").read_text().count("\n") > 5
     assert not {m for m in modules if m.split(".")[0] == "pydantic"}
     assert "rich.progress" not in modules  # no bar is shown when stderr is not a terminal
+    assert "rich.console" not in modules  # a line or two on a pipe: written without rich
     # The demo capture holds one certificate: cryptography comes with it, not before.
     assert "cryptography.x509" in modules
 
@@ -147,3 +148,58 @@ def test_progress_bar_is_rich_only_when_shown() -> None:
     with hidden:
         hidden.update(hidden.add_task("x", total=10), advance=5, description="y")
     assert isinstance(byte_progress("x", 10, enabled=True), Progress)
+
+
+LINES = [
+    [("error: ", "bold red"), ("x" * 300, "")],  # longer than any terminal: never wrapped
+    [("plain", "")],
+    [("", "")],
+    [("[bold]not markup[/] :smile: ", "green"), ("华为技术 ünï \\x1b[2J", "")],
+    [("warning: ", "yellow"), ("  leading and trailing spaces  ", "")],
+]
+
+
+@pytest.mark.parametrize("parts", LINES)
+@pytest.mark.parametrize("stderr", [False, True])
+def test_lines_written_without_rich_are_what_rich_writes(parts: list[tuple[str, str]], stderr: bool,
+                                                         capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from vendorscope.cli.common import LazyConsole
+
+    for name in ("TTY_COMPATIBLE", "FORCE_COLOR", "FORCE_TERMINAL", "COLUMNS"):
+        monkeypatch.delenv(name, raising=False)
+    quick = LazyConsole(stderr=stderr)
+    quick.line(*parts)
+    assert quick._console is None  # written without making a rich console
+    by_quick = capsys.readouterr()
+    real = LazyConsole(stderr=stderr)
+    real.real  # noqa: B018 - makes the rich console, which then prints
+    real.line(*parts)
+    by_rich = capsys.readouterr()
+    assert (by_quick.out, by_quick.err) == (by_rich.out, by_rich.err)
+    assert (by_quick.err if stderr else by_quick.out).count("\n") == 1
+
+
+def test_quiet_lazy_console_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    from vendorscope.cli.common import LazyConsole
+
+    quiet = LazyConsole(stderr=True)
+    quiet.quiet = True
+    quiet.line(("summary", ""))
+    assert capsys.readouterr().err == ""
+    quiet.real.print("still quiet")
+    assert capsys.readouterr().err == "" and quiet.real.quiet
+
+
+@pytest.mark.parametrize("env, terminal", [({}, False), ({"FORCE_COLOR": "1"}, True), ({"FORCE_COLOR": ""}, False),
+                                           ({"TTY_COMPATIBLE": "1"}, True), ({"TTY_COMPATIBLE": "0"}, False)])
+def test_terminal_detection_agrees_with_rich(env: dict[str, str], terminal: bool,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from vendorscope.cli.common import LazyConsole
+    from vendorscope.report.terminal import safe_console
+
+    for name in ("TTY_COMPATIBLE", "FORCE_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert LazyConsole(stderr=True).is_terminal == safe_console(stderr=True).is_terminal == terminal
