@@ -201,3 +201,35 @@ def test_databases_load_on_first_use_of_their_kind(tmp_path: Path) -> None:
     assert matcher.match("snmp.sysdescr", "HUAWEI") == []  # a kind without rules loads nothing
     assert [m.rule.id for m in matcher.match("http.server", "HuaweiServer/9")] == ["a"]
     assert len(list(tmp_path.glob("hs-*.db"))) == 2
+
+
+def _pcap_devices(cache: Path) -> str:
+    import subprocess
+    import sys
+
+    from vendorscope.lab.capture import DEMO_PATH
+
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    done = subprocess.run(
+        [sys.executable, "-m", "vendorscope", "pcap", "--no-db", "--format", "jsonl", str(DEMO_PATH)],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": src, "VENDORSCOPE_CACHE_DIR": str(cache)})
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-500:]
+    return done.stdout
+
+
+def test_pcap_gives_the_same_devices_cold_warm_damaged_and_unwritable(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cold = _pcap_devices(cache)
+    assert cold.count("\n") > 5 and "huawei" in cold
+    names = sorted(p.name for p in cache.iterdir())
+    assert any(n.startswith("oui-") for n in names) and any(n.startswith("hs-") for n in names)
+    assert any(n.startswith("rules-") for n in names)
+    assert _pcap_devices(cache) == cold  # warm: everything read back
+    for entry in cache.iterdir():
+        entry.write_bytes(entry.read_bytes()[: len(entry.read_bytes()) // 3])  # every entry truncated
+    assert _pcap_devices(cache) == cold
+    assert sorted(p.name for p in cache.iterdir()) == names  # rebuilt in place
+    blocker = tmp_path / "file"
+    blocker.write_text("a cache directory cannot be made below a file")
+    assert _pcap_devices(blocker / "cache") == cold
