@@ -89,8 +89,9 @@ class LazyConsole:
     def line(self, *parts: tuple[str, str]) -> None:
         """Print one line of ``(text, style)`` parts, the text already made safe (terminal_text)."""
         if self._console is None and certainly_not_a_terminal(self.stream):
-            if not self._quiet:
-                self.stream.write("".join(text for text, _ in parts) + "\n")
+            stream = self.stream
+            if not self._quiet and stream is not None:  # no stream at all (pythonw): rich writes nowhere too
+                stream.write("".join(text for text, _ in parts) + "\n")
             return
         from rich.text import Text
 

@@ -215,7 +215,8 @@ class OuiTable:
 
     def _name(self, number: int) -> str:
         start = self._name_ends[number - 1] if number else 0
-        return bytes(self._names[start : self._name_ends[number]]).decode("utf-8")
+        # "replace": names were written as UTF-8; a damaged blob must not fail a lookup mid-run
+        return bytes(self._names[start : self._name_ends[number]]).decode("utf-8", "replace")
 
     def _find(self, bits: int, prefix: int) -> str | None:
         keys, numbers = self._blocks[bits]
