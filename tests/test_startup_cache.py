@@ -233,3 +233,17 @@ def test_pcap_gives_the_same_devices_cold_warm_damaged_and_unwritable(tmp_path: 
     blocker = tmp_path / "file"
     blocker.write_text("a cache directory cannot be made below a file")
     assert _pcap_devices(blocker / "cache") == cold
+
+
+def test_foreign_rules_entry_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pickle
+
+    from vendorscope.identify.rules import load_rules
+
+    monkeypatch.setenv("VENDORSCOPE_CACHE_DIR", str(tmp_path))
+    rules = load_rules()
+    (entry,) = tmp_path.glob("rules-*.pickle")
+    for foreign in ({"rules": 860}, [("too", "short")], rules[:3]):  # readable pickles of something else
+        entry.write_bytes(pickle.dumps(foreign))
+        assert load_rules() == rules
+    assert load_rules() == rules and pickle.loads(entry.read_bytes())[0][0] == rules[0].id  # rewritten

@@ -13,7 +13,7 @@ import os
 import pickle
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -43,12 +43,19 @@ def write_atomically(path: Path, data: bytes) -> None:
         pass  # a read-only home only costs the rebuild
 
 
-def cached_pickle(name: str, key: str, build: Callable[[], T], cache_dir: Path | None = None) -> T:
-    """``build()``, or its pickled result from an earlier run with the same key."""
+def cached_pickle(name: str, key: str, build: Callable[[], T], cache_dir: Path | None = None,
+                  valid: Callable[[Any], bool] | None = None) -> T:
+    """``build()``, or its pickled result from an earlier run with the same key.
+
+    ``valid`` checks what was read back: a readable pickle of something else (a
+    foreign file under this name) is rebuilt like a damaged one.
+    """
     path = (cache_dir or default_cache_dir()) / f"{name}-{key}.pickle"
     try:
         with path.open("rb") as f:
-            return pickle.load(f)  # noqa: S301 - our own cache, written below
+            value = pickle.load(f)  # noqa: S301 - our own cache, written below
+        if valid is None or valid(value):
+            return value
     except Exception:  # noqa: BLE001 - a missing or damaged entry is rebuilt
         pass
     value = build()

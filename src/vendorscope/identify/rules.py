@@ -210,12 +210,20 @@ def load_rules(extra: Iterable[Path] = (), known_vendors: set[str] | None = None
     # command's start-up; the result depends only on the files' text. Cached as
     # plain tuples: unpickling a frozen slotted dataclass goes through
     # dataclasses' __setstate__, several times slower than calling Rule().
-    values = cached_pickle("rules", key, lambda: [_rule_values(r) for r in _parse_all(files, known_vendors)])
+    values = cached_pickle("rules", key, lambda: [_rule_values(r) for r in _parse_all(files, known_vendors)],
+                           valid=_are_rule_values)
     return [Rule(*v) for v in values]
 
 
 def _rule_values(rule: Rule) -> tuple[Any, ...]:
     return tuple(getattr(rule, f.name) for f in fields(Rule))
+
+
+def _are_rule_values(value: Any) -> bool:
+    """Whether a cache entry holds what :func:`_rule_values` makes (not another version's or file's)."""
+    width = len(fields(Rule))
+    return isinstance(value, list) and all(
+        type(v) is tuple and len(v) == width and type(v[0]) is str and type(v[2]) is str for v in value)
 
 
 def _parse_all(files: list[tuple[str, str]], known_vendors: set[str] | None) -> list[Rule]:
