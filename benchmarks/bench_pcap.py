@@ -10,7 +10,8 @@ a few percent discovery protocols), runs ``vendorscope pcap --no-db`` and
 prints MB/s, packets/s, peak memory (from each child's own rusage) and the
 ratios. Both tools also get a run on the small demo capture, so that start-up
 time (loading the identify engine; tshark's dissector registration) can be
-told apart from throughput. Both tools run pinned to one core (``--cores``), as the
+told apart from throughput (vendorscope's start-up caches are filled by a first
+run that is not counted). Both tools run pinned to one core (``--cores``), as the
 target is stated; each run is repeated (``--repeat``) and the fastest kept, because
 the machine is shared. Prints; asserts nothing.
 """
@@ -115,7 +116,9 @@ def count_frames(path: Path) -> int:
     return sum(1 for _ in read_frames(str(path), report))
 
 
-STARTUP_TARGET = 0.3
+# CPU seconds of the whole `vendorscope pcap` run on the demo capture: with tshark at ≈ 4.6 s CPU
+# for the 256 MiB capture and reading at ≈ 0.3 s, 10x end to end leaves ≈ 0.15 s for start-up.
+STARTUP_TARGET = 0.15
 _STARTUP_PROBE = """
 import json, resource, time
 def cpu():
@@ -171,10 +174,8 @@ def main() -> int:
 
     precompile()
     start = startup_breakdown()
-    print(f"start-up (CPU, best of 3): imports {start['imports']:.3f} s, engine load {start['engine']:.3f} s, "
-          f"first identify {start['first_identify']:.3f} s; engine load + first identify "
-          f"{start['engine'] + start['first_identify']:.3f} s (target ≤ {STARTUP_TARGET} s), "
-          f"total {start['total']:.3f} s")
+    print(f"start-up parts (CPU, best of 3): imports {start['imports']:.3f} s, engine load {start['engine']:.3f} s, "
+          f"first identify {start['first_identify']:.3f} s; total {start['total']:.3f} s")
     workdir = Path(tempfile.mkdtemp(prefix="bench-pcap-", dir=args.dir))
     capture = args.capture or workdir / "bench.pcapng"
     cpus = pinned(args.cores)
@@ -197,12 +198,17 @@ def main() -> int:
             tools.append(("tshark", lambda p: tshark_cmd(tshark, p)))
         else:
             print("tshark is not available (apt-get install tshark): its part of the benchmark is skipped")
+        run(vendorscope_cmd(DEMO_PATH), cpus)  # fills the start-up caches (OUI blob, rules, Hyperscan databases)
         for name, cmd in tools:
             base_wall, base_cpu, _ = best(cmd(DEMO_PATH), cpus, args.repeat)
             wall, cpu, peak = best(cmd(capture), cpus, args.repeat)
             results[name] = (wall, cpu, peak, max(wall - base_wall, 1e-3), max(cpu - base_cpu, 1e-3))
             print(f"{name:12s} wall {wall:7.2f} s  cpu {cpu:7.2f} s  start-up {base_wall:5.2f} s wall, "
                   f"{base_cpu:5.2f} s cpu  peak RSS {peak:6.1f} MB")
+            if name == "vendorscope":
+                verdict = "ok" if base_cpu <= STARTUP_TARGET else "OVER"
+                print(f"{'':12s} start-up (the whole command on the demo capture) {base_cpu:.3f} s CPU, "
+                      f"target ≤ {STARTUP_TARGET} s: {verdict}")
             print(f"{'':12s} {mb / wall:8.1f} MB/s  {frames / wall:10,.0f} packets/s   (end to end)")
             if wall - base_wall < 0.2 * wall:
                 print(f"{'':12s} start-up dominates this run: use a larger --size to see throughput")

@@ -40,7 +40,7 @@ COMMAND_MODULES: dict[str, str] = {
     "user": "accounts",
     "token": "accounts",
 }
-_NOT_COMMANDS = {"application", "common", "judging", "verbosity"}
+_NOT_COMMANDS = {"application", "coercion", "common", "judging", "verbosity"}
 
 
 def load_commands(names: list[str] | None = None) -> None:

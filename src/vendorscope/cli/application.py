@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover - older Typer uses Click itself
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 from typer.models import CommandInfo, ParameterInfo
 
-from vendorscope.cli import verbosity
+from vendorscope.cli import coercion, verbosity
 
 DEBUG_ENV = "VENDORSCOPE_DEBUG"
 INTERNAL_ERROR = 70
@@ -102,6 +102,10 @@ def _internal_error(exc: BaseException) -> int:
 
 class VendorscopeGroup(TyperGroup):
     """The root group: every run ends through :func:`run_guarded`."""
+
+    def parse_args(self, ctx: click_core.Context, args: list[str]) -> list[str]:
+        coercion.install(self.get_params(ctx))  # -q, -v, --version, --help without Pydantic (cli/coercion.py)
+        return super().parse_args(ctx, args)
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,  # type: ignore[override]
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
@@ -187,6 +191,7 @@ class VendorscopeCommand(TyperCommand):
     """
 
     def parse_args(self, ctx: click_core.Context, args: list[str]) -> list[str]:
+        coercion.install(self.get_params(ctx))  # ordinary values converted without Pydantic (cli/coercion.py)
         args = _take_global_options(args, {o for p in self.params for o in getattr(p, "opts", ())})
         choices = self._first_choices()
         if args and args[0] in choices and any(a in ("--help", "-h") for a in args):

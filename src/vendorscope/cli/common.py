@@ -8,22 +8,15 @@ writer and JSON lines through the one JSON-lines writer.
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any, NoReturn, cast
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from rich.text import Text
 
 from vendorscope.cli import verbosity
 from vendorscope.model import Asset, Observation
@@ -32,11 +25,87 @@ from vendorscope.report.jsonl_writer import json_line
 from vendorscope.report.terminal import Column, render_table, safe_console, terminal_text
 from vendorscope.store import DEFAULT_DB
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+
+def certainly_not_a_terminal(stream: IO[str]) -> bool:
+    """Whether rich would also find ``stream`` is no terminal (its rules, without importing it):
+    TTY_COMPATIBLE=0, FORCE_COLOR empty, or neither variable set and no tty."""
+    compatible = os.environ.get("TTY_COMPATIBLE", "")
+    if compatible in ("0", "1"):
+        return compatible == "0"
+    force_color = os.environ.get("FORCE_COLOR")
+    if force_color is not None:
+        return force_color == ""
+    try:
+        return not stream.isatty()
+    except (AttributeError, ValueError):
+        return True
+
+
+class LazyConsole:
+    """A safe rich Console (see report.terminal.safe_console) made on first use.
+
+    Importing rich and making a console costs about 0.02 s of every start-up, and
+    most runs print a line or two to a pipe or file: :meth:`line` writes those
+    itself, exactly as rich would (no terminal: no styles, no wrapping), and only
+    a terminal, a table or a progress bar makes the real console.
+    """
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+        self._quiet = False
+
+    @property
+    def real(self) -> Console:
+        if self._console is None:
+            self._console = safe_console(stderr=self._stderr)
+            self._console.quiet = self._quiet
+        return self._console
+
+    @property
+    def stream(self) -> IO[str]:
+        return sys.stderr if self._stderr else sys.stdout
+
+    @property
+    def quiet(self) -> bool:
+        return self._quiet if self._console is None else self._console.quiet
+
+    @quiet.setter
+    def quiet(self, value: bool) -> None:
+        self._quiet = value
+        if self._console is not None:
+            self._console.quiet = value
+
+    @property
+    def is_terminal(self) -> bool:
+        if self._console is None and certainly_not_a_terminal(self.stream):
+            return False
+        return self.real.is_terminal
+
+    def line(self, *parts: tuple[str, str]) -> None:
+        """Print one line of ``(text, style)`` parts, the text already made safe (terminal_text)."""
+        if self._console is None and certainly_not_a_terminal(self.stream):
+            stream = self.stream
+            if not self._quiet and stream is not None:  # no stream at all (pythonw): rich writes nowhere too
+                stream.write("".join(text for text, _ in parts) + "\n")
+            return
+        from rich.text import Text
+
+        self.real.print(Text.assemble(*parts), soft_wrap=True)
+
+    def __getattr__(self, name: str) -> Any:  # everything else is the real console's
+        return getattr(self.real, name)
+
+
 # No console reads markup or emoji from what it prints: values from data show as text.
 # err_console carries progress and summaries (silent with -q); problem_console errors and warnings.
-console = safe_console()
-err_console = safe_console(stderr=True)
-problem_console = safe_console(stderr=True)
+console = LazyConsole(stderr=False)
+err_console = LazyConsole(stderr=True)
+problem_console = LazyConsole(stderr=True)
 
 DB_ENV = "VENDORSCOPE_DB"
 
@@ -57,21 +126,18 @@ class OutputFormat(StrEnum):
 
 def say(message: str, style: str = "", err: bool = False) -> None:
     """Print one message that may name values from data: shown as text, controls escaped."""
-    (err_console if err else console).print(Text(terminal_text(message, None), style=style), soft_wrap=True)
+    (err_console if err else console).line((terminal_text(message, None), style))
 
 
 def say_parts(*parts: tuple[str, str] | str, err: bool = False) -> None:
     """Print one line made of ``(text, style)`` and plain parts, each shown as text (controls escaped)."""
-    line = Text()
-    for part in parts:
-        text, style = (part, "") if isinstance(part, str) else part
-        line.append(terminal_text(text, None), style=style)
-    (err_console if err else console).print(line, soft_wrap=True)
+    safe = [(terminal_text(text, None), style) for text, style in ((p, "") if isinstance(p, str) else p for p in parts)]
+    (err_console if err else console).line(*safe)
 
 
 def error(message: str) -> None:
     """Print a one-line error and go on (``fail`` also exits)."""
-    problem_console.print(Text.assemble(("error: ", "bold red"), terminal_text(message, None)), soft_wrap=True)
+    problem_console.line(("error: ", "bold red"), (terminal_text(message, None), ""))
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -81,14 +147,14 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def warn(message: str) -> None:
-    problem_console.print(Text.assemble(("warning: ", "yellow"), terminal_text(message, None)), soft_wrap=True)
+    problem_console.line(("warning: ", "yellow"), (terminal_text(message, None), ""))
 
 
 def note(message: str, detail: bool = False) -> None:
     """A progress or summary line on stderr: silent with -q; a ``detail`` shows only with -v."""
     if verbosity.quiet() or (detail and not verbosity.verbose()):
         return
-    err_console.print(Text(terminal_text(message, None)), soft_wrap=True)
+    err_console.line((terminal_text(message, None), ""))
 
 
 def close_match(word: str, known: Iterable[str]) -> str | None:
@@ -104,15 +170,44 @@ def did_you_mean(word: str, known: Iterable[str]) -> str:
     return f" (did you mean {match!r}?)" if match else ""
 
 
+class HiddenProgress:
+    """What a progress bar that is not shown does: nothing (the calls of rich's Progress that commands use)."""
+
+    def add_task(self, description: str, total: float | None = None, **fields: Any) -> int:
+        return 0
+
+    def update(self, task_id: int, **changes: Any) -> None:
+        pass
+
+    def __enter__(self) -> HiddenProgress:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        pass
+
+
 def byte_progress(description: str, total: int | None, enabled: bool = True) -> Progress:
     """A progress bar by bytes, on stderr, hidden when not a terminal or disabled."""
+    if not enabled:
+        # rich.progress costs start-up time, and most runs (not a terminal, small input) show no bar.
+        return cast("Progress", HiddenProgress())  # the same calls, so callers need not tell them apart
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     return Progress(
         TextColumn("{task.description}", markup=False, style="bold"),  # descriptions name files
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
         TimeRemainingColumn(),
-        console=err_console,
+        console=err_console.real,
         disable=not enabled,
         transient=True,
     )
@@ -149,7 +244,7 @@ def write_rows(
         return count
     if fmt is OutputFormat.csv:
         return write_csv_rows(({k: _csv_value(row.get(k)) for k in columns} for row in rows), columns, out)
-    target = console if out is sys.stdout else safe_console(file=out)
+    target = console.real if out is sys.stdout else safe_console(file=out)
     summary = render_table(rows, [table_column(c) for c in columns], target, title=title, max_rows=max_rows)
     return summary.total
 

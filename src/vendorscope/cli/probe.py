@@ -144,7 +144,7 @@ def _run(
         MofNCompleteColumn(),
         TextColumn("hosts"),
         TimeElapsedColumn(),
-        console=err_console,
+        console=err_console.real,
         disable=not err_console.is_terminal,
         transient=True,
     )

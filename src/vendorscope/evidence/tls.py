@@ -15,11 +15,12 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-from cryptography import x509
+from typing import TYPE_CHECKING, Any
 
 from vendorscope.evidence.record import DecodeError, Evidence, text
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 RECORD_HANDSHAKE = 22
 HS_SERVER_HELLO, HS_CERTIFICATE, HS_SERVER_HELLO_DONE = 2, 11, 14
@@ -231,6 +232,10 @@ class CertInfo:
 
 def parse_certificate(der: bytes) -> CertInfo:
     """The facts of a DER certificate; raises DecodeError on a malformed one."""
+    # Imported here: cryptography costs about 0.03 s of every start-up, and most runs
+    # (captures without TLS, most imports) never parse a certificate.
+    from cryptography import x509
+
     try:
         cert = x509.load_der_x509_certificate(der)
     except (ValueError, TypeError, x509.InvalidVersion) as exc:

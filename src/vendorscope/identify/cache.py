@@ -13,7 +13,7 @@ import os
 import pickle
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -43,14 +43,39 @@ def write_atomically(path: Path, data: bytes) -> None:
         pass  # a read-only home only costs the rebuild
 
 
-def cached_pickle(name: str, key: str, build: Callable[[], T], cache_dir: Path | None = None) -> T:
-    """``build()``, or its pickled result from an earlier run with the same key."""
+def cached_pickle(name: str, key: str, build: Callable[[], T], cache_dir: Path | None = None,
+                  valid: Callable[[Any], bool] | None = None) -> T:
+    """``build()``, or its pickled result from an earlier run with the same key.
+
+    ``valid`` checks what was read back: a readable pickle of something else (a
+    foreign file under this name) is rebuilt like a damaged one.
+    """
     path = (cache_dir or default_cache_dir()) / f"{name}-{key}.pickle"
     try:
         with path.open("rb") as f:
-            return pickle.load(f)  # noqa: S301 - our own cache, written below
+            value = pickle.load(f)  # noqa: S301 - our own cache, written below
+        if valid is None or valid(value):
+            return value
     except Exception:  # noqa: BLE001 - a missing or damaged entry is rebuilt
         pass
     value = build()
     write_atomically(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
     return value
+
+
+def cached_blob(name: str, key: str, build: Callable[[], bytes], decode: Callable[[bytes], T],
+                cache_dir: Path | None = None) -> T:
+    """``decode(build())``, reading the bytes from an earlier run with the same key when there is one.
+
+    For data whose cached form loads faster than a pickle (one read, no object
+    per entry). ``decode`` must raise on bytes it did not expect: a damaged,
+    truncated or foreign entry is then rebuilt and rewritten.
+    """
+    path = (cache_dir or default_cache_dir()) / f"{name}-{key}.bin"
+    try:
+        return decode(path.read_bytes())
+    except Exception:  # noqa: BLE001 - a missing or damaged entry is rebuilt
+        pass
+    data = build()
+    write_atomically(path, data)
+    return decode(data)

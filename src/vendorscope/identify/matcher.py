@@ -10,6 +10,7 @@ same matches in the same order (rule order), which the tests prove.
 from __future__ import annotations
 
 import importlib
+import os
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -181,20 +182,28 @@ def compile_database(group: Sequence[Rule]) -> Any:
     return db
 
 
+_HS_MAGIC = b"VSHS\x01"
+
+
 def _load_or_compile(group: Sequence[Rule], cache_dir: Path) -> Any:
     """Compiling hundreds of patterns takes seconds; a serialised database loads in
     milliseconds. The cache key is every pattern and flag, so any rule change misses."""
     version = str(getattr(hyperscan, "__version__", ""))
-    key = cache_key([version, *(f"{_hyperscan_flags(r)}:{r.pattern}" for r in group)])
+    key = cache_key([version, os.uname().machine, *(f"{_hyperscan_flags(r)}:{r.pattern}" for r in group)])
     path = cache_dir / f"hs-{key}.db"
+    # The file starts with its own key: a database copied or renamed from another
+    # entry is valid Hyperscan but answers for other patterns, so it must not load.
+    header = _HS_MAGIC + key.encode("ascii")
     try:
-        db = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
-        db.scratch = hyperscan.Scratch(db)  # a deserialised database comes without one
-        return db
+        data = path.read_bytes()
+        if data.startswith(header):
+            db = hyperscan.loadb(data[len(header) :], hyperscan.HS_MODE_BLOCK)
+            db.scratch = hyperscan.Scratch(db)  # a deserialised database comes without one
+            return db
     except (OSError, hyperscan.error, TypeError, ValueError):
         pass
     db = compile_database(group)
-    write_atomically(path, hyperscan.dumpb(db))
+    write_atomically(path, header + hyperscan.dumpb(db))
     return db
 
 
@@ -203,7 +212,12 @@ def _on_match(rule_id: int, start: int, end: int, flags: int, hits: list[int]) -
 
 
 class CompiledMatcher:
-    """All patterns of a kind in one Hyperscan database."""
+    """All patterns of a kind in one Hyperscan database.
+
+    A kind's database is loaded (from the cache, else compiled) when the kind is
+    first matched: a run sees a few of the 40-odd kinds, and each load is a file
+    read, a deserialisation and a scratch allocation.
+    """
 
     def __init__(self, rules: Iterable[Rule], cache_dir: Path | None = None) -> None:
         if hyperscan is None:
@@ -211,12 +225,23 @@ class CompiledMatcher:
         self._rules: dict[str, list[Rule]] = _by_kind(rules)
         self._dbs: dict[str, Any] = {}
         self._captures: dict[str, _CaptureExtractor] = {}
-        cache = cache_dir if cache_dir is not None else default_cache_dir()
-        for kind, group in self._rules.items():
-            self._dbs[kind] = _load_or_compile(group, cache)
+        self._cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
+
+    def compile_all(self) -> None:
+        """Load or compile every kind's database now (a refused pattern raises MatcherError here)."""
+        for kind in self._rules:
+            self._database(kind)
+
+    def _database(self, kind: str) -> Any:
+        db = self._dbs.get(kind)
+        if db is None and kind in self._rules:
+            group = self._rules[kind]
+            db = _load_or_compile(group, self._cache_dir)
             for rule in group:
                 if rule.id not in self._captures:
                     self._captures[rule.id] = _CaptureExtractor(rule)
+            self._dbs[kind] = db
+        return db
 
     def kinds(self) -> set[str]:
         return set(self._rules)
@@ -226,7 +251,7 @@ class CompiledMatcher:
 
     def match_many(self, kind: str, values: Sequence[str]) -> list[list[RuleMatch]]:
         """One database scan per value, all in this loop; captures only from the rules that hit."""
-        db = self._dbs.get(kind)
+        db = self._dbs.get(kind) or self._database(kind)
         if db is None:
             return [[] for _ in values]
         scan, group, captures = db.scan, self._rules[kind], self._captures

@@ -14,12 +14,17 @@ import csv
 import io
 import os
 import re
+import struct
+import sys
+from array import array
+from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.util import find_spec
 from pathlib import Path
 
-from vendorscope.identify.cache import cache_key, cached_pickle
+from vendorscope.identify.cache import cache_key, cached_blob
 
 # "70:B3:D5:04:20/36<TAB>CovelozTechn<TAB>Coveloz Technologies Inc." (no "/bits": 24 bits).
 _MANUF_LINE = re.compile(r"^([0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){2,5})(?:/(\d{1,2}))?\s*\t([^\t]*)(?:\t(.*))?$")
@@ -120,22 +125,131 @@ def parse_ieee_csv(text: str) -> dict[tuple[int, int], str]:
 
 _BLOCKS = ((36, "MA-S"), (28, "MA-M"), (24, "MA-L"))
 
+# The parsed table is cached as one blob that loads with one read and no parsing:
+# "VSOUI" + version, then per block size (36, 28, 24 bits) a sorted array of
+# prefixes and a parallel array of name numbers, then the names' end offsets and
+# their UTF-8 text. Arrays are native-endian (the key holds the byte order) and
+# 8-byte aligned so that memoryview.cast can use them in place.
+_BLOB_MAGIC = b"VSOUI\x00\x00\x01"
+_HEADER = struct.Struct("=8s4Q")  # magic; entries per block size (36, 28, 24); names
+
+
+class OuiDataError(ValueError):
+    """A cached OUI blob that is not one this version wrote (damaged, truncated, foreign)."""
+
+
+def _pad8(n: int) -> int:
+    return (n + 7) & ~7
+
+
+def encode_oui_blob(entries: dict[tuple[int, int], str]) -> bytes:
+    """The registry entries as the blob :func:`decode_oui_blob` reads."""
+    names = sorted(set(entries.values()))
+    number = {name: i for i, name in enumerate(names)}
+    counts, sections = [], []
+    for bits, _block in _BLOCKS:
+        keys = sorted(value for b, value in entries if b == bits)
+        counts.append(len(keys))
+        sections.append(array("Q", keys).tobytes())
+        sections.append(array("I", [number[entries[(bits, k)]] for k in keys]).tobytes())
+    encoded = [name.encode("utf-8") for name in names]
+    ends, total = [], 0
+    for item in encoded:
+        total += len(item)
+        ends.append(total)
+    sections.append(array("Q", ends).tobytes())
+    sections.append(b"".join(encoded))
+    out = bytearray(_HEADER.pack(_BLOB_MAGIC, *counts, len(names)))
+    for section in sections:
+        out += section
+        out += bytes(_pad8(len(out)) - len(out))
+    return bytes(out)
+
+
+def decode_oui_blob(data: bytes) -> OuiTable:
+    """The table in a blob from :func:`encode_oui_blob`; OuiDataError if it is not one."""
+    if len(data) < _HEADER.size:
+        raise OuiDataError("too short")
+    magic, *counts, n_names = _HEADER.unpack_from(data)
+    if magic != _BLOB_MAGIC:
+        raise OuiDataError("not an OUI blob of this version")
+    view, pos = memoryview(data), _HEADER.size
+
+    def take(n: int, size: int) -> memoryview:
+        nonlocal pos
+        end = pos + n * size
+        if end > len(data):
+            raise OuiDataError("truncated")
+        part = view[pos:end]
+        pos = _pad8(end)
+        return part
+
+    blocks = []
+    for count in counts:
+        keys = take(count, 8).cast("Q")
+        blocks.append((keys, take(count, 4).cast("I")))
+    ends = take(n_names, 8).cast("Q")
+    text_size = ends[-1] if n_names else 0
+    text = view[pos : pos + text_size]
+    if len(text) != text_size or any(len(idx) and max(idx) >= n_names for _, idx in blocks):
+        raise OuiDataError("truncated or inconsistent")
+    return OuiTable(dict(zip((bits for bits, _ in _BLOCKS), blocks, strict=True)), ends, text)
+
 
 class OuiTable:
-    def __init__(self, entries: dict[tuple[int, int], str]) -> None:
-        self._entries = entries
-        # 24-bit prefixes the IEEE divided into smaller (MA-M, MA-S, IAB) blocks.
-        self._split = {value >> (bits - 24) for bits, value in entries if bits > 24}
+    """Registrants by assigned block, looked up by binary search in sorted arrays.
+
+    The arrays are read from the cached blob as they are: loading the table is
+    one file read, whatever the registry's size (58,000 blocks).
+    """
+
+    def __init__(self, blocks: dict[int, tuple[Sequence[int], Sequence[int]]], name_ends: Sequence[int],
+                 names: memoryview | bytes) -> None:
+        self._blocks = blocks  # bits -> (sorted prefixes, name number of each)
+        self._name_ends = name_ends
+        self._names = names
+
+    @classmethod
+    def from_entries(cls, entries: dict[tuple[int, int], str]) -> OuiTable:
+        return decode_oui_blob(encode_oui_blob(entries))
+
+    def _name(self, number: int) -> str:
+        start = self._name_ends[number - 1] if number else 0
+        # "replace": names were written as UTF-8; a damaged blob must not fail a lookup mid-run
+        return bytes(self._names[start : self._name_ends[number]]).decode("utf-8", "replace")
+
+    def _find(self, bits: int, prefix: int) -> str | None:
+        keys, numbers = self._blocks[bits]
+        i = bisect_left(keys, prefix)
+        return self._name(numbers[i]) if i < len(keys) and keys[i] == prefix else None
+
+    def _any_in(self, bits: int, low: int, high: int) -> bool:
+        keys = self._blocks[bits][0]
+        i = bisect_left(keys, low)
+        return i < len(keys) and keys[i] < high
 
     def is_split(self, prefix24: int) -> bool:
-        return prefix24 in self._split
+        """Whether the IEEE divided this 24-bit prefix into smaller (MA-M, MA-S, IAB) blocks."""
+        return self._any_in(28, prefix24 << 4, (prefix24 + 1) << 4) or \
+            self._any_in(36, prefix24 << 12, (prefix24 + 1) << 12)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return sum(len(keys) for keys, _ in self._blocks.values())
+
+    def entries(self) -> dict[tuple[int, int], str]:
+        """Every block as {(bits, prefix): registrant} (builds a dict: not for hot paths)."""
+        names = [self._name(i) for i in range(len(self._name_ends))]
+        return {(bits, key): names[number] for bits, (keys, numbers) in self._blocks.items()
+                for key, number in zip(keys, numbers, strict=True)}
+
+    @property
+    def _entries(self) -> dict[tuple[int, int], str]:  # what tests and benchmarks used before the blob
+        return self.entries()
 
     def prefixes_of(self, organisations: set[str]) -> int:
         """How many assigned blocks are registered to these organisation names."""
-        return sum(org in organisations for org in self._entries.values())
+        wanted = {i for i in range(len(self._name_ends)) if self._name(i) in organisations}
+        return sum(number in wanted for _, numbers in self._blocks.values() for number in numbers)
 
     def lookup(self, mac: str) -> MacInfo:
         norm = normalise_mac(mac)
@@ -153,10 +267,10 @@ class OuiTable:
     def block_of(self, value: int) -> tuple[str, str, str] | None:
         """(registrant, prefix, block) of the assigned block holding a global address (a 48-bit int)."""
         for bits, block in _BLOCKS:
-            key = (bits, value >> (48 - bits))
-            org = self._entries.get(key)
+            prefix_value = value >> (48 - bits)
+            org = self._find(bits, prefix_value)
             if org is not None:
-                hexdigits = f"{key[1]:0{bits // 4}X}"
+                hexdigits = f"{prefix_value:0{bits // 4}X}"
                 prefix = ":".join(hexdigits[i : i + 2] for i in range(0, len(hexdigits), 2))
                 return org, prefix, block
         return None
@@ -166,10 +280,12 @@ def load_oui_table(extra_dir: Path | None = None, manuf: Path | None = None) -> 
     folder = (extra_dir or data_dir()) / "ieee"
     extra = sorted(folder.glob("*.csv")) if folder.is_dir() else []
     sources = [manuf or manuf_path(), *extra]
-    # Parsing 58,000 registry lines costs a noticeable part of every start-up;
-    # the parsed table is cached, keyed by the files it came from.
-    key = cache_key([*(f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sources), "oui-v2"])
-    return OuiTable(cached_pickle("oui", key, lambda: _parse_registry(sources[0], extra)))
+    # Parsing 58,000 registry lines costs a noticeable part of every start-up; the parsed
+    # table is cached as a blob, keyed by the files it came from (a changed file, a new
+    # `data update` export, another byte order or blob version is another key).
+    key = cache_key([*(f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sources),
+                     sys.byteorder, _BLOB_MAGIC])
+    return cached_blob("oui", key, lambda: encode_oui_blob(_parse_registry(sources[0], extra)), decode_oui_blob)
 
 
 def _parse_registry(manuf: Path, extra: list[Path]) -> dict[tuple[int, int], str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -204,10 +204,26 @@ def rule_files(extra: Iterable[Path] = ()) -> list[tuple[str, str]]:
 def load_rules(extra: Iterable[Path] = (), known_vendors: set[str] | None = None) -> list[Rule]:
     files = rule_files(extra)
     vendors = sorted(known_vendors) if known_vendors is not None else ["*"]
-    key = cache_key([repr(files), *vendors, "rules-v2"])
+    # Every name and text hashed as they are (repr() of a megabyte of rules cost 3 ms).
+    key = cache_key([*(part for name_text in files for part in name_text), *vendors, "rules-v3"])
     # Parsing and validating hundreds of rules costs a noticeable part of every
-    # command's start-up; the result depends only on the files' text.
-    return cached_pickle("rules", key, lambda: _parse_all(files, known_vendors))
+    # command's start-up; the result depends only on the files' text. Cached as
+    # plain tuples: unpickling a frozen slotted dataclass goes through
+    # dataclasses' __setstate__, several times slower than calling Rule().
+    values = cached_pickle("rules", key, lambda: [_rule_values(r) for r in _parse_all(files, known_vendors)],
+                           valid=_are_rule_values)
+    return [Rule(*v) for v in values]
+
+
+def _rule_values(rule: Rule) -> tuple[Any, ...]:
+    return tuple(getattr(rule, f.name) for f in fields(Rule))
+
+
+def _are_rule_values(value: Any) -> bool:
+    """Whether a cache entry holds what :func:`_rule_values` makes (not another version's or file's)."""
+    width = len(fields(Rule))
+    return isinstance(value, list) and all(
+        type(v) is tuple and len(v) == width and type(v[0]) is str and type(v[2]) is str for v in value)
 
 
 def _parse_all(files: list[tuple[str, str]], known_vendors: set[str] | None) -> list[Rule]:

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:  # rich is imported where a console or table is made: start-up time of every command
+    from rich.console import Console
+    from rich.text import Text
 
 ELLIPSIS = "…"
 DEFAULT_MAX_CHARS = 200
@@ -74,11 +74,15 @@ def terminal_text(value: object, max_chars: int | None = DEFAULT_MAX_CHARS) -> s
 
 def plain(value: object, max_chars: int | None = DEFAULT_MAX_CHARS, style: str = "") -> Text:
     """A Rich ``Text`` of a value from data: never parsed for markup or emoji."""
+    from rich.text import Text
+
     return Text(terminal_text(value, max_chars), style=style, no_wrap=False)
 
 
 def safe_console(file: IO[str] | None = None, stderr: bool = False, width: int | None = None) -> Console:
     """A console that reads no markup, emoji or highlighting from what it prints."""
+    from rich.console import Console
+
     return Console(
         file=file,
         stderr=stderr,
@@ -191,6 +195,8 @@ def render_table(
     else:
         _print_table(kept, chosen, console, title)
     if total > len(kept):
+        from rich.text import Text
+
         console.print(Text(f"{ELLIPSIS} {total - len(kept):,} more, {more_hint}"))
     return TableSummary(shown=len(kept), total=total)
 
@@ -216,6 +222,9 @@ def column_widths(columns: Sequence[Column], rows: Sequence[Mapping[str, str]], 
 def _print_table(
     rows: Sequence[Mapping[str, str]], columns: Sequence[Column], console: Console, title: str | None
 ) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=Text(terminal_text(title, None)) if title else None, show_lines=False, expand=False)
     for col, col_width in zip(columns, column_widths(columns, rows, console.width), strict=True):
         table.add_column(
@@ -233,6 +242,8 @@ def _print_table(
 def _print_blocks(
     rows: Sequence[Mapping[str, str]], columns: Sequence[Column], console: Console, title: str | None
 ) -> None:
+    from rich.text import Text
+
     if title:
         console.print(Text(terminal_text(title, None), style="bold"))
     label_width = max(len(c.header) for c in columns)
