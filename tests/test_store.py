@@ -657,3 +657,76 @@ def test_database_urls() -> None:
     assert database_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert database_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+# ---------------------------------------------------------------- one asset without loading them all
+
+
+def _part(kind: str, value: str, source: str, **keys: str) -> Observation:
+    return Observation(kind, value, source, T0, AssetKeys(**keys), {"row": 1})
+
+
+_MACS = ["00:e0:fc:00:00:01", "00:e0:fc:00:00:02", "c0:56:e3:00:00:03"]
+_IPS = ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+_NAMES = ["core-1", "100%_cam\"\\1", "交换机-1"]  # LIKE wildcards, JSON escapes and non-ASCII in a key
+_SERIALS = ["2102113347P0", "SN_%1"]
+
+
+@st.composite
+def _linked_sources(draw: st.DrawFn) -> dict[str, list[Observation]]:
+    """Three sources whose parts share MACs, IPs, hostnames and serials in every way."""
+    out: dict[str, list[Observation]] = {}
+    for source in ("pcap:a.pcap", "probe:lab", "import:cmdb.csv"):
+        parts = []
+        for _ in range(draw(st.integers(1, 4))):
+            keys = {name: draw(st.sampled_from(pool)) for name, pool in
+                    (("mac", _MACS), ("ip", _IPS), ("hostname", _NAMES), ("serial", _SERIALS))
+                    if draw(st.booleans())}
+            if keys:
+                parts.append(_part("ssh.banner", "SSH-2.0-HUAWEI-1.5", source, **keys))
+        out[source] = parts
+    return out
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_linked_sources())
+def test_one_asset_is_the_same_as_in_the_whole_list(tmp_path_factory: pytest.TempPathFactory,
+                                                    sources: dict[str, list[Observation]]) -> None:
+    """`asset(id)` groups only the parts linked to it by shared keys (searched, not all loaded): the
+    result is the asset of the whole merged list, for every id, also past the search's bound."""
+    with open_inventory(str(tmp_path_factory.mktemp("one-asset") / "inv.db")) as inv:
+        for source, observations in sources.items():
+            if observations:
+                write(inv, observations, source=source)
+        everything = {a.id: a for a in inv.assets()}
+        for asset_id, whole in everything.items():
+            one = inv.asset(asset_id)
+            assert one is not None
+            assert (one.id, one.keys, sorted(str(evidence_key(o)) for o in one.observations)) == (
+                whole.id, whole.keys, sorted(str(evidence_key(o)) for o in whole.observations))
+        original = inventory_module.MAX_NEAR_PARTS
+        inventory_module.MAX_NEAR_PARTS = 1  # the bound: all parts are grouped, with the same answer
+        try:
+            for asset_id, whole in everything.items():
+                one = inv.asset(asset_id)
+                assert one is not None and (one.id, one.keys) == (whole.id, whole.keys)
+        finally:
+            inventory_module.MAX_NEAR_PARTS = original
+
+
+def test_one_asset_is_found_through_a_chain_of_keys(inv: Inventory) -> None:
+    """SQLite and PostgreSQL: a probe's IP, a CMDB row with that IP and a serial, a capture with the
+    serial's MAC: one device, reached from any of its ids, with every part's evidence."""
+    write(inv, [_part("ssh.banner", "SSH-2.0-HUAWEI-1.5", "probe:lab", ip="10.0.0.1")], source="probe:lab")
+    write(inv, [_part("inventory.serial", "SN_%1", "import:cmdb.csv", ip="10.0.0.1", serial="SN_%1",
+                      hostname="100%_cam\"\\1")], source="import:cmdb.csv")
+    write(inv, [_part("mac", "00:e0:fc:00:00:01", "pcap:a.pcap", mac="00:e0:fc:00:00:01", serial="SN_%1"),
+                _part("mac", "c0:56:e3:00:00:03", "pcap:a.pcap", mac="c0:56:e3:00:00:03", hostname="交换机-1")],
+          source="pcap:a.pcap")
+    [device] = [a for a in inv.assets() if "SN_%1" in a.keys.get("serial", ())]
+    for asked in ("ip:10.0.0.1", "serial:SN_%1", "mac:00:e0:fc:00:00:01", device.id):
+        one = inv.asset(inv.find_asset_id(asked) or asked)
+        assert one is not None and one.id == device.id
+        assert {o.source for o in one.observations} == {"probe:lab", "import:cmdb.csv", "pcap:a.pcap"}
+    other = inv.asset("mac:c0:56:e3:00:00:03")
+    assert other is not None and {o.kind for o in other.observations} == {"mac"}

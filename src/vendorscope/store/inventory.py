@@ -108,6 +108,9 @@ Progress = Callable[[str, int], None]
 # How the caller judges a list of assets on a date; the store only calls it (it imports no judge).
 Judge = Callable[[Sequence[Asset], date], Iterable[Finding]]
 
+MAX_NEAR_PARTS = 5000  # an asset page groups at most this many linked parts, else all
+NEAR_CHUNK = 32  # key values searched per query (each one a LIKE over the key column)
+
 
 class InventoryError(Exception):
     """A problem with the inventory a user can act on; the message is one line."""
@@ -715,7 +718,14 @@ class Inventory:
         return merge_by_id(self._load_snapshot(conn, s.id, asset_ids, all_observations) for s in current)
 
     def _merged_part_ids(self, conn: Connection, current: Sequence[SnapshotInfo], wanted: set[str]) -> set[str]:
-        parts = [a for s in current for a in self._load_snapshot(conn, s.id, None, False)]
+        near = self._parts_sharing_keys(conn, current, wanted)
+        if near is None:  # too many parts share keys with it: group them all
+            parts = [a for s in current for a in self._load_snapshot(conn, s.id, None, False)]
+        else:
+            # Only parts that share a key, directly or through another part, can merge with the ones
+            # wanted; grouped in the same order as all parts would be, they group the same way.
+            parts = [a for s in current if near.get(s.id)
+                     for a in self._load_snapshot(conn, s.id, near[s.id], False)]
         found = set(wanted)
         for group in group_assets(parts):
             members = [parts[i] for i in group]
@@ -726,6 +736,42 @@ class Inventory:
             if merged_asset_id(keys) in wanted or any(m.id in wanted for m in members):
                 found.update(m.id for m in members)
         return found
+
+    def _parts_sharing_keys(self, conn: Connection, current: Sequence[SnapshotInfo], wanted: set[str],
+                            ) -> dict[int, set[str]] | None:
+        """The ids, per snapshot, of the parts linked to ``wanted`` ids by shared keys, found by
+        searching the key columns (no full load); None beyond :data:`MAX_NEAR_PARTS` parts."""
+        a = asset_table.c
+        keys_column = a["keys"]  # `a.keys` is the collection's own method
+        snapshot_ids = [s.id for s in current]
+        seen_keys: set[tuple[str, str]] = set()
+        pending: set[tuple[str, str]] = {(w.split(":", 1)[0], w.split(":", 1)[1]) for w in wanted if ":" in w}
+        near: dict[int, set[str]] = defaultdict(set)
+        rows_seen: set[tuple[int, int]] = set()
+        while pending:
+            batch = sorted(pending - seen_keys)[:NEAR_CHUNK]
+            pending -= set(batch)
+            seen_keys.update(batch)
+            if not batch:
+                continue
+            patterns = [sa.cast(keys_column, sa.Text).like(f"%{_like_escape(json.dumps(value, ensure_ascii=False))}%",
+                                                           escape="\\") for _name, value in batch]
+            wanted_keys = set(batch)
+            query = sa.select(a.snapshot_id, a.asset_no, a.asset_id, keys_column).where(
+                a.snapshot_id.in_(snapshot_ids), sa.or_(a.asset_id.in_([f"{n}:{v}" for n, v in batch]), *patterns))
+            for snapshot_id, asset_no, asset_id, keys in conn.execute(query):
+                if (snapshot_id, asset_no) in rows_seen:
+                    continue
+                decoded = R.json_value(keys) or {}
+                pairs = {(name, str(v)) for name, values in decoded.items() for v in values}
+                if not pairs & wanted_keys and asset_id not in {f"{n}:{v}" for n, v in batch}:
+                    continue  # the text matched inside another value
+                rows_seen.add((snapshot_id, asset_no))
+                if len(rows_seen) > MAX_NEAR_PARTS:
+                    return None
+                near[snapshot_id].add(str(asset_id))
+                pending |= pairs - seen_keys
+        return near
 
     def _load_snapshot(
         self,
@@ -1099,3 +1145,8 @@ class SnapshotWriter:
 def _key_rows(snapshot_id: int, asset_no: int, asset: Asset) -> list[R.Row]:
     return [(snapshot_id, name, R.clean_text(value), asset_no)
             for name, values in asset.keys.items() for value in values]
+
+
+def _like_escape(text: str) -> str:
+    """``text`` matched literally by LIKE … ESCAPE '\\'."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
