@@ -226,8 +226,8 @@ def test_snmp_system_and_lldp_neighbours(run: tuple[ProbeReport, Path, Scope]) -
     assert seen["snmp.sysobjectid"] == {"1.3.6.1.4.1.2011.2.224.279"}
     assert seen["snmp.sysname"] == {"core-router-1"}
     neighbour = values(run[0], mac="00:19:c6:12:34:56")
-    assert neighbour == {"mac": {"00:19:c6:12:34:56"}, "lldp.sysname": {"zte-olt-1"},
-                         "lldp.sysdescr": {"ZXA10 C300, ZTE Corporation"}}
+    assert neighbour == {"mac": {"00:19:c6:12:34:56"}, "lldp.chassis_id": {"00:19:c6:12:34:56"},
+                         "lldp.sysname": {"zte-olt-1"}, "lldp.sysdescr": {"ZXA10 C300, ZTE Corporation"}}
     lldp = next(o for o in run[0].observations if o.kind == "lldp.sysname")
     assert lldp.keys.ip is None and lldp.keys.hostname == "zte-olt-1"
     assert lldp.context["reported_by"] == H4 and lldp.context["local_port"] == 5
