@@ -679,3 +679,32 @@ def test_the_same_answer_on_many_connections_is_counted_each_time() -> None:
     assert len(bodies) == 1 and bodies[0].context["count"] == 3
     assert bodies[0].context["path"] == "/cgi-bin/magicBox.cgi?action=getSystemInfo"
     assert len(extractor.parsed) == 2  # the request and the answer, each parsed once
+
+
+def test_a_captured_lldp_walk_joins_its_answers(tmp_path: Path) -> None:
+    """A manager walks lldpRemTable column by column: the chassis id, the name and the description
+    of one neighbour come in three answers; the capture gives the neighbour whole, keyed by its own
+    MAC and never the agent's address, as the probe's walk does."""
+    rem = "1.0.8802.1.1.2.1.4.1.1"
+    answers = [
+        [(f"{rem}.4.0.5.1", ASN1_INTEGER(4)), (f"{rem}.5.0.5.1", ASN1_STRING(bytes.fromhex("0019c6123456")))],
+        [(f"{rem}.9.0.5.1", ASN1_STRING(b"zte-olt-1"))],
+        [(f"{rem}.10.0.5.1", ASN1_STRING(b"ZXA10 C300, ZTE Corporation\r\nV2.1"))],
+    ]
+    agent, manager = ("00:e0:fc:00:00:01", "10.0.0.1"), ("02:00:00:00:00:09", "10.0.0.9")
+    frames = [s.Ether(src=agent[0], dst=manager[0]) / s.IP(src=agent[1], dst=manager[1])
+              / s.UDP(sport=161, dport=40000)
+              / s.SNMP(community="public", PDU=s.SNMPresponse(id=i, varbindlist=[
+                  s.SNMPvarbind(oid=ASN1_OID(oid), value=value) for oid, value in varbinds]))
+              for i, varbinds in enumerate(answers)]
+    path = tmp_path / "walk.pcap"
+    s.wrpcap(str(path), frames)
+    neighbour = {o.kind: o for o in read_observations(path) if o.keys.mac == "00:19:c6:12:34:56"}
+    assert {kind: o.value for kind, o in neighbour.items()} == {
+        "mac": "00:19:c6:12:34:56", "lldp.chassis_id": "00:19:c6:12:34:56", "lldp.sysname": "zte-olt-1",
+        "lldp.sysdescr": "ZXA10 C300, ZTE Corporation\nV2.1"}
+    assert all(o.keys.ip is None and o.context["reported_by"] == "10.0.0.1" and o.context["frame"] == 1
+               for o in neighbour.values())
+    # read alone, the answer with the description ties it to no device
+    assert snmp.decode_snmp(bytes(s.SNMP(community="public", PDU=s.SNMPresponse(varbindlist=[
+        s.SNMPvarbind(oid=ASN1_OID(oid), value=value) for oid, value in answers[2]])))) == []

@@ -166,7 +166,7 @@ def test_every_high_risk_profile_is_compared(both: dict[str, Any]) -> None:
 
 
 # What a capture does not tell the same way: that a port is open (it reads what was said, not who
-# answered), and LLDP neighbours from the SNMP lldpRemTable (partly: see the xfail below).
+# answered), and LLDP neighbours from the SNMP lldpRemTable (compared on their own below).
 NOT_FROM_ONE_MESSAGE = ("tcp.open", "lldp.", "mac")
 
 
@@ -191,9 +191,6 @@ def test_every_probe_observation_over_plain_tcp_and_udp_is_in_the_capture(both: 
     assert not missing, f"{len(missing)} probe observations the capture does not give: {sorted(missing)[:5]}"
 
 
-@pytest.mark.xfail(strict=True, reason="a walk of lldpRemTable spans several GETBULK answers (column by column); "
-                                       "the capture's SNMP decoder reads each answer on its own, so a neighbour's "
-                                       "lldp.sysdescr that comes in a later answer than its chassis id has no key")
 def test_the_capture_gives_the_snmp_lldp_neighbours(both: dict[str, Any]) -> None:
     probe, pcap = _everything(both, ("lldp.",))
     assert probe and probe <= pcap

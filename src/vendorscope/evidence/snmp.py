@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from vendorscope.evidence.record import (
     MAX_VALUE,
@@ -58,6 +59,7 @@ LLDP_REM_PREFIX = LLDP_REM_ENTRY + "."
 REM_CHASSIS_SUBTYPE, REM_CHASSIS_ID, REM_PORT_ID, REM_PORT_DESC, REM_SYS_NAME, REM_SYS_DESC = 4, 5, 7, 8, 9, 10
 CHASSIS_MAC, CHASSIS_NETWORK_ADDRESS = 4, 5  # LldpChassisIdSubtype values
 SnmpValue = bytes | str | int  # a varbind's value: octets, an OID as text, or an integer
+MAX_LLDP_VARBINDS = 5000  # lldpRemTable values read from one agent (a walk, or a capture's answers)
 
 TAG_INTEGER, TAG_OCTETS, TAG_NULL, TAG_OID, TAG_SEQUENCE = 0x02, 0x04, 0x05, 0x06, 0x30
 PDU_RESPONSE, PDU_TRAP_V1, PDU_INFORM, PDU_TRAP_V2, PDU_REPORT = 0xA2, 0xA4, 0xA6, 0xA7, 0xA8
@@ -138,13 +140,29 @@ def varbinds(data: bytes, pos: int, end: int) -> list[tuple[str, int, bytes]]:
     return out
 
 
+class SnmpAnswer(NamedTuple):
+    """What one SNMP message says: facts about the agent, and the lldpRemTable varbinds it carried
+    (a walk of that table spans several answers, column by column: a reader of many answers joins
+    them before :func:`lldp_neighbours`)."""
+
+    facts: list[Evidence]
+    lldp_rows: list[tuple[str, SnmpValue]]
+
+
 def decode_snmp(payload: bytes) -> list[Evidence]:
-    """Facts from what an agent says about itself (responses, traps, informs)."""
+    """Facts from what an agent says about itself (responses, traps, informs), and the neighbours
+    whose rows this one message holds whole."""
+    answer = read_answer(payload)
+    return answer.facts + rows_evidence(answer.lldp_rows)
+
+
+def read_answer(payload: bytes) -> SnmpAnswer:
+    """One SNMP message read: v1/v2c responses, traps and informs (requests and v3 say nothing)."""
     _tag, pos, end = expect(payload, 0, len(payload), TAG_SEQUENCE, "message")
     _tag, vpos, vend = expect(payload, pos, end, TAG_INTEGER, "version")
     version = decode_int(payload[vpos:vend])
     if version not in (0, 1):
-        return []  # v3: the interesting part is usually encrypted
+        return SnmpAnswer([], [])  # v3: the interesting part is usually encrypted
     _tag, _cpos, cend = expect(payload, vend, end, TAG_OCTETS, "community")
     pdu_tag, ppos, pend = read_tlv(payload, cend, end)
     facts: list[Evidence] = []
@@ -162,7 +180,7 @@ def decode_snmp(payload: bytes) -> list[Evidence]:
             pos = expect(payload, pos, pend, TAG_INTEGER, what)[2]
         bindings = varbinds(payload, pos, pend)
     else:
-        return []  # requests name what the manager wants, not what the agent is
+        return SnmpAnswer([], [])  # requests name what the manager wants, not what the agent is
     remote: list[tuple[str, SnmpValue]] = []
     for oid, vtag, value in bindings:
         if oid == SYS_DESCR and vtag == TAG_OCTETS and value:
@@ -177,9 +195,7 @@ def decode_snmp(payload: bytes) -> list[Evidence]:
             facts.append(found)
         elif oid.startswith(LLDP_REM_PREFIX) and vtag in (TAG_OCTETS, TAG_INTEGER):
             remote.append((oid, decode_int(value) if vtag == TAG_INTEGER else value))
-    for neighbour in lldp_neighbours(remote):
-        facts.extend(neighbour_evidence(neighbour))
-    return facts
+    return SnmpAnswer(facts, remote)
 
 
 def inventory_evidence(oid: str, value: bytes) -> Evidence | None:
@@ -308,6 +324,11 @@ def lldp_neighbours(varbinds: Iterable[tuple[str, SnmpValue]]) -> list[LldpNeigh
             )
         )
     return out
+
+
+def rows_evidence(varbinds: Iterable[tuple[str, SnmpValue]]) -> list[Evidence]:
+    """The evidence of every neighbour in lldpRemEntry (oid, value) pairs."""
+    return [fact for n in lldp_neighbours(varbinds) for fact in neighbour_evidence(n)]
 
 
 def neighbour_evidence(n: LldpNeighbour) -> list[Evidence]:

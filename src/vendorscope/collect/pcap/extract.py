@@ -49,6 +49,7 @@ from vendorscope.collect.pcap.link import (
     link_layer,
 )
 from vendorscope.collect.pcap.reader import EPB, ProgressCallback, Run, read_frames
+from vendorscope.collect.pcap.snmp_walks import LldpWalks
 from vendorscope.collect.pcap.tcp import Reassembler, Stream
 from vendorscope.evidence import arp, cdp, dhcp, dhip, lldp, mdns, nbns, sadp, sip, snmp, upnp, wsdiscovery
 from vendorscope.evidence.record import Evidence, is_unicast_mac
@@ -132,6 +133,7 @@ class Extractor:
     def __post_init__(self) -> None:
         self.source = f"pcap:{self.name}"
         self.tcp = Reassembler(self._deliver_stream)
+        self.lldp_walks = LldpWalks()
         # Short TCP messages already parsed → their evidence (see _deliver_stream)
         self.parsed: dict[tuple[str, str | None, bytes], list[Evidence]] = {}
 
@@ -249,6 +251,7 @@ class Extractor:
         finally:
             report.frames += frame
         self.tcp.flush()
+        self._flush_lldp_walks()
         yield from self.drain()
 
     # The walkers take the common frames in place, in as few steps as possible: a TCP segment in an
@@ -504,9 +507,20 @@ class Extractor:
         decode, policy, protocol = decoder
         if policy == LINK and not multicast:
             policy = IP  # a unicast answer may have been routed: key by IP only
+        if decode is snmp.decode_snmp:  # a walk spans answers: their neighbour rows are joined at the end
+            src_ip = _ip_text(src_raw)
+            found = self.lldp_walks.read(payload, src_ip, frame, ts, sport)
+            if found:
+                self._add_all(found, policy, frame, ts, l2src, src_ip, protocol, port=sport)
+            return
         found = decode(payload)
         if found:
             self._add_all(found, policy, frame, ts, l2src, _ip_text(src_raw), protocol, port=sport)
+
+    def _flush_lldp_walks(self) -> None:
+        """The neighbours each agent's lldpRemTable answers describe, with the frame its walk began in."""
+        for agent, walk, found in self.lldp_walks.neighbours():
+            self._add_all(found, IP, walk.frame, walk.ts, None, agent, "snmp", port=walk.port, reported_by=agent)
 
     def _transport(self, header: ip.IpHeader, data: bytes, frame: int, ts: float, l2src: bytes | None,
                    cut: bool) -> None:

@@ -27,21 +27,19 @@ from vendorscope.evidence.snmp import (
     ENT_PHYSICAL_CLASS,
     LLDP_REM_ENTRY,
     MAX_ENTITY_ROWS,
+    MAX_LLDP_VARBINDS,
     SYS_DESCR,
     SYS_NAME,
     SYS_OBJECT_ID,
-    LldpNeighbour,
     SnmpValue,
     chassis_row,
     inventory_evidence,
     inventory_oids,
-    lldp_neighbours,
-    neighbour_evidence,
+    rows_evidence,
     text_of,
 )
 from vendorscope.model import AssetKeys, Observation
 
-MAX_WALK_VARBINDS = 5000
 BULK_REPETITIONS = 25
 
 # sysNames too common to tie two records to one device.
@@ -53,12 +51,6 @@ class Credential:
     label: str  # what the audit log shows: never the secret
     community: str | None = None
     user: SnmpV3User | None = None
-
-
-def neighbour_observations(gate: Gate, step: Step, reported_by: str, neighbours: list[LldpNeighbour],
-                           ) -> list[Observation]:
-    return [gate.record(step, found, reported_by=reported_by)
-            for n in neighbours for found in neighbour_evidence(n)]
 
 
 # -- pysnmp at the edge ------------------------------------------------------------
@@ -233,10 +225,11 @@ class SnmpProber:
         return out
 
     async def _lldp(self, target: str, port: int, credential: Credential) -> list[Observation]:
-        step, pairs = await self._walk(target, port, credential, LLDP_REM_ENTRY, "lldpRemTable", MAX_WALK_VARBINDS)
+        step, pairs = await self._walk(target, port, credential, LLDP_REM_ENTRY, "lldpRemTable", MAX_LLDP_VARBINDS)
         if step is None or not pairs:
             return []
-        return neighbour_observations(self.gate, step, target, lldp_neighbours(pairs))
+        # The neighbours' own keys only (evidence/snmp.py): the agent is who reported them.
+        return [self.gate.record(step, found, reported_by=target) for found in rows_evidence(pairs)]
 
     async def _walk(self, target: str, port: int, credential: Credential, root: str, name: str,
                     limit: int) -> tuple[Step | None, list[tuple[str, SnmpValue]]]:
