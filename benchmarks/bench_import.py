@@ -20,8 +20,11 @@ which grows with the evidence, not with the file.
 process (peak RSS from ``os.wait4``, the child's own rusage), at two sizes per
 importer: a table CSV (hostname, ip, mac, manufacturer, model, site) of
 ``--rows`` rows and a quarter of it, nmap XML, scan-data JSON lines, SBOM files
-and a NetBox stand-in on 127.0.0.1 (tests/netbox_replay.py). The import
-stores batch by batch, so peak RSS must stay about the same as the input grows.
+(many small ones, then one large document), and a NetBox stand-in on 127.0.0.1
+(tests/netbox_replay.py) serving ``--devices`` devices. The import stores batch
+by batch, so peak RSS must stay about the same as the input grows (an SBOM is
+one document read whole, up to its 128 MB limit: that one grows with the
+document). Peak RSS is the child's own (VmHWM), see ``run_import``.
 
     python benchmarks/bench_import.py --pipeline --rows 1000000
     python benchmarks/bench_import.py --pipeline --quick    # 100,000 rows, small files
@@ -200,6 +203,20 @@ def write_sboms(folder: Path, count: int) -> list[Path]:
     return paths
 
 
+def write_big_sbom(path: Path, components: int) -> Path:
+    """One CycloneDX document of ``components`` libraries (each with a description and hashes the reader skips)."""
+    parts = [{"type": "library", "name": f"lib{i}", "version": "1.0",
+              "purl": f"pkg:maven/com.vendor{i % 500}/lib{i}@1.0",
+              "supplier": {"name": f"Supplier {i % 300}"}, "description": "x" * 200,
+              "hashes": [{"alg": "SHA-256", "content": "ab" * 32}], "licenses": [{"license": {"id": "MIT"}}]}
+             for i in range(components)]
+    doc = {"bomFormat": "CycloneDX", "specVersion": "1.6", "serialNumber": f"urn:uuid:bench-{components}",
+           "metadata": {"component": {"type": "device", "name": "Camera", "manufacturer": {"name": "Hikvision"}}},
+           "components": parts}
+    path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    return path
+
+
 def netbox_device(template: dict[str, object], i: int) -> dict[str, object]:
     """Device ``i`` of the stand-in: a recorded device renamed, without an address (each its own asset)."""
     device = dict(template)
@@ -304,7 +321,7 @@ PIPELINE_KINDS = ("table", "nmap", "scandata", "sbom", "netbox")
 
 
 def pipeline(rows: int, scan_size: int, nmap_size: int, sboms: int, devices: int,
-             kinds: tuple[str, ...] = PIPELINE_KINDS) -> bool:
+             kinds: tuple[str, ...] = PIPELINE_KINDS, sbom_components: int = 100_000) -> bool:
     ok = True
     with tempfile.TemporaryDirectory(prefix="vs-bench-import-") as tmp_text:
         tmp = Path(tmp_text)
@@ -331,6 +348,12 @@ def pipeline(rows: int, scan_size: int, nmap_size: int, sboms: int, devices: int
             paths = write_sboms(tmp / f"sbom-{n}", n)
             runs.append((f"{n:,} files", run_import(["sbom", *map(str, paths)], db)))
         ok = (not runs or pipeline_pair("sbom", runs)) and ok
+        runs = []
+        for n in (sbom_components // 4, sbom_components) if "sbom" in kinds else ():
+            path = write_big_sbom(tmp / f"sbom-{n}.cdx.json", n)
+            runs.append((f"{path.stat().st_size / MB:,.0f} MB doc", run_import(["sbom", str(path)], db)))
+            path.unlink()
+        ok = (not runs or pipeline_pair("sbom", runs)) and ok
         if "netbox" not in kinds:
             return ok
         runs = []
@@ -351,6 +374,8 @@ def main() -> int:
     parser.add_argument("--nmap-mb", type=int, default=200, help="--pipeline: nmap XML MB (default 200)")
     parser.add_argument("--devices", type=int, default=40_000, help="--pipeline: NetBox devices (default 40,000)")
     parser.add_argument("--sboms", type=int, default=2000, help="--pipeline: SBOM files (default 2,000)")
+    parser.add_argument("--sbom-components", type=int, default=100_000,
+                        help="--pipeline: components of the one large SBOM (default 100,000; 61 MB)")
     parser.add_argument("--kinds", default=",".join(PIPELINE_KINDS), help="--pipeline: importers to run")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "FILE", "BYTES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -361,8 +386,9 @@ def main() -> int:
     if args.pipeline:
         kinds = tuple(args.kinds.split(","))
         if args.quick:
-            return 0 if pipeline(100_000, 40 * MB, 20 * MB, 200, 4000, kinds) else 1
-        return 0 if pipeline(args.rows, args.scan_mb * MB, args.nmap_mb * MB, args.sboms, args.devices, kinds) else 1
+            return 0 if pipeline(100_000, 40 * MB, 20 * MB, 200, 4000, kinds, 20_000) else 1
+        return 0 if pipeline(args.rows, args.scan_mb * MB, args.nmap_mb * MB, args.sboms, args.devices, kinds,
+                                 args.sbom_components) else 1
     nmap_size, scan_size = (40 * MB, 80 * MB) if args.quick else (500 * MB, 1024 * MB)
     ok = True
     with tempfile.TemporaryDirectory(prefix="vs-bench-import-") as tmp:
