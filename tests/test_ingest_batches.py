@@ -211,3 +211,14 @@ def test_a_writer_mark_is_judged_gone_only_when_provably_gone() -> None:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     assert writer_gone({**mine, "pid": child.pid})  # ended
+
+
+def test_a_snapshot_read_back_in_small_chunks_is_every_asset_in_order(db_url: str, engine: Engine) -> None:
+    result = ingest(spread_network(10), source="chunks", db=db_url, engine=engine, started_at=T0, batch_size=7)
+    assert result.snapshot_id is not None and not result.complete
+    with open_inventory(db_url, create=False) as inv:
+        whole = inv.assets(result.snapshot_id)
+        for chunk in (1, 3, 1000):
+            read = list(inv.iter_snapshot_assets(result.snapshot_id, chunk=chunk))
+            assert shape(read) == shape(whole) and len(read) == 10
+            assert all(a.observations and a.attributions for a in read)

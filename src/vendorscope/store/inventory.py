@@ -805,9 +805,12 @@ class Inventory:
         numbers = None if asset_ids is None and asset_nos is None else [row.asset_no for row in asset_rows]
 
         def of_these_assets(columns: list[Any], table: sa.Table) -> sa.Select[Any]:
-            select = sa.select(*columns).where(table.c.snapshot_id == snapshot_id, table.c.asset_no >= 0)
+            # One lower bound only: given "asset_no >= 0 AND asset_no >= first", SQLite's planner searched
+            # from 0, so reading a snapshot back chunk by chunk was quadratic in its size.
+            lower = 0 if no_range is None else max(0, no_range[0])
+            select = sa.select(*columns).where(table.c.snapshot_id == snapshot_id, table.c.asset_no >= lower)
             if no_range is not None:
-                select = select.where(table.c.asset_no >= no_range[0], table.c.asset_no < no_range[1])
+                select = select.where(table.c.asset_no < no_range[1])
             return select if numbers is None else select.where(table.c.asset_no.in_(numbers))
 
         # Condensed: only the first sighting's context (file, frame, port, row), extracted by the database.
