@@ -191,16 +191,29 @@ def write_table(path: Path, rows: int) -> int:
 
 
 def write_sboms(folder: Path, count: int) -> list[Path]:
-    """``count`` copies of the SBOM fixtures (each its own file, so its own product)."""
+    """``count`` copies of the SBOM fixtures, each made its own product (document id, serial number, host name,
+    address and MAC address changed), as an export of many devices' SBOMs would be."""
     folder.mkdir(exist_ok=True)
     fixtures = sorted(p for p in SBOM_FIXTURES.iterdir() if p.is_file())
     paths = []
     for i in range(count):
         fixture = fixtures[i % len(fixtures)]
         path = folder / f"{i:06d}-{fixture.name}"
-        path.write_bytes(fixture.read_bytes())
+        path.write_bytes(own_copy(fixture.read_bytes(), i))
         paths.append(path)
     return paths
+
+
+def own_copy(data: bytes, i: int) -> bytes:
+    data = re.sub(rb"urn:uuid:[0-9a-f-]+", lambda m: m.group(0) + f"-{i}".encode(), data)
+    data = re.sub(rb'("documentNamespace":\s*"[^"]+)"', lambda m: m.group(1) + f'-{i}"'.encode(), data)
+    for serial in (b"AAWRJ12345678", b"2102311TUJ10L9000123"):  # the devices' serial numbers
+        data = data.replace(serial, serial[:-8] + f"{i:08d}".encode())
+    data = data.replace(b"OLT-MA5800-01", f"OLT-MA5800-{i}".encode())
+    # Left shared, the fixture's address would make every copy a candidate for merging with every stored
+    # one (they never merge: their serial numbers differ), which the store pays for per batch (README).
+    data = data.replace(b"10.20.30.41", _address(i).encode())
+    return data.replace(b"4C-BD-8F-12-34-56", f"4C-BD-8F-{i >> 16 & 255:02X}-{i >> 8 & 255:02X}-{i & 255:02X}".encode())
 
 
 def write_big_sbom(path: Path, components: int) -> Path:
