@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,6 +167,18 @@ def _write_unfinished_in_a_child(url: str) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code, url], capture_output=True, timeout=300)
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()
+    if not url.startswith("postgresql"):
+        return
+    # PostgreSQL frees a killed client's session locks when its server process sees the connection close.
+    held = sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                   "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+    with open_inventory(url, create=False) as inv:
+        for _ in range(600):
+            with inv.engine.connect() as conn:
+                if not conn.execute(held).scalar():
+                    return
+            time.sleep(0.05)
+    raise AssertionError("the killed writer's advisory lock was never released")
 
 
 def _incomplete(url: str) -> list[str]:
