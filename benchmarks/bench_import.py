@@ -20,8 +20,11 @@ which grows with the evidence, not with the file.
 process (peak RSS from ``os.wait4``, the child's own rusage), at two sizes per
 importer: a table CSV (hostname, ip, mac, manufacturer, model, site) of
 ``--rows`` rows and a quarter of it, nmap XML, scan-data JSON lines, SBOM files
-and a NetBox stand-in on 127.0.0.1 (tests/netbox_replay.py). The import
-stores batch by batch, so peak RSS must stay about the same as the input grows.
+(many small ones, then one large document), and a NetBox stand-in on 127.0.0.1
+(tests/netbox_replay.py) serving ``--devices`` devices. The import stores batch
+by batch, so peak RSS must stay about the same as the input grows (an SBOM is
+one document read whole, up to its 128 MB limit: that one grows with the
+document). Peak RSS is the child's own (VmHWM), see ``run_import``.
 
     python benchmarks/bench_import.py --pipeline --rows 1000000
     python benchmarks/bench_import.py --pipeline --quick    # 100,000 rows, small files
@@ -40,6 +43,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 NMAP_FIXTURE = ROOT / "tests" / "fixtures" / "nmap" / "lab-sV.xml"
@@ -141,7 +145,7 @@ def child(kind: str, path: Path, limit: int) -> dict[str, float]:
             observations += 1
     seconds = time.perf_counter() - start
     return {"records": collector.records, "observations": observations, "bad": collector.bad_count,
-            "seconds": seconds, "bytes": limit, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "seconds": seconds, "bytes": limit, "peak_mb": own_peak_mb()}
 
 
 def measure(kind: str, path: Path, limit: int) -> dict[str, float]:
@@ -187,41 +191,112 @@ def write_table(path: Path, rows: int) -> int:
 
 
 def write_sboms(folder: Path, count: int) -> list[Path]:
-    """``count`` copies of the SBOM fixtures (each its own file, so its own product)."""
+    """``count`` copies of the SBOM fixtures, each made its own product (document id, serial number, host name,
+    address and MAC address changed), as an export of many devices' SBOMs would be."""
     folder.mkdir(exist_ok=True)
     fixtures = sorted(p for p in SBOM_FIXTURES.iterdir() if p.is_file())
     paths = []
     for i in range(count):
         fixture = fixtures[i % len(fixtures)]
         path = folder / f"{i:06d}-{fixture.name}"
-        path.write_bytes(fixture.read_bytes())
+        path.write_bytes(own_copy(fixture.read_bytes(), i))
         paths.append(path)
     return paths
 
 
-def write_netbox(folder: Path, devices: int) -> Path:
-    """The recorded NetBox fixtures with ``devices`` devices (copies of the recorded ones, renamed)."""
-    folder.mkdir(exist_ok=True)
-    for fixture in NETBOX_FIXTURES.iterdir():
-        (folder / fixture.name).write_bytes(fixture.read_bytes())
-    recorded = json.loads((NETBOX_FIXTURES / "dcim-devices.json").read_text("utf-8"))
-    results = []
-    for i in range(devices):
-        device = json.loads(json.dumps(recorded["results"][i % len(recorded["results"])]))
-        device.update(id=i + 1, name=f"dev-{i}", display=f"dev-{i}", serial=f"SN{i:08d}", asset_tag=f"AT-{i}")
-        device["primary_ip"] = device["primary_ip4"] = None
-        results.append(device)
-    recorded.update(count=devices, results=results)
-    (folder / "dcim-devices.json").write_text(json.dumps(recorded), encoding="utf-8")
-    return folder
+def own_copy(data: bytes, i: int) -> bytes:
+    data = re.sub(rb"urn:uuid:[0-9a-f-]+", lambda m: m.group(0) + f"-{i}".encode(), data)
+    data = re.sub(rb'("documentNamespace":\s*"[^"]+)"', lambda m: m.group(1) + f'-{i}"'.encode(), data)
+    for serial in (b"AAWRJ12345678", b"2102311TUJ10L9000123"):  # the devices' serial numbers
+        data = data.replace(serial, serial[:-8] + f"{i:08d}".encode())
+    data = data.replace(b"OLT-MA5800-01", f"OLT-MA5800-{i}".encode())
+    # Left shared, the fixture's address would make every copy a candidate for merging with every stored
+    # one (they never merge: their serial numbers differ), which the store pays for per batch (README).
+    data = data.replace(b"10.20.30.41", _address(i).encode())
+    return data.replace(b"4C-BD-8F-12-34-56", f"4C-BD-8F-{i >> 16 & 255:02X}-{i >> 8 & 255:02X}-{i & 255:02X}".encode())
+
+
+def write_big_sbom(path: Path, components: int) -> Path:
+    """One CycloneDX document of ``components`` libraries (each with a description and hashes the reader skips)."""
+    parts = [{"type": "library", "name": f"lib{i}", "version": "1.0",
+              "purl": f"pkg:maven/com.vendor{i % 500}/lib{i}@1.0",
+              "supplier": {"name": f"Supplier {i % 300}"}, "description": "x" * 200,
+              "hashes": [{"alg": "SHA-256", "content": "ab" * 32}], "licenses": [{"license": {"id": "MIT"}}]}
+             for i in range(components)]
+    doc = {"bomFormat": "CycloneDX", "specVersion": "1.6", "serialNumber": f"urn:uuid:bench-{components}",
+           "metadata": {"component": {"type": "device", "name": "Camera", "manufacturer": {"name": "Hikvision"}}},
+           "components": parts}
+    path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    return path
+
+
+def netbox_device(template: dict[str, object], i: int) -> dict[str, object]:
+    """Device ``i`` of the stand-in: a recorded device renamed, without an address (each its own asset)."""
+    device = dict(template)
+    device.update(id=i + 1, name=f"dev-{i}", display=f"dev-{i}", serial=f"SN{i:08d}", asset_tag=f"AT-{i}",
+                  primary_ip=None, primary_ip4=None)
+    return device
+
+
+def netbox_server(devices: int) -> object:
+    """The loopback NetBox stand-in (tests/netbox_replay.py) serving ``devices`` generated devices a page at a
+    time: no file of them is written or parsed per request, so any size serves at the same speed."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from netbox_replay import NetboxReplay
+
+    recorded = json.loads((NETBOX_FIXTURES / "dcim-devices.json").read_text("utf-8"))["results"]
+
+    class GeneratedNetbox(NetboxReplay):  # type: ignore[misc]
+        def answer(self, raw_path: str, authorization: str | None, host: str) -> tuple[int, object, dict[str, str]]:
+            parts = urlsplit(raw_path)
+            if parts.path.rstrip("/") != "/api/dcim/devices" or authorization != f"Token {self.token}":
+                return super().answer(raw_path, authorization, host)  # type: ignore[no-any-return]
+            query = parse_qs(parts.query)
+            limit = min(int(query.get("limit", ["50"])[0]) or self.max_page_size, self.max_page_size)
+            offset = int(query.get("offset", ["0"])[0])
+            page = [netbox_device(recorded[i % len(recorded)], i) for i in range(offset, min(devices, offset + limit))]
+            following = offset + limit
+            next_url = f"http://{host}{parts.path}?limit={limit}&offset={following}" if following < devices else None
+            return 200, {"count": devices, "next": next_url, "previous": None, "results": page}, {}
+
+    return GeneratedNetbox(max_page_size=1000)
+
+
+# The child's own peak: ``VmHWM`` of its address space after exec. ``ru_maxrss`` (from ``wait4`` or
+# ``getrusage``) is not it: Linux carries the spawning process's peak across fork/vfork + exec, so a
+# child of a 500 MB parent "peaks" at 500 MB however little it uses.
+PEAK_WRAPPER = """
+import atexit, runpy, sys
+out = sys.argv.pop(1)
+def peak():
+    for line in open('/proc/self/status'):
+        if line.startswith('VmHWM:'):
+            open(out, 'w').write(line.split()[1])
+atexit.register(peak)
+sys.argv[0] = 'vendorscope'
+runpy.run_module('vendorscope', run_name='__main__', alter_sys=True)
+"""
+
+
+def own_peak_mb() -> float:
+    """This process's peak RSS since its exec (VmHWM), in MB; ru_maxrss where /proc is missing."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_import(args: list[str], db: Path) -> dict[str, float]:
     """One `vendorscope import` in a fresh process: seconds, peak RSS (MB) and what it said it stored."""
     db.unlink(missing_ok=True)
+    peak_file = db.with_suffix(".peak")
+    peak_file.unlink(missing_ok=True)
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "vendorscope", "-q", "import", *args, "--db", str(db),
-                             "--format", "jsonl", "--output", os.devnull],
+    proc = subprocess.Popen([sys.executable, "-c", PEAK_WRAPPER, str(peak_file), "-q", "import", *args,
+                             "--db", str(db), "--format", "jsonl", "--output", os.devnull],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     assert proc.stderr is not None
     stderr = proc.stderr.read()
@@ -230,12 +305,13 @@ def run_import(args: list[str], db: Path) -> dict[str, float]:
     seconds = time.perf_counter() - start
     if proc.returncode not in (0, 1):
         raise SystemExit(f"import failed ({proc.returncode}): {stderr.decode(errors='replace')[-2000:]}")
+    peak_mb = int(peak_file.read_text()) / 1024 if peak_file.exists() else usage.ru_maxrss / 1024
     from vendorscope.store.inventory import open_inventory
 
     with open_inventory(str(db), create=False) as inv:
         [snapshot] = inv.snapshots()
-    return {"seconds": seconds, "peak_mb": usage.ru_maxrss / 1024, "records": float(snapshot.stats.get("records", 0)),
-            "observations": snapshot.observations, "assets": snapshot.assets}
+    return {"seconds": seconds, "peak_mb": peak_mb, "records": float(snapshot.stats.get("records", 0)),
+            "observations": snapshot.observations, "assets": snapshot.assets, "cpu": usage.ru_utime + usage.ru_stime}
 
 
 def pipeline_line(kind: str, label: str, run: dict[str, float]) -> None:
@@ -258,7 +334,7 @@ PIPELINE_KINDS = ("table", "nmap", "scandata", "sbom", "netbox")
 
 
 def pipeline(rows: int, scan_size: int, nmap_size: int, sboms: int, devices: int,
-             kinds: tuple[str, ...] = PIPELINE_KINDS) -> bool:
+             kinds: tuple[str, ...] = PIPELINE_KINDS, sbom_components: int = 100_000) -> bool:
     ok = True
     with tempfile.TemporaryDirectory(prefix="vs-bench-import-") as tmp_text:
         tmp = Path(tmp_text)
@@ -285,17 +361,17 @@ def pipeline(rows: int, scan_size: int, nmap_size: int, sboms: int, devices: int
             paths = write_sboms(tmp / f"sbom-{n}", n)
             runs.append((f"{n:,} files", run_import(["sbom", *map(str, paths)], db)))
         ok = (not runs or pipeline_pair("sbom", runs)) and ok
+        runs = []
+        for n in (sbom_components // 4, sbom_components) if "sbom" in kinds else ():
+            path = write_big_sbom(tmp / f"sbom-{n}.cdx.json", n)
+            runs.append((f"{path.stat().st_size / MB:,.0f} MB doc", run_import(["sbom", str(path)], db)))
+            path.unlink()
+        ok = (not runs or pipeline_pair("sbom", runs)) and ok
         if "netbox" not in kinds:
-            return ok
-        sys.path.insert(0, str(ROOT / "tests"))
-        try:
-            from netbox_replay import NetboxReplay
-        except ImportError as exc:
-            print(f"  netbox: skipped ({exc})")
             return ok
         runs = []
         for n in (devices // 4, devices):
-            with NetboxReplay(max_page_size=1000, fixtures=write_netbox(tmp / f"netbox-{n}", n)) as server:
+            with netbox_server(n) as server:  # type: ignore[attr-defined]
                 os.environ["VENDORSCOPE_NETBOX_TOKEN"] = server.token
                 runs.append((f"{n:,} devices", run_import(["netbox", server.url], db)))
         ok = pipeline_pair("netbox", runs) and ok
@@ -309,6 +385,10 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000, help="--pipeline: table rows (default 1,000,000)")
     parser.add_argument("--scan-mb", type=int, default=1024, help="--pipeline: scan data MB (default 1024)")
     parser.add_argument("--nmap-mb", type=int, default=200, help="--pipeline: nmap XML MB (default 200)")
+    parser.add_argument("--devices", type=int, default=40_000, help="--pipeline: NetBox devices (default 40,000)")
+    parser.add_argument("--sboms", type=int, default=2000, help="--pipeline: SBOM files (default 2,000)")
+    parser.add_argument("--sbom-components", type=int, default=100_000,
+                        help="--pipeline: components of the one large SBOM (default 100,000; 61 MB)")
     parser.add_argument("--kinds", default=",".join(PIPELINE_KINDS), help="--pipeline: importers to run")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "FILE", "BYTES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -319,8 +399,9 @@ def main() -> int:
     if args.pipeline:
         kinds = tuple(args.kinds.split(","))
         if args.quick:
-            return 0 if pipeline(100_000, 40 * MB, 20 * MB, 200, 4000, kinds) else 1
-        return 0 if pipeline(args.rows, args.scan_mb * MB, args.nmap_mb * MB, 2000, 40_000, kinds) else 1
+            return 0 if pipeline(100_000, 40 * MB, 20 * MB, 200, 4000, kinds, 20_000) else 1
+        return 0 if pipeline(args.rows, args.scan_mb * MB, args.nmap_mb * MB, args.sboms, args.devices, kinds,
+                                 args.sbom_components) else 1
     nmap_size, scan_size = (40 * MB, 80 * MB) if args.quick else (500 * MB, 1024 * MB)
     ok = True
     with tempfile.TemporaryDirectory(prefix="vs-bench-import-") as tmp:

@@ -1,9 +1,11 @@
-"""NetBox import through pynetbox, against a local server replaying recorded API responses."""
+"""NetBox import, page by page, against a local server replaying recorded API responses."""
 
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from netbox_replay import NetboxReplay
@@ -97,3 +99,70 @@ def test_device_records_that_are_not_devices() -> None:
         NB.device_observations({"name": "x"}, NB.NetboxRefs(), source="s", server="http://nb", seen_at=NOW)
     minimal = NB.device_observations({"id": 9}, NB.NetboxRefs(), source="s", server="http://nb", seen_at=NOW)
     assert minimal == []
+
+
+# -- paging: one page at a time, through NetBox's next links, on the server we were given -------------
+
+
+class _Changed(NetboxReplay):
+    """The stand-in, with its answers for the devices changed by ``change(body, host)``."""
+
+    def __init__(self, change: Callable[[Any, str], Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.change = change
+
+    def answer(self, raw_path: str, authorization: str | None, host: str) -> tuple[int, Any, dict[str, str]]:
+        status, body, headers = super().answer(raw_path, authorization, host)
+        if raw_path.startswith("/api/dcim/devices/") and status == 200:
+            body = self.change(body, host)
+        return status, body, headers
+
+
+def _next_link(rewrite: Callable[[str, str], str]) -> Callable[[Any, str], Any]:
+    return lambda body, host: {**body, "next": rewrite(body["next"], host) if body["next"] else None}
+
+
+def test_devices_are_read_a_fixed_page_size_at_a_time_through_next_links() -> None:
+    # The server would give everything at once; the reader asks for pages of its own size anyway.
+    with NetboxReplay(max_page_size=1000) as replay:
+        session = NB._session(replay.token, True)
+        sizes = [len(page) for page in NB.pages(session, replay.url, NB.DEVICES, 5, page_size=3)]
+    assert sizes == [3, 3, 1]
+    assert [r for r in replay.requests if r.startswith("/api/dcim/devices/")] == [
+        "/api/dcim/devices/?limit=3", "/api/dcim/devices/?limit=3&offset=3", "/api/dcim/devices/?limit=3&offset=6"]
+
+
+def test_observations_are_handed_on_before_the_last_page_is_asked_for() -> None:
+    with NetboxReplay() as replay:  # 2 devices a page
+        stream = NB.read_netbox(replay.url, replay.token, "s", Collector(), NOW)
+        next(stream)
+        device_requests = [r for r in replay.requests if r.startswith("/api/dcim/devices/")]
+        assert len(device_requests) == 1
+        rest = list(stream)
+    assert rest and sum(r.startswith("/api/dcim/devices/") for r in replay.requests) == 4
+
+
+def test_a_next_link_to_another_host_is_asked_of_the_given_server() -> None:
+    assert NB.next_page("https://elsewhere.example:8443/nb/api/dcim/devices/?limit=2&offset=2",
+                        "http://127.0.0.1:8000") == "http://127.0.0.1:8000/nb/api/dcim/devices/?limit=2&offset=2"
+    assert NB.next_page(None, "http://127.0.0.1:8000") is None
+    assert NB.next_page("javascript:alert(1)", "http://127.0.0.1:8000") is None
+    # A NetBox behind a proxy that names itself wrongly: every page still comes from the server we were given.
+    elsewhere = _next_link(lambda link, host: link.replace(f"http://{host}", "http://netbox.internal:8080"))
+    with _Changed(elsewhere) as replay:
+        observations, collector = read(replay)
+    assert collector.records == 7 and len(by_name(observations)) == 7
+
+
+def test_a_next_link_going_round_in_circles_ends() -> None:
+    with _Changed(_next_link(lambda link, host: f"http://{host}/api/dcim/devices/?limit={NB.PAGE_SIZE}")) as replay:
+        observations, collector = read(replay)
+    # page 1, then the link back to page 1 is not followed again
+    assert collector.records == 2 and sum(r.startswith("/api/dcim/devices/") for r in replay.requests) == 1
+
+
+@pytest.mark.parametrize("body", [{"results": 5}, [1, 2], {"detail": "hello"}, "text"])
+def test_an_answer_that_is_not_a_list_page_is_one_failure(body: Any) -> None:
+    with _Changed(lambda _, host: body) as replay, pytest.raises(ImportFailure) as info:
+        read(replay)
+    assert "did not answer with NetBox's JSON" in str(info.value)

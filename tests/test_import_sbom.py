@@ -206,3 +206,25 @@ def test_spdx_containment_cycles_do_not_hang() -> None:
     observations, collector = read(json.dumps(doc).encode())
     assert collector.bad_count == 0
     assert len(to_assets(observations)) == 1
+
+
+def test_a_long_components_list_is_never_decoded_whole() -> None:
+    # What the reader skips (descriptions, hashes) would be most of the memory if the document were decoded
+    # into dicts at once; decoded an element at a time, only the components' few read fields are kept.
+    import tracemalloc
+
+    parts = [{"type": "library", "name": f"lib{i}", "supplier": {"name": f"Supplier {i % 7}"},
+              "description": "d" * 4000, "hashes": [{"alg": "SHA-256", "content": "ab" * 32}]} for i in range(3000)]
+    data = json.dumps(_bom(metadata={"component": {"type": "device", "name": "cam",
+                                                   "manufacturer": {"name": "Dahua"}}}, components=parts)).encode()
+    tracemalloc.start()
+    try:
+        document = S.parse_document(data, "big.json", Collector())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(document.components) == 3000 and document.components[-1].supplier == "Supplier 3"
+    assert peak < len(data) // 4, f"{peak:,} bytes allocated for a {len(data):,}-byte document"
+    observations, collector = read(data)
+    assert collector.bad_count == 0 and collector.records == 3001
+    assert sum(o.kind == "sbom.supplier" for o in observations) == 7  # repeats kept once, as before

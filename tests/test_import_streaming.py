@@ -1,6 +1,7 @@
 """`vendorscope import` streams into the store batch by batch: a kill -9 half-way through a long import
 (after some of its batches are committed) leaves the earlier snapshots whole and readable, the interrupted
-snapshot invisible, and the next run completes as usual. On SQLite and, when available, PostgreSQL."""
+snapshot invisible, and the next run completes as usual and removes the interrupted snapshot's rows.
+On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -94,6 +95,11 @@ def test_kill_9_after_some_batches_keeps_earlier_snapshots_and_a_rerun_completes
     again = run_import(big, db_url, "cmdb-b")
     assert again.returncode == 0, again.stderr.decode()
     assert visible(db_url) == {"cmdb-a": SMALL, "cmdb-b": BIG}
+    # the re-run removed what the killed import had committed: no rows of an incomplete snapshot are left
+    assert committed_part(db_url) == 0
+    with open_inventory(db_url, create=False) as inv, inv.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(snapshot_table)).scalar() == 2
+        assert conn.execute(sa.select(sa.func.count()).select_from(asset_table)).scalar() == SMALL + BIG
     with open_inventory(db_url, create=False) as inv:
         [snapshot] = [s for s in inv.snapshots() if s.source.endswith("cmdb-b")]
         assert snapshot.observations == 4 * BIG and snapshot.stats["records"] == BIG

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +17,7 @@ from pg import PostgresServer, postgres_server
 
 from vendorscope.identify.engine import Engine
 from vendorscope.model import Asset, AssetKeys, Observation
-from vendorscope.pipeline import ingest, stored_assets
+from vendorscope.pipeline import ingest, stored_assets, to_assets
 from vendorscope.store.inventory import open_inventory
 from vendorscope.store.models import asset_key_table, asset_table, snapshot_table
 
@@ -141,3 +146,92 @@ def test_an_error_mid_stream_stores_nothing_and_the_inventory_goes_on(db_url: st
 def test_without_a_store_nothing_is_batched(engine: Engine) -> None:
     result = ingest(spread_network(5), source="x", db=None, engine=engine, batch_size=2)
     assert result.complete and result.asset_count == len(result.assets) == 5 and result.snapshot_id is None
+
+
+# ---------------------------------------------------------------- snapshots abandoned by a killed writer
+
+
+def _write_unfinished_in_a_child(url: str) -> None:
+    """A writer in another process that commits one batch and is killed (SIGKILL) before finishing."""
+    code = (
+        "import os, signal, sys\n"
+        "from datetime import UTC, datetime\n"
+        "from vendorscope.model import AssetKeys, Observation\n"
+        "from vendorscope.pipeline import to_assets\n"
+        "from vendorscope.store.inventory import open_inventory\n"
+        "o = [Observation(kind='mac', value='e0:06:30:00:00:01', source='t', seen_at=datetime.now(UTC),\n"
+        "                 keys=AssetKeys(mac='e0:06:30:00:00:01'))]\n"
+        "with open_inventory(sys.argv[1]) as inv:\n"
+        "    inv.snapshot_writer('killed', datetime.now(UTC), {}).add(o, to_assets(o))\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, url], capture_output=True, timeout=300)
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()
+    if not url.startswith("postgresql"):
+        return
+    # PostgreSQL frees a killed client's session locks when its server process sees the connection close.
+    held = sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                   "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+    with open_inventory(url, create=False) as inv:
+        for _ in range(600):
+            with inv.engine.connect() as conn:
+                if not conn.execute(held).scalar():
+                    return
+            time.sleep(0.05)
+    raise AssertionError("the killed writer's advisory lock was never released")
+
+
+def _incomplete(url: str) -> list[str]:
+    with open_inventory(url, create=False) as inv, inv.engine.connect() as conn:
+        s = snapshot_table.c
+        return [row[0] for row in conn.execute(sa.select(s.source).where(s.complete.is_(False)).order_by(s.id))]
+
+
+def _rows(url: str) -> int:
+    with open_inventory(url, create=False) as inv, inv.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(asset_table)).scalar() or 0)
+
+
+def test_a_killed_writers_snapshot_is_removed_and_a_live_ones_kept(db_url: str, engine: Engine) -> None:
+    ingest(spread_network(3), source="before", db=db_url, engine=engine, started_at=T0)
+    _write_unfinished_in_a_child(db_url)
+    assert _incomplete(db_url) == ["killed"] and _rows(db_url) == 4
+    with open_inventory(db_url) as inv:
+        live = inv.snapshot_writer("live", T0, {})
+        batch = spread_network(2)
+        live.add(batch, to_assets(batch, engine))  # its first batch cleans up after the killed one
+        assert _incomplete(db_url) == ["live"] and _rows(db_url) == 3 + 2
+        # another cleaner (another process, another import) leaves the writer that is still at work alone
+        assert inv.remove_abandoned_snapshots() == []
+        with open_inventory(db_url) as other:
+            assert other.remove_abandoned_snapshots() == []
+        live.finish()
+    assert _incomplete(db_url) == []
+    with open_inventory(db_url, create=False) as inv:
+        assert sorted(s.source for s in inv.snapshots()) == ["before", "live"]
+        assert all("_writer" not in s.stats for s in inv.snapshots())
+
+
+def test_a_writer_mark_is_judged_gone_only_when_provably_gone() -> None:
+    from vendorscope.store.inventory import writer_gone, writer_mark
+
+    mine = writer_mark()
+    assert not writer_gone(mine)  # this process
+    assert not writer_gone({**mine, "host": mine["host"] + "-elsewhere", "pid": 2**22 + 1})  # cannot tell
+    assert not writer_gone(None) and not writer_gone({"host": mine["host"], "pid": "1"})
+    parent = {**writer_mark(), "pid": os.getppid()}
+    assert writer_gone({**parent, "start": -1})  # that process id now belongs to a later process
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert writer_gone({**mine, "pid": child.pid})  # ended
+
+
+def test_a_snapshot_read_back_in_small_chunks_is_every_asset_in_order(db_url: str, engine: Engine) -> None:
+    result = ingest(spread_network(10), source="chunks", db=db_url, engine=engine, started_at=T0, batch_size=7)
+    assert result.snapshot_id is not None and not result.complete
+    with open_inventory(db_url, create=False) as inv:
+        whole = inv.assets(result.snapshot_id)
+        for chunk in (1, 3, 1000):
+            read = list(inv.iter_snapshot_assets(result.snapshot_id, chunk=chunk))
+            assert shape(read) == shape(whole) and len(read) == 10
+            assert all(a.observations and a.attributions for a in read)

@@ -15,7 +15,11 @@ commits a snapshot's rows and its ``complete`` flag together; a
 own and sets the flag in a last transaction, so a writer killed at any point
 leaves its snapshot incomplete (invisible, its rows unread) and every other
 snapshot as it was. An error in the writing process removes its incomplete
-snapshot; after a kill -9 its rows stay, unseen, until removed by hand.
+snapshot; after a kill -9 its rows stay, unseen, until the next batched write
+(any import, pcap, probe…) removes them (``remove_abandoned_snapshots``): on
+PostgreSQL a writer holds an advisory lock while it writes, so a snapshot no
+lock guards is abandoned, whichever host wrote it; on SQLite the snapshot
+names its writer's host and process, and one whose process is gone is.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
+import os
+import socket
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -395,6 +401,28 @@ class Inventory:
                       asset_table):
             conn.execute(table.delete().where(table.c.snapshot_id == snapshot_id))
         conn.execute(snapshot_table.delete().where(snapshot_table.c.id == snapshot_id))
+
+    def remove_abandoned_snapshots(self) -> list[int]:
+        """Remove the snapshots whose writer died before finishing them (kill -9, power loss); their ids.
+
+        A snapshot still being written stays: on PostgreSQL its writer holds an
+        advisory lock (WRITER_LOCK_BASE + id), on SQLite its writer's process is
+        alive or on another host (see ``writer_gone``).
+        """
+        s = snapshot_table.c
+        removed: list[int] = []
+        with self.engine.connect() as conn, self._write_transaction(conn):
+            for snapshot_id, stats in conn.execute(sa.select(s.id, s.stats).where(s.complete.is_(False))).all():
+                if self.dialect == "postgresql":
+                    # Taken only if no writer holds it; a transaction lock, released at commit.
+                    gone = bool(conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:key)"),
+                                             {"key": WRITER_LOCK_BASE + snapshot_id}).scalar())
+                else:
+                    gone = writer_gone(stats.get(WRITER_MARK) if isinstance(stats, dict) else None)
+                if gone:
+                    self._delete_snapshot(conn, snapshot_id)
+                    removed.append(snapshot_id)
+        return removed
 
     def annotate(
         self,
@@ -807,9 +835,12 @@ class Inventory:
         numbers = None if asset_ids is None and asset_nos is None else [row.asset_no for row in asset_rows]
 
         def of_these_assets(columns: list[Any], table: sa.Table) -> sa.Select[Any]:
-            select = sa.select(*columns).where(table.c.snapshot_id == snapshot_id, table.c.asset_no >= 0)
+            # One lower bound only: given "asset_no >= 0 AND asset_no >= first", SQLite's planner searched
+            # from 0, so reading a snapshot back chunk by chunk was quadratic in its size.
+            lower = 0 if no_range is None else max(0, no_range[0])
+            select = sa.select(*columns).where(table.c.snapshot_id == snapshot_id, table.c.asset_no >= lower)
             if no_range is not None:
-                select = select.where(table.c.asset_no >= no_range[0], table.c.asset_no < no_range[1])
+                select = select.where(table.c.asset_no < no_range[1])
             return select if numbers is None else select.where(table.c.asset_no.in_(numbers))
 
         # Condensed: only the first sighting's context (file, frame, port, row), extracted by the database.
@@ -983,6 +1014,49 @@ class _BulkWriter:
 KEY_CHUNK = 500
 
 
+# PostgreSQL: a batched writer holds the advisory lock WRITER_LOCK_BASE + snapshot id from before its
+# snapshot is first committed until it is complete or removed, so a snapshot left incomplete by a killed
+# writer is told apart from one still being written, from any host.
+WRITER_LOCK_BASE = 0x7673 << 32
+# An incomplete snapshot's stats name its writer: host, process id and the process's start time (so a
+# process id used again by another process does not keep a dead writer's snapshot alive).
+WRITER_MARK = "_writer"
+
+
+def writer_mark() -> dict[str, Any]:
+    """What names this process as a snapshot's writer."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), "start": _process_start(os.getpid())}
+
+
+def _process_start(pid: int) -> int | None:
+    """When a process started (clock ticks after boot, from Linux's /proc); None where that cannot be read."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[19])  # field 22; fields after the name start at 3
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def writer_gone(mark: Any) -> bool:
+    """Whether the process a snapshot names as its writer is provably gone: same host, and no process of that
+    id, or another one started later. A writer on another host, or an unreadable mark, is never judged gone."""
+    if not isinstance(mark, dict) or mark.get("host") != socket.gethostname():
+        return False
+    pid = mark.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or pid == os.getpid():
+        return False
+    if Path("/proc/self/stat").exists():
+        start = _process_start(pid)
+        return start is None or start != mark.get("start")
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 class SnapshotWriter:
     """Writes one snapshot in batches: each ``add`` is one transaction, ``finish`` marks it complete.
 
@@ -1005,13 +1079,18 @@ class SnapshotWriter:
         self.loose_no = 0
         self.merged = 0
         self.time = R.sqlite_time_encoder() if inventory.dialect == "sqlite" else R.aware_time_encoder()
+        self._lock: Connection | None = None  # PostgreSQL: the connection holding the writer's advisory lock
 
     def add(self, observations: Sequence[Observation], assets: Sequence[Asset]) -> None:
         """Store one batch: its assets (resolved from ``observations``), merged with stored ones sharing a key."""
         inventory = self.inventory
+        if self.snapshot_id is None:
+            self._remove_abandoned()
         with _gc_paused(), inventory.engine.connect() as conn, inventory._write_transaction(conn):
             if self.snapshot_id is None:
-                self.snapshot_id = inventory._insert_snapshot(conn, self.source, self.started_at, self.stats)
+                self.snapshot_id = inventory._insert_snapshot(
+                    conn, self.source, self.started_at, {**(self.stats or {}), WRITER_MARK: writer_mark()})
+                self._hold_lock(self.snapshot_id)  # before the snapshot is committed, so never seen unguarded
             snapshot_id = self.snapshot_id
             writer = _BulkWriter(conn, None)
             fresh: list[Asset] = list(assets)
@@ -1043,6 +1122,30 @@ class SnapshotWriter:
                 merged_keys = [dict(zip(R.ASSET_KEY_COLUMNS, row, strict=True))
                                for no, asset in rewritten for row in _key_rows(snapshot_id, no, asset)]
                 conn.execute(insert.on_conflict_do_nothing(), merged_keys)
+
+    def _remove_abandoned(self) -> None:
+        """Clean up after writers killed earlier, before this one starts (best effort: it only frees space)."""
+        with suppress(sa.exc.DBAPIError):
+            self.inventory.remove_abandoned_snapshots()
+
+    def _hold_lock(self, snapshot_id: int) -> None:
+        if self.inventory.dialect != "postgresql":
+            return
+        self._lock = self.inventory.engine.connect()
+        self._lock.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": WRITER_LOCK_BASE + snapshot_id})
+        self._lock.commit()  # a session lock: it outlives this transaction, and the connection stays idle
+
+    def _release_lock(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is None:
+            return
+        try:
+            lock.execute(sa.text("SELECT pg_advisory_unlock_all()"))  # a pooled connection must not keep it
+            lock.commit()
+        except sa.exc.DBAPIError:
+            lock.invalidate()  # closing the session frees the lock
+        finally:
+            lock.close()
 
     def _stored_numbers(self, conn: Connection, assets: Sequence[Asset]) -> dict[tuple[str, str], set[int]]:
         """The stored assets of this snapshot that share a key with these, by key."""
@@ -1108,6 +1211,12 @@ class SnapshotWriter:
 
     def finish(self) -> int:
         """Mark the snapshot complete (with its counts and ``stats`` as they now stand); returns its id."""
+        try:
+            return self._finish()
+        finally:
+            self._release_lock()
+
+    def _finish(self) -> int:
         inventory = self.inventory
         with inventory.engine.connect() as conn, inventory._write_transaction(conn):
             if self.snapshot_id is None:
@@ -1140,6 +1249,8 @@ class SnapshotWriter:
                 inventory._delete_snapshot(conn, self.snapshot_id)
         except sa.exc.DBAPIError:
             pass
+        finally:
+            self._release_lock()
 
 
 def _key_rows(snapshot_id: int, asset_no: int, asset: Asset) -> list[R.Row]:

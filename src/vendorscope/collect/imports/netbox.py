@@ -1,4 +1,4 @@
-"""A NetBox server's devices → observations, through its REST API (pynetbox).
+"""A NetBox server's devices → observations, through its REST API, a page at a time.
 
 Reads devices, and the sites, device types, manufacturers and device roles
 they refer to. Per device: NetBox's manufacturer (``netbox.manufacturer``, a
@@ -8,28 +8,38 @@ label the registry normalises), model and platform, its role (a
 site's tags (``asset.tag``: a site tagged ``military`` makes the asset's
 site tags say so). Name, serial, asset tag and primary IP are the keys.
 
-The network edge (``fetch``) is separate from the pure mapping
+The network edge (``read_netbox``, ``pages``) is separate from the pure mapping
 (``device_observations``) so the mapping can be tested on recorded records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from vendorscope.collect.imports.common import Collector, ImportFailure, clean, ip_or_none, observation
 from vendorscope.collect.imports.table import ColumnSpec, default_columns, role_of
 from vendorscope.model import AssetKeys, Observation
 
 TIMEOUT_S = 30.0
+# Devices asked for per request. NetBox caps it at MAX_PAGE_SIZE (1000 by default); asking for a
+# fixed size, rather than pynetbox's "everything left" after the first page, keeps one page in memory
+# even on a NetBox configured without a cap.
+PAGE_SIZE = 500
+DEVICES = "dcim/devices"
 ENDPOINTS = {
-    "sites": ("dcim", "sites"),
-    "device_types": ("dcim", "device_types"),
-    "manufacturers": ("dcim", "manufacturers"),
-    "roles": ("dcim", "device_roles"),
+    "sites": "dcim/sites",
+    "device_types": "dcim/device-types",
+    "manufacturers": "dcim/manufacturers",
+    "roles": "dcim/device-roles",
 }
+# The fields of the side objects device_observations reads; the rest of each record is dropped.
+REF_FIELDS = ("id", "name", "display", "slug", "model", "part_number", "manufacturer", "region", "tags")
+V2_TOKEN_PREFIX = "nbt_"
 
 
 class RecordError(ValueError):
@@ -136,34 +146,89 @@ def device_observations(
 # -- the edge -------------------------------------------------------------------------------------
 
 
-def _api(url: str, token: str | None, verify: bool, timeout: float) -> Any:
-    import pynetbox
+class _HttpStatus(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+
+
+class _NotNetbox(Exception):
+    """The answer is not a NetBox list page (JSON with a ``results`` list)."""
+
+
+def _session(token: str | None, verify: bool) -> Any:
     import requests
 
-    class _Session(requests.Session):
-        def request(self, *args: Any, **kwargs: Any) -> Any:
-            kwargs.setdefault("timeout", timeout)
-            return super().request(*args, **kwargs)
-
-    api = pynetbox.api(url, token=token)
-    session = _Session()
+    session = requests.Session()
     session.verify = verify
-    api.http_session = session
-    return api
+    session.headers["Accept"] = "application/json"
+    if token:
+        # NetBox 4.5's v2 tokens (nbt_<id>.<secret>) are bearer tokens; the older ones say "Token".
+        scheme = "Bearer" if token.startswith(V2_TOKEN_PREFIX) and "." in token else "Token"
+        session.headers["Authorization"] = f"{scheme} {token}"
+    return session
+
+
+def next_page(link: Any, server: str) -> str | None:
+    """NetBox's ``next`` link, asked of ``server`` itself: its path and query only, never another host.
+
+    The token goes with every request, so a link naming another host (a hostile
+    answer, or a NetBox behind a proxy that does not know its public name) must
+    not take it there.
+    """
+    if not isinstance(link, str) or not link.strip():
+        return None
+    parts = urlsplit(link.strip())
+    if not parts.path.startswith("/"):
+        return None
+    base = urlsplit(server)
+    return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
+
+
+def _page(session: Any, url: str, timeout: float) -> dict[str, Any]:
+    import msgspec
+
+    response = session.get(url, timeout=timeout)
+    if response.status_code != 200:
+        raise _HttpStatus(response.status_code, clean(response.text, 200) or "")
+    try:
+        body = msgspec.json.decode(response.content)
+    except msgspec.DecodeError:
+        raise _NotNetbox from None
+    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+        raise _NotNetbox
+    return body
+
+
+def pages(session: Any, server: str, path: str, timeout: float, page_size: int = PAGE_SIZE,
+          ) -> Iterator[list[Any]]:
+    """The records of one list endpoint, a page at a time, following NetBox's ``next`` links.
+
+    Only the page being read is in memory. Stops at an empty page or a link
+    already followed (a server sending us round in circles).
+    """
+    url: str | None = f"{server}/api/{path}/?limit={page_size}"
+    followed: set[str] = set()
+    while url is not None and url not in followed:
+        followed.add(url)
+        body = _page(session, url, timeout)
+        results = body["results"]
+        if not results:
+            return
+        yield results
+        url = next_page(body.get("next"), server)
 
 
 def _describe(exc: Exception, url: str) -> str:
-    import pynetbox
     import requests
 
-    if isinstance(exc, pynetbox.RequestError):
-        status = getattr(exc.req, "status_code", "?")
-        if status in (401, 403):
-            return f"NetBox at {url} refused the token (HTTP {status}): check --token or VENDORSCOPE_NETBOX_TOKEN"
-        if status == 404:
+    if isinstance(exc, _HttpStatus):
+        if exc.status in (401, 403):
+            return f"NetBox at {url} refused the token (HTTP {exc.status}): check --token or VENDORSCOPE_NETBOX_TOKEN"
+        if exc.status == 404:
             return f"{url} has no NetBox API here (HTTP 404): give the server's base URL, e.g. https://netbox.example"
-        return f"NetBox at {url} answered HTTP {status}: {str(exc.error)[:200]}"
-    if isinstance(exc, pynetbox.ContentError):
+        return f"NetBox at {url} answered HTTP {exc.status}: {exc}"
+    if isinstance(exc, _NotNetbox):
         return f"{url} did not answer with NetBox's JSON (is it a NetBox server?)"
     if isinstance(exc, requests.exceptions.SSLError):
         return f"TLS to {url} failed ({exc.__class__.__name__}); --no-verify-tls accepts a self-signed certificate"
@@ -172,9 +237,14 @@ def _describe(exc: Exception, url: str) -> str:
     return f"NetBox at {url}: {exc.__class__.__name__}: {exc}"
 
 
-def _records(endpoint: Any) -> Iterable[dict[str, Any]]:
-    for record in endpoint.all():
-        yield dict(record)
+def _slim(record: dict[str, Any]) -> dict[str, Any]:
+    """What devices need of a site, type, manufacturer or role (kept for the whole import)."""
+    return {k: record[k] for k in REF_FIELDS if k in record}
+
+
+def _ref_table(session: Any, server: str, path: str, timeout: float) -> dict[int, dict[str, Any]]:
+    return {r["id"]: _slim(r) for page in pages(session, server, path, timeout)
+            for r in page if isinstance(r, dict) and isinstance(r.get("id"), int)}
 
 
 def read_netbox(
@@ -187,42 +257,40 @@ def read_netbox(
     verify: bool = True,
     timeout: float = TIMEOUT_S,
 ) -> Iterator[Observation]:
-    """Observations for every device of the NetBox at ``url``; raises ImportFailure when it cannot be read."""
-    import pynetbox
+    """Observations for every device of the NetBox at ``url``, a page of devices at a time (memory does not
+    grow with the number of devices); raises ImportFailure when the devices cannot be read."""
     import requests
 
-    errors = (pynetbox.RequestError, pynetbox.ContentError, requests.exceptions.RequestException, ValueError)
+    errors = (_HttpStatus, _NotNetbox, requests.exceptions.RequestException, ValueError)
     server = url.rstrip("/")
-    api = _api(server, token, verify, timeout)
+    session = _session(token, verify)
     refs = NetboxRefs()
     try:
-        iter_devices = iter(_records(api.dcim.devices))
-        first = next(iter_devices, None)
+        device_pages = pages(session, server, DEVICES, timeout)
+        first = next(device_pages, [])  # fails early (token, address) before the side endpoints are read
     except errors as exc:
         raise ImportFailure(_describe(exc, server)) from None
-    for name, (app, endpoint) in ENDPOINTS.items():
+    for name, path in ENDPOINTS.items():
         try:
-            table = {r["id"]: r for r in _records(getattr(getattr(api, app), endpoint)) if isinstance(r.get("id"), int)}
+            setattr(refs, name, _ref_table(session, server, path, timeout))
         except errors as exc:
-            collector.bad(server, f"api/{app}/{endpoint.replace('_', '-')}/", _describe(exc, server))
-            continue
-        setattr(refs, name, table)
+            collector.bad(server, f"api/{path}/", _describe(exc, server))
     spec = default_columns()
     try:
-        if first is not None:
-            yield from _one(first, refs, source, server, now, spec, collector)
-        for device in iter_devices:
-            yield from _one(device, refs, source, server, now, spec, collector)
+        for page in chain((first,), device_pages):
+            for device in page:
+                yield from _one(device, refs, source, server, now, spec, collector)
     except errors as exc:
         raise ImportFailure(_describe(exc, server)) from None
 
 
-def _one(device: dict[str, Any], refs: NetboxRefs, source: str, server: str, now: datetime,
+def _one(device: Any, refs: NetboxRefs, source: str, server: str, now: datetime,
          spec: ColumnSpec, collector: Collector) -> list[Observation]:
     try:
         found = device_observations(device, refs, source=source, server=server, seen_at=now, spec=spec)
     except RecordError as exc:
-        collector.bad(server, f"device {device.get('id', '?')}", str(exc))
+        where = device.get("id", "?") if isinstance(device, dict) else "?"
+        collector.bad(server, f"device {clean(where, 40)}", str(exc))
         return []
     collector.good()
     return found

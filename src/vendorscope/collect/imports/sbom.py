@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 from typing import IO, Any
 from urllib.parse import unquote
 from xml.etree.ElementTree import Element, ParseError
@@ -40,8 +41,9 @@ from vendorscope.collect.imports.common import (
 from vendorscope.evidence.record import Evidence
 from vendorscope.model import AssetKeys, Observation
 
-# An SBOM is parsed whole, so what is read is bounded (docs/limits.md): the document as
-# decompressed, and each line of it (a gzip of a few MB can hold one line of gigabytes).
+# An SBOM is read whole (its long lists then decoded an element at a time), so what is read is
+# bounded (docs/limits.md): the document as decompressed, and each line of it (a gzip of a few MB
+# can hold one line of gigabytes).
 MAX_SBOM_BYTES = 128 << 20
 MAX_SBOM_LINE = 32 << 20
 _READ_CHUNK = 1 << 20
@@ -55,7 +57,7 @@ _CONTAINS = {"CONTAINS": False, "CONTAINED_BY": True, "DEPENDS_ON": False, "DEPE
              "PACKAGE_OF": True, "HAS_PREREQUISITE": False}
 
 
-@dataclass
+@dataclass(slots=True)  # a large SBOM holds one per component until it is read
 class Component:
     """One CycloneDX component or SPDX package, in the shape this module needs."""
 
@@ -97,18 +99,17 @@ class SbomError(ValueError):
 # -- reading ------------------------------------------------------------------------------------
 
 
-def read_document(stream: IO[bytes], max_bytes: int = MAX_SBOM_BYTES, max_line: int = MAX_SBOM_LINE) -> bytes:
+def read_document(stream: IO[bytes], max_bytes: int = MAX_SBOM_BYTES, max_line: int = MAX_SBOM_LINE) -> bytearray:
     """A document's bytes, read in pieces and never more than the limits; raises SbomError.
 
     A line longer than ``max_line`` is named by its number; reading stops there,
-    so memory stays near the limit whatever the file inflates to.
+    so memory stays near the limit whatever the file inflates to. The pieces are
+    added to one growing buffer (no second copy of the document when it ends).
     """
-    parts: list[bytes] = []
-    total = 0
+    data = bytearray()
     line = 1
     line_length = 0
     while chunk := stream.read(_READ_CHUNK):
-        total += len(chunk)
         pieces = chunk.split(NEWLINE)
         lengths = [len(piece) for piece in pieces]
         lengths[0] += line_length  # the line the previous piece left open
@@ -118,13 +119,14 @@ def read_document(stream: IO[bytes], max_bytes: int = MAX_SBOM_BYTES, max_line: 
                             f"line {line + longest}")
         line += len(pieces) - 1
         line_length = lengths[-1]
-        if total > max_bytes:
+        if len(data) + len(chunk) > max_bytes:
             raise SbomError(f"larger than {max_bytes >> 20} MB decompressed: not read (see docs/limits.md)")
-        parts.append(chunk)
-    return b"".join(parts)
+        data += chunk
+    return data
 
 
-def read_sbom(data: bytes, file: str, source: str, collector: Collector, now: datetime) -> Iterator[Observation]:
+def read_sbom(data: bytes | bytearray, file: str, source: str, collector: Collector,
+              now: datetime) -> Iterator[Observation]:
     """Observations from one SBOM file's bytes; unusable documents and components are bad records."""
     try:
         document = parse_document(data, file, collector)
@@ -135,7 +137,7 @@ def read_sbom(data: bytes, file: str, source: str, collector: Collector, now: da
                                      collector=collector)
 
 
-def parse_document(data: bytes, file: str, collector: Collector) -> Document:
+def parse_document(data: bytes | bytearray, file: str, collector: Collector) -> Document:
     head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"{"):
         return parse_json(data, file, collector)
@@ -148,20 +150,69 @@ def parse_document(data: bytes, file: str, collector: Collector) -> Document:
     raise SbomError("not a CycloneDX (JSON or XML) or SPDX JSON document")
 
 
-def parse_json(data: bytes, file: str, collector: Collector) -> Document:
+class _Top(msgspec.Struct):
+    """The top-level fields of a CycloneDX or SPDX JSON document this module reads.
+
+    Decoding into it skips every other field unbuilt, and keeps the long lists
+    (components, packages, relationships) as raw JSON, each element decoded only
+    when its turn comes: a document of 100,000 components never exists as
+    100,000 dicts at once.
+    """
+
+    bomFormat: Any = None  # noqa: N815 - the documents' own names
+    specVersion: Any = None  # noqa: N815
+    serialNumber: Any = None  # noqa: N815
+    metadata: Any = None
+    components: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)  # empty: absent
+    spdxVersion: Any = None  # noqa: N815
+    SPDXID: Any = None  # noqa: N815
+    documentNamespace: Any = None  # noqa: N815
+    documentDescribes: Any = None  # noqa: N815
+    creationInfo: Any = None  # noqa: N815
+    packages: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)  # empty: absent
+    relationships: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)  # empty: absent
+    context: Any = msgspec.field(default=None, name="@context")
+
+
+class _NotAList:
+    """Stands for a long list field whose JSON is something else (the readers say so where it matters)."""
+
+
+_RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def _raw_list(raw: msgspec.Raw) -> list[msgspec.Raw] | _NotAList | None:
+    if not raw:
+        return None
     try:
-        doc = msgspec.json.decode(data)
+        return _RAW_LIST.decode(raw)
+    except msgspec.ValidationError:
+        return _NotAList()
+
+
+def _element(raw: Any) -> Any:
+    """One element of a long list, decoded now (elements of lists built otherwise pass through)."""
+    return msgspec.json.decode(raw) if isinstance(raw, msgspec.Raw) else raw
+
+
+def parse_json(data: bytes | bytearray, file: str, collector: Collector) -> Document:
+    try:
+        top = msgspec.json.decode(data, type=_Top)
+    except msgspec.ValidationError:
+        raise SbomError("not a CycloneDX or SPDX document (the JSON is not an object)") from None
     except msgspec.DecodeError as exc:
         m = _BYTE_AT.search(str(exc))
         place = f"line {data.count(NEWLINE, 0, int(m.group(1))) + 1}" if m else ""
         raise SbomError(f"malformed JSON: {exc}", place) from None
-    if not isinstance(doc, dict):
-        raise SbomError("not a CycloneDX or SPDX document (the JSON is not an object)")
-    if doc.get("bomFormat") == "CycloneDX":
+    doc: dict[str, Any] = {name: getattr(top, name) for name in top.__struct_fields__}
+    for name in ("components", "packages", "relationships"):
+        doc[name] = _raw_list(doc[name])
+    doc = {name: value for name, value in doc.items() if value is not None}
+    if top.bomFormat == "CycloneDX":
         return cyclonedx_from_json(doc, file, collector)
-    if isinstance(doc.get("spdxVersion"), str):
+    if isinstance(top.spdxVersion, str):
         return spdx_from_json(doc, file, collector)
-    if "@context" in doc and "spdx" in str(doc.get("@context")).lower():
+    if top.context is not None and "spdx" in str(top.context).lower():
         raise SbomError("SPDX 3 (JSON-LD) is not supported yet: export SPDX 2.3 JSON")
     raise SbomError("not a CycloneDX or SPDX document (no bomFormat or spdxVersion)")
 
@@ -187,6 +238,7 @@ def _properties(value: Any) -> dict[str, str]:
 
 
 def cdx_component(raw: Any, place: str, file: str, collector: Collector) -> Component | None:
+    raw = _element(raw)
     if not isinstance(raw, dict):
         collector.bad(file, place, "component is not an object")
         return None
@@ -307,7 +359,7 @@ def cdx_xml_component(elem: Element, place: str, file: str, collector: Collector
     return component
 
 
-def parse_cyclonedx_xml(data: bytes, file: str, collector: Collector) -> Document:
+def parse_cyclonedx_xml(data: bytes | bytearray, file: str, collector: Collector) -> Document:
     try:
         root = fromstring(data)
     except ParseError as exc:
@@ -362,8 +414,9 @@ def spdx_from_json(doc: dict[str, Any], file: str, collector: Collector) -> Docu
         raise SbomError("packages is not a list", "packages")
     by_id: dict[str, Component] = {}
     order: list[Component] = []
-    for i, raw in enumerate(packages):
+    for i, element in enumerate(packages):
         place = f"packages[{i}]"
+        raw = _element(element)
         if not isinstance(raw, dict):
             collector.bad(file, place, "package is not an object")
             continue
@@ -400,7 +453,8 @@ def spdx_from_json(doc: dict[str, Any], file: str, collector: Collector) -> Docu
         doc.get("documentDescribes"), list) else []
     parent_of: dict[str, str] = {}
     relationships = doc.get("relationships", [])
-    for i, rel in enumerate(relationships if isinstance(relationships, list) else []):
+    for i, element in enumerate(relationships if isinstance(relationships, list) else []):
+        rel = _element(element)
         if not isinstance(rel, dict):
             collector.bad(file, f"relationships[{i}]", "relationship is not an object")
             continue
@@ -580,8 +634,9 @@ def document_observations(
         groups.append((_asset_keys(None, document), None, parts))
     for keys, product, parts in groups:
         seen: set[tuple[str, str]] = set()
-        evidence = (subject_evidence(product) if product is not None else []) + [
-            e for part in parts for e in part_evidence(part)]
+        # Part by part: a large SBOM's evidence is mostly repeats, never all held at once.
+        evidence = chain(subject_evidence(product) if product is not None else [],
+                         (e for part in parts for e in part_evidence(part)))
         for ev in evidence:
             if (ev.kind, ev.value.casefold()) not in seen:
                 seen.add((ev.kind, ev.value.casefold()))
