@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -127,6 +128,24 @@ def test_only_the_first_rows_are_kept_and_the_rest_counted() -> None:
                            max_rows=50)
     assert (summary.shown, summary.total) == (50, 40_000)
     assert "… 39,950 more" in out.getvalue()
+
+
+def test_a_known_total_is_not_read_past_the_rows_shown() -> None:
+    """A long import's table: the store knows how many devices there are, so the rows after the
+    ones shown are not read back at all."""
+    cols = [Column("asset", "asset", priority=0, unbreakable=True)]
+    read: list[int] = []
+
+    def rows() -> Iterator[dict[str, str]]:
+        for i in range(40_000):
+            read.append(i)
+            yield {"asset": f"id{i}"}
+
+    out = io.StringIO()
+    summary = render_table(rows(), cols, safe_console(file=out, width=80), max_rows=50, total=40_000)
+    assert (summary.shown, summary.total) == (50, 40_000)
+    assert "… 39,950 more" in out.getvalue()
+    assert len(read) <= 51
 
 
 def test_csv_cells_never_run_as_formulas() -> None:

@@ -89,8 +89,10 @@ def store_and_show(
     else:
         out = output or sys.stdout
     try:
+        # A table of a long import shows its first rows: the rest are counted by the store, not read back.
         write_rows((device_row(a) for a in assets), DEVICE_COLUMNS, fmt, out=out,
-                   title=title(len(assets) if isinstance(assets, list) else result.asset_count))
+                   title=title(len(assets) if isinstance(assets, list) else result.asset_count),
+                   total=None if isinstance(assets, list) else result.asset_count)
     finally:
         if isinstance(output, Path):
             out.close()

@@ -229,11 +229,13 @@ def write_rows(
     out: IO[str] | None = None,
     title: str | None = None,
     max_rows: int = TABLE_ROWS,
+    total: int | None = None,
 ) -> int:
     """Write rows as a table that fits the terminal, JSON lines or CSV; returns the row count.
 
     A table keeps only its first ``max_rows`` rows in memory and says how many
-    more there were; JSON lines and CSV stream every row.
+    more there were (given as ``total`` when the caller knows it: the rest are then not read);
+    JSON lines and CSV stream every row.
     """
     out = out or sys.stdout
     if fmt is OutputFormat.jsonl:
@@ -245,7 +247,8 @@ def write_rows(
     if fmt is OutputFormat.csv:
         return write_csv_rows(({k: _csv_value(row.get(k)) for k in columns} for row in rows), columns, out)
     target = console.real if out is sys.stdout else safe_console(file=out)
-    summary = render_table(rows, [table_column(c) for c in columns], target, title=title, max_rows=max_rows)
+    summary = render_table(rows, [table_column(c) for c in columns], target, title=title, max_rows=max_rows,
+                           total=total)
     return summary.total
 
 

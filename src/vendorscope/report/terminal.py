@@ -174,19 +174,23 @@ def render_table(
     max_rows: int = 200,
     more_hint: str = "use --format jsonl or csv for all rows",
     min_table_columns: int = 3,
+    total: int | None = None,
 ) -> TableSummary:
     """Print rows as a table that fits ``console.width``; returns how many were shown of how many.
 
-    Only the first ``max_rows`` rows are kept; the rest are counted and a line
-    ``… N more, <hint>`` closes the output. When fewer than
-    ``min_table_columns`` columns would fit, each row is printed as a block.
+    Only the first ``max_rows`` rows are kept; the rest are counted (or, when the caller knows
+    their ``total``, not read at all) and a line ``… N more, <hint>`` closes the output. When fewer
+    than ``min_table_columns`` columns would fit, each row is printed as a block.
     """
     kept: list[dict[str, str]] = []
-    total = 0
+    counted = 0
     for row in rows:
-        total += 1
+        counted += 1
         if len(kept) < max_rows:
             kept.append({c.key: _cell_text(row.get(c.key)) for c in columns})
+        elif total is not None:
+            break
+    total = counted if total is None else max(total, len(kept))
     width = console.width
     chosen = choose_columns(columns, kept, width)
     wanted = [c for c in columns if any(row.get(c.key) for row in kept)]
