@@ -380,3 +380,13 @@ def snmp_agent(
 
     thread.servers.append(Closer())
     return snmp_engine
+
+
+def ssh_kexinit_packet(lists: list[str], msg: int = 20) -> bytes:
+    """An SSH binary packet holding a KEXINIT (RFC 4253 7.1) with these ten name-lists; ``msg``
+    other than 20 makes it another message."""
+    names = b"".join(struct.pack(">I", len(x)) + x.encode() for x in lists)
+    payload = bytes([msg]) + b"\x01" * 16 + names + b"\x00" * 5  # cookie, lists, first_kex_follows, reserved
+    pad = 8 - (len(payload) + 5) % 8
+    pad += 8 if pad < 4 else 0
+    return struct.pack(">IB", len(payload) + pad + 1, pad) + payload + b"\x00" * pad

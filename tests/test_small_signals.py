@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import struct
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from probe_servers import ssh_kexinit_packet
 
 from vendorscope.collect.pcap.first_message import SSH, classify
 from vendorscope.evidence import ssh, upnp
@@ -18,21 +17,13 @@ LISTS = ["curve25519-sha256,diffie-hellman-group14-sha256", "rsa-sha2-256,ssh-rs
          "aes128-ctr,aes256-ctr", "hmac-sha2-256", "hmac-sha2-256", "none", "none", "", ""]
 
 
-def kexinit(lists: list[str]) -> bytes:
-    names = b"".join(struct.pack(">I", len(x)) + x.encode() for x in lists)
-    payload = bytes([20]) + os.urandom(16) + names + b"\x00" + b"\x00" * 4
-    pad = 8 - (len(payload) + 5) % 8
-    pad += 8 if pad < 4 else 0
-    return struct.pack(">IB", len(payload) + pad + 1, pad) + payload + b"\x00" * pad
-
-
 def test_kinds_are_registered_hints() -> None:
     assert {"ssh.kex", "ssh.hassh", "ssdp.st", "ssdp.user_agent", "snmp.syslocation"} <= HINT_KINDS
     assert all(registry()[k].hint for k in HINT_KINDS)
 
 
 def test_kexinit_with_the_banner_in_one_segment() -> None:
-    data = b"SSH-2.0-dropbear_2019.78\r\n" + kexinit(LISTS)
+    data = b"SSH-2.0-dropbear_2019.78\r\n" + ssh_kexinit_packet(LISTS)
     assert classify(data, 22, 50000) is SSH and SSH.complete(data)
     found = {e.kind: e for e in SSH.parse(data, 22, 50000)}
     assert found["ssh.banner"].value == "SSH-2.0-dropbear_2019.78"
@@ -44,7 +35,7 @@ def test_kexinit_with_the_banner_in_one_segment() -> None:
 
 def test_banner_alone_and_broken_kexinit() -> None:
     assert [e.kind for e in ssh.ssh_evidence(b"SSH-2.0-HUAWEI-1.5\r\n")] == ["ssh.banner"]
-    broken = b"SSH-2.0-x\r\n" + kexinit(LISTS)[:-20]
+    broken = b"SSH-2.0-x\r\n" + ssh_kexinit_packet(LISTS)[:-20]
     assert [e.kind for e in ssh.ssh_evidence(broken)] == ["ssh.banner"]
 
 

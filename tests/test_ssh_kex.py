@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import socket
-import struct
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import scapy.all as s
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lab_fixture import start_lab
+from probe_servers import ssh_kexinit_packet
 
 from vendorscope.collect.pcap import read_observations
 from vendorscope.collect.probe.audit import MemoryAudit
@@ -50,7 +50,7 @@ def server_bytes(host: str, port: int) -> bytes:
     return data
 
 
-def test_probe_and_capture_read_the_same_kexinit(lab: Lab, tmp_path: Path) -> None:
+def test_probe_and_capture_read_the_same_ssh_kexinit_packet(lab: Lab, tmp_path: Path) -> None:
     (device,) = lab.devices
     scope = load_scope(lab.write_scope(tmp_path / "scope.toml"))
     audit = MemoryAudit()
@@ -82,22 +82,14 @@ def test_probe_and_capture_read_the_same_kexinit(lab: Lab, tmp_path: Path) -> No
     assert captured == probed
 
 
-def kexinit(lists: list[str], msg: int = 20) -> bytes:
-    names = b"".join(struct.pack(">I", len(x)) + x.encode() for x in lists)
-    payload = bytes([msg]) + b"\x01" * 16 + names + b"\x00" * 5
-    pad = 8 - (len(payload) + 5) % 8
-    pad += 8 if pad < 4 else 0
-    return struct.pack(">IB", len(payload) + pad + 1, pad) + payload + b"\x00" * pad
-
-
 def test_stream_complete_waits_for_the_whole_packet_and_no_longer() -> None:
-    packet = kexinit(["a", "b", "c", "c", "d", "d", "none", "none", "", ""])
+    packet = ssh_kexinit_packet(["a", "b", "c", "c", "d", "d", "none", "none", "", ""])
     line = b"SSH-2.0-x\r\n"
     assert not ssh.stream_complete(b"SSH-2.0-x")
     assert not ssh.stream_complete(line)
     assert not ssh.stream_complete(line + packet[:-1])
     assert ssh.stream_complete(line + packet)
-    assert ssh.stream_complete(line + kexinit(["a"] * 10, msg=21))  # not a KEXINIT: nothing to wait for
+    assert ssh.stream_complete(line + ssh_kexinit_packet(["a"] * 10, msg=21))  # not a KEXINIT: nothing to wait for
     assert ssh.stream_complete(line + b"\xff\xff\xff\xff\x00\x14")  # an impossible length
     assert ssh.stream_complete(b"x" * ssh.MAX_LINE)
 

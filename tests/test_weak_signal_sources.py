@@ -13,8 +13,6 @@ Every value below is the one a public source recorded from a real device (the ru
 
 from __future__ import annotations
 
-import os
-import struct
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from typing import Any
 import pytest
 import scapy.all as s
 from lab_fixture import lab_fixture
+from probe_servers import ssh_kexinit_packet
 from scapy.asn1.asn1 import ASN1_OID, ASN1_STRING
 
 from vendorscope.collect.pcap import read_observations
@@ -201,20 +200,12 @@ NE20_KEX = ("diffie-hellman-group-exchange-sha256,ecdh-sha2-nistp521,ecdh-sha2-n
 NE20_HOSTKEYS = "ssh-dss,ssh-rsa,ecdsa-sha2-nistp521"
 
 
-def kexinit(lists: list[str]) -> bytes:
-    names = b"".join(struct.pack(">I", len(x)) + x.encode() for x in lists)
-    payload = bytes([20]) + os.urandom(16) + names + b"\x00" + b"\x00" * 4
-    pad = 8 - (len(payload) + 5) % 8
-    pad += 8 if pad < 4 else 0
-    return struct.pack(">IB", len(payload) + pad + 1, pad) + payload + b"\x00" * pad
-
-
 def test_the_sm2_key_exchange_offer_is_a_huawei_hint() -> None:
     # The NE20's kex and host-key lists as published; its cipher, MAC and compression lists were not,
     # so these four are placeholders (the rule reads the kex list only).
     lists = [NE20_KEX, NE20_HOSTKEYS, "aes128-ctr", "aes128-ctr", "hmac-sha2-256", "hmac-sha2-256",
              "none", "none", "", ""]
-    found = {e.kind: e.value for e in ssh.ssh_evidence(b"SSH-1.99--\r\n" + kexinit(lists))}
+    found = {e.kind: e.value for e in ssh.ssh_evidence(b"SSH-1.99--\r\n" + ssh_kexinit_packet(lists))}
     assert found["ssh.kex"].startswith(f"{NE20_KEX};{NE20_HOSTKEYS};")
     [hint] = default_engine().identify_value("ssh.kex", found["ssh.kex"])
     assert hint.vendor == "huawei" and hint.confidence < 0.5
@@ -231,7 +222,7 @@ def test_the_sm2_key_exchange_offer_is_a_huawei_hint() -> None:
 def test_an_openssh_offer_names_no_one() -> None:
     lists = ["curve25519-sha256,ecdh-sha2-nistp256,diffie-hellman-group14-sha256", "rsa-sha2-512,ssh-ed25519",
              "aes128-ctr", "aes128-ctr", "hmac-sha2-256", "hmac-sha2-256", "none", "none", "", ""]
-    found = {e.kind: e.value for e in ssh.ssh_evidence(b"SSH-2.0-OpenSSH_9.6\r\n" + kexinit(lists))}
+    found = {e.kind: e.value for e in ssh.ssh_evidence(b"SSH-2.0-OpenSSH_9.6\r\n" + ssh_kexinit_packet(lists))}
     assert not default_engine().identify_value("ssh.kex", found["ssh.kex"])
 
 
