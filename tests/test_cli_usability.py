@@ -175,6 +175,17 @@ def test_unknown_evidence_kind_is_an_error_with_a_suggestion() -> None:
     assert known.exit_code == 0 and '"huawei"' in known.output
 
 
+@pytest.mark.parametrize(("args", "suggestion"), [
+    (["findings", "--fail-on", "overdu"], "'overdu' is not one of 'overdue', 'prohibited', 'covered' "
+                                          "(did you mean 'overdue'?)"),
+    (["report", "--format", "htm", "-o", "r.html"], "(did you mean 'html'?)"),
+])
+def test_a_typo_in_a_choice_suggests_the_value(inventory: Path, args: list[str], suggestion: str) -> None:
+    result = runner.invoke(app, [*args, "--db", str(inventory)])
+    assert result.exit_code == 2
+    assert suggestion in one_line(result.output)
+
+
 @pytest.mark.parametrize("command", ["assets", "findings"])
 def test_a_vendor_typo_suggests_the_vendor(inventory: Path, command: str) -> None:
     result = runner.invoke(app, [command, "--vendor", "huwei", "--db", str(inventory)])

@@ -56,8 +56,6 @@ def _app() -> typer.Typer:
 CASES = [
     ["a.pcap", "b.pcap"],
     ["a", "--colour", "dark-blue", "--jobs", "4", "--count", "-2", "--name", "ünï", "--out", "o.txt", "--flag"],
-    ["a", "--colour", "DARK-BLUE"],  # not a choice (case matters): Typer's error
-    ["a", "--colour", "green"],
     ["a", "--jobs", "0"],  # below min: Typer's range error
     ["a", "--jobs", "65"],
     ["a", "--jobs", "007"],
@@ -86,6 +84,17 @@ def _run(args: list[str], quick: bool, monkeypatch: pytest.MonkeyPatch) -> tuple
 @pytest.mark.parametrize("args", CASES, ids=[" ".join(c) or "none" for c in CASES])
 def test_quick_conversion_gives_what_typer_gives(args: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     assert _run(args, True, monkeypatch) == _run(args, False, monkeypatch)
+
+
+@pytest.mark.parametrize(("value", "hint"), [("DARK-BLUE", " (did you mean 'dark-blue'?)"), ("green", "")])
+def test_an_unknown_choice_is_a_usage_error_with_a_suggestion(value: str, hint: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unlike Typer's own message, the one for a choice names the closest value when there is one."""
+    code, output = _run(["a", "--colour", value], True, monkeypatch)
+    typer_code, _ = _run(["a", "--colour", value], False, monkeypatch)
+    assert code == typer_code == 2
+    assert f"{value!r} is not one of" in output and "'dark-blue'" in output
+    assert ("did you mean" in output) == bool(hint)
 
 
 def test_quick_converters_are_installed_and_used(monkeypatch: pytest.MonkeyPatch) -> None:

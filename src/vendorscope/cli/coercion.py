@@ -81,7 +81,16 @@ def _choice_converter(choices: tuple[Any, ...], case_sensitive: bool) -> Convert
         try:
             return coerce_cli_choice(value, choices=choices, case_sensitive=case_sensitive, ctx=ctx)
         except ValueError:
-            raise _Delegate from None  # Typer words "is not one of …"
+            if not isinstance(value, str):
+                raise _Delegate from None
+            import typer
+
+            from vendorscope.cli.common import did_you_mean
+
+            # A typo in a value is an error with a suggestion (Typer's own message has none).
+            names = [str(c.value) if isinstance(c, enum.Enum) else str(c) for c in choices]
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(map(repr, names))}"
+                                     f"{did_you_mean(value, names)}", ctx=ctx, param=param) from None
 
     return as_choice
 
