@@ -704,14 +704,15 @@ def test_one_asset_is_the_same_as_in_the_whole_list(tmp_path_factory: pytest.Tem
             assert one is not None
             assert (one.id, one.keys, sorted(str(evidence_key(o)) for o in one.observations)) == (
                 whole.id, whole.keys, sorted(str(evidence_key(o)) for o in whole.observations))
-        original = inventory_module.MAX_NEAR_PARTS
-        inventory_module.MAX_NEAR_PARTS = 1  # the bound: all parts are grouped, with the same answer
-        try:
-            for asset_id, whole in everything.items():
-                one = inv.asset(asset_id)
-                assert one is not None and (one.id, one.keys) == (whole.id, whole.keys)
-        finally:
-            inventory_module.MAX_NEAR_PARTS = original
+        for bound in ("MAX_NEAR_PARTS", "MAX_NEAR_QUERIES"):  # past either bound all parts are grouped
+            original = getattr(inventory_module, bound)
+            setattr(inventory_module, bound, 0)
+            try:
+                for asset_id, whole in everything.items():
+                    one = inv.asset(asset_id)
+                    assert one is not None and (one.id, one.keys) == (whole.id, whole.keys)
+            finally:
+                setattr(inventory_module, bound, original)
 
 
 def test_one_asset_is_found_through_a_chain_of_keys(inv: Inventory) -> None:

@@ -116,6 +116,7 @@ Judge = Callable[[Sequence[Asset], date], Iterable[Finding]]
 
 MAX_NEAR_PARTS = 5000  # an asset page groups at most this many linked parts, else all
 NEAR_CHUNK = 32  # key values searched per query (each one a LIKE over the key column)
+MAX_NEAR_QUERIES = 8  # searches (each a scan of the key column) before grouping all parts is cheaper
 
 
 class InventoryError(Exception):
@@ -768,7 +769,8 @@ class Inventory:
     def _parts_sharing_keys(self, conn: Connection, current: Sequence[SnapshotInfo], wanted: set[str],
                             ) -> dict[int, set[str]] | None:
         """The ids, per snapshot, of the parts linked to ``wanted`` ids by shared keys, found by
-        searching the key columns (no full load); None beyond :data:`MAX_NEAR_PARTS` parts."""
+        searching the key columns (no full load); None beyond :data:`MAX_NEAR_PARTS` parts or
+        :data:`MAX_NEAR_QUERIES` searches (a NAT address shared by thousands: grouping all is cheaper)."""
         a = asset_table.c
         keys_column = a["keys"]  # `a.keys` is the collection's own method
         snapshot_ids = [s.id for s in current]
@@ -776,7 +778,11 @@ class Inventory:
         pending: set[tuple[str, str]] = {(w.split(":", 1)[0], w.split(":", 1)[1]) for w in wanted if ":" in w}
         near: dict[int, set[str]] = defaultdict(set)
         rows_seen: set[tuple[int, int]] = set()
+        queries = 0
         while pending:
+            queries += 1
+            if queries > MAX_NEAR_QUERIES:
+                return None
             batch = sorted(pending - seen_keys)[:NEAR_CHUNK]
             pending -= set(batch)
             seen_keys.update(batch)
