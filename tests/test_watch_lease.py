@@ -284,3 +284,28 @@ def test_the_lease_table_and_owner_column_are_added_to_an_existing_inventory(tmp
         jobs = Accounts(inv.engine).jobs()
         assert Accounts(inv.engine).servers() == []
     assert [(j.name, j.owner) for j in jobs] == [("lab.pcap", None)]
+
+
+def test_a_watch_stopped_from_another_server_stops_where_it_runs(huawei: ServerThread, db: str,
+                                                                 tmp_path: Path) -> None:
+    headers = tokens_for(db)
+    scope_file = write_scope(tmp_path / "scope.toml", f"{HOST}/32")
+    probes = setup_of(scope_file, tmp_path / "audit.jsonl")
+    with TestClient(create_app(db, probes=probes, lease_s=LEASE_S)) as running, \
+            TestClient(create_app(db, lease_s=LEASE_S)) as other:
+        runner = running.app.state.web.jobs  # type: ignore[attr-defined]
+        assert running.post("/api/v1/watch", headers=headers["analyst"], json={"every": "1s"}).status_code == 202
+        _wait(lambda: watch_jobs(db)[0].done >= 1, "a first round")
+        watching = runner.watching
+        assert watching is not None
+        stopped = other.delete("/api/v1/watch", headers=headers["analyst"])
+        assert stopped.status_code == 200, stopped.text
+        assert stopped.json()["watch"]["state"] == "done" and not stopped.json()["watch"]["running"]
+        _wait(lambda: not watching.thread.is_alive(), "the running server letting go of the watch")
+        assert runner.watching is None
+        job = watch_jobs(db)[0]
+        beats_past(db, runner.server_id, datetime.now(UTC), 3)
+        # Stopped for good: no more rounds, nothing written over, taken up by neither server.
+        assert watch_jobs(db) == [job] and job.state == "done" and "stopped by token:analyst" in (job.message or "")
+        assert runner.watching is None and other.app.state.web.jobs.watching is None  # type: ignore[attr-defined]
+        assert other.delete("/api/v1/watch", headers=headers["analyst"]).status_code == 404

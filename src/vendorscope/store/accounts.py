@@ -452,14 +452,19 @@ class Accounts:
         assert job is not None
         return job
 
-    def update_job(self, job_id: int, *, only_owner: str | None = None, **values: Any) -> bool:
+    def update_job(self, job_id: int, *, only_owner: str | None = None, only_unfinished: bool = False,
+                   **values: Any) -> bool:
         """Write ``values`` into the job; with ``only_owner``, only while that server owns it (a server
-        whose lease was taken over must not write over its successor). True if the row was written."""
+        whose lease was taken over must not write over its successor); with ``only_unfinished``, only
+        while it is not done or failed (a watch stopped from another server stays stopped).
+        True if the row was written."""
         if values.get("state") in ("done", "failed"):
             values.setdefault("finished_at", datetime.now(UTC))
         match = job_table.c.id == job_id
         if only_owner is not None:
             match = sa.and_(match, job_table.c.owner == only_owner)
+        if only_unfinished:
+            match = sa.and_(match, job_table.c.state.not_in(("done", "failed")))
         with self._write() as conn:
             return bool(conn.execute(job_table.update().where(match).values(**values)).rowcount)
 

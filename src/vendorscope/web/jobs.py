@@ -188,6 +188,8 @@ class JobRunner:
         self.heartbeat_s = min(HEARTBEAT_S, self.lease.total_seconds() / 3)
         self._closing = threading.Event()
         self._beating: threading.Thread | None = None
+        # How a watch writes its job: only while this server owns it and no one stopped it elsewhere.
+        self._mine: dict[str, Any] = {"only_owner": self.server_id, "only_unfinished": True}
 
     def start(self, data: Any) -> None:
         """At start-up: take a lease, recover what stopped servers left, then keep the lease alive."""
@@ -224,15 +226,17 @@ class JobRunner:
             self.recover(data)
 
     def _drop_lost_watch(self) -> None:
-        """Our lease lapsed once and another server took our watch: stop our thread, writing nothing
-        (its writes are conditional on owning the job), so that the watch never runs twice."""
+        """Our watch was stopped from another server, or our lease lapsed once and another server took the
+        watch: stop our thread, writing nothing (its writes are conditional on owning the unfinished job),
+        so that the watch never runs twice nor starts again."""
         watching = self.watching
         if watching is None or not watching.thread.is_alive():
             return
         job = self.accounts.job(watching.job_id)
-        if job is None or job.owner == self.server_id:
+        if job is None or (job.owner == self.server_id and not job.finished):
             return
-        log.warning("job %s (watch): taken over by another server; this server stops running it", job.id)
+        log.warning("job %s (watch): %s; this server stops running it", job.id,
+                    "stopped from another server" if job.owner == self.server_id else "taken over by another server")
         with self._watch_lock:
             if self.watching is watching:
                 self.watching = None
@@ -314,11 +318,13 @@ class JobRunner:
         self.resume_watch(data)
 
     def resume_watch(self, data: Any) -> Job | None:
-        """At start-up: go on with the watch the last server left running (unless a user stopped it).
+        """Go on with the watch a stopped server left running (unless a user stopped it): at start-up, and at
+        every heartbeat for a server killed meanwhile. Only if its owner's lease has ended or expired and no
+        live server runs a watch; taken with a compare-and-set on the owner, so exactly one server goes on.
 
         Its next round comes ``every`` after its last round began (at once if that time has passed).
         A watch that cannot go on (its scope file gone, or no longer allowing an address) ends
-        ``failed`` with a one-line reason. Returns the job found, or None.
+        ``failed`` with a one-line reason. Returns the job taken, or None (none left, or not ours to take).
         """
         live = self.accounts.live_servers(self.lease)
         pending = [j for j in self.accounts.jobs(200) if j.kind == "watch" and not j.finished]
@@ -340,7 +346,7 @@ class JobRunner:
         except ValueError as exc:
             error = f"interrupted: the server stopped and the watch cannot resume: {exc}"[:400]
             log.warning("job %s (watch): %s", job.id, error)
-            self.accounts.update_job(job.id, only_owner=self.server_id, state="failed", error=error)
+            self.accounts.update_job(job.id, **self._mine, state="failed", error=error)
             return self.accounts.job(job.id)
         wait = first_wait_s(config.last_round_at, every_s, datetime.now(UTC))
         with self._watch_lock:
@@ -376,9 +382,10 @@ class JobRunner:
                        f"{result.observations} observations, {_alerts(len(result.alerts))}, "
                        f"snapshot {result.snapshot_id}")
             # Only while it is ours: a server that lost its lease stops here instead of writing over.
-            if not self.accounts.update_job(job.id, only_owner=self.server_id, done=rounds,
+            if not self.accounts.update_job(job.id, **self._mine, done=rounds,
                                             snapshot_id=result.snapshot_id, config=kept.to_json(), message=message):
-                log.warning("job %s (watch): taken over by another server; this server stops running it", job.id)
+                log.warning("job %s (watch): taken over or stopped by another server; this server stops running it",
+                            job.id)
                 watching.paused = True
                 watching.stop.set()
 
@@ -387,7 +394,7 @@ class JobRunner:
                 run_rounds(monitor, every_s, None, watching.stop, on_round, first_wait_s=wait_s)
             except Exception as exc:  # one line in the job; the audit log has every probe sent
                 log.warning("job %s (watch) failed: %s", job.id, exc)
-                self.accounts.update_job(job.id, only_owner=self.server_id, state="failed",
+                self.accounts.update_job(job.id, **self._mine, state="failed",
                                          error=_one_line(exc, probes.scope_path.name, probes.scope_path))
                 return
             finally:
@@ -396,23 +403,38 @@ class JobRunner:
                     if self.watching is watching:
                         self.watching = None
             if watching.paused:  # the job stays running: the next server resumes it
-                self.accounts.update_job(job.id, only_owner=self.server_id,
+                self.accounts.update_job(job.id, **self._mine,
                                          message=f"{_rounds(watching.rounds)}, {_alerts(watching.alerts)}; "
                                          "paused: the server stopped (the next server resumes it)")
                 return
-            self.accounts.update_job(job.id, only_owner=self.server_id, state="done", error=None,
+            self.accounts.update_job(job.id, **self._mine, state="done", error=None,
                                      message=f"stopped after {_rounds(watching.rounds)}, {_alerts(watching.alerts)}"
                                      f"{f' ({watching.stopped_by})' if watching.stopped_by else ''}")
 
-        self.accounts.update_job(job.id, only_owner=self.server_id, state="running")
+        self.accounts.update_job(job.id, **self._mine, state="running")
         watching.next_run = datetime.now(UTC) + timedelta(seconds=wait_s)
         watching.thread = threading.Thread(target=run, name=f"vendorscope-watch-{job.id}", daemon=True)
         self.watching = watching
         watching.thread.start()
 
     def stop_watch(self, why: str) -> Job | None:
-        """Stop the running watch for good (its current round ends first); the job, or None if none ran."""
-        return self._end_watch(why, paused=False)
+        """Stop the running watch for good (its current round ends first); the job, or None if none ran.
+
+        A watch another server runs is marked done here; that server stops its thread at its next round or
+        heartbeat, whichever comes first (it finds its job finished).
+        """
+        return self._end_watch(why, paused=False) or self._stop_watch_elsewhere(why)
+
+    def _stop_watch_elsewhere(self, why: str) -> Job | None:
+        job = next((j for j in self.accounts.jobs(200) if j.kind == "watch" and not j.finished), None)
+        if job is None:
+            return None
+        alerts = int((job.config or {}).get("alerts") or 0)
+        # Conditional on the owner read: a server taking it over meanwhile wins, and this stop says no watch.
+        if not self.accounts.update_job(job.id, only_owner=job.owner, only_unfinished=True, state="done", error=None,
+                                        message=f"stopped after {_rounds(job.done)}, {_alerts(alerts)} ({why})"):
+            return None
+        return self.accounts.job(job.id)
 
     def pause_watch(self) -> Job | None:
         """The server stops: end the watch's thread but leave its job running, for the next server."""
