@@ -2,7 +2,7 @@
 lease has ended (a clean stop) or expired (a killed server).
 
 Real parts on SQLite and PostgreSQL: `vendorscope serve` in a subprocess killed with SIGKILL, the app's
-lifespan in this process beside it, JobRunners racing for one job. Leases are shortened to 1.5 s
+lifespan in this process beside it, JobRunners racing for one job. Leases are shortened to 2 s
 (``VENDORSCOPE_SERVER_LEASE_S``) so that waiting for an expiry takes seconds, not half a minute; the
 waits are bounded polls of a condition, never timing assertions. Probes go to a real SSH greeting on
 loopback, as in test_watch_resume.
@@ -36,7 +36,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from vendorscope.web.app import create_app  # noqa: E402
 
 HOST = loopback(151, 0, 1)
-LEASE_S = 1.5
+LEASE_S = 2.0  # heartbeats every 0.67 s: a busy test machine still renews in time
 
 
 @pytest.fixture(scope="module")
