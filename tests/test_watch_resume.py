@@ -29,7 +29,7 @@ from web_support import PASSWORD
 
 from vendorscope.store.accounts import Accounts, Job
 from vendorscope.store.inventory import open_inventory
-from vendorscope.web.jobs import ProbeSetup, WatchConfig, first_wait_s
+from vendorscope.web.jobs import LEASE_ENV, ProbeSetup, WatchConfig, first_wait_s
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
@@ -349,7 +349,10 @@ class Served:
         return err or ""
 
 
-def test_serve_resumes_the_watch_after_sigterm_and_after_sigkill(huawei: ServerThread, tmp_path: Path) -> None:
+def test_serve_resumes_the_watch_after_sigterm_and_after_sigkill(huawei: ServerThread, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # A killed server's lease must expire before the next one takes its watch: 1.5 s, not 30 (test_watch_lease).
+    monkeypatch.setenv(LEASE_ENV, "1.5")
     db = str(tmp_path / "served.db")
     with open_inventory(db) as inv:
         accounts = Accounts(inv.engine)
@@ -375,7 +378,7 @@ def test_serve_resumes_the_watch_after_sigterm_and_after_sigkill(huawei: ServerT
         assert watch["id"] == started["id"] and watch["running"] and watch["created_by"] == "token:analyst"
         second = watch["rounds"]
     finally:
-        server.end(signal.SIGKILL)  # a crash: nothing paused it, the row still says running
+        server.end(signal.SIGKILL)  # a crash: nothing paused it, the row still says running, its lease expires
 
     server = Served(db)
     try:

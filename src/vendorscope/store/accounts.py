@@ -5,7 +5,10 @@ random secret: shown once), login sessions (also stored hashed), the audit
 trail, background jobs and monitoring alerts live in the inventory database
 beside the snapshots (migration 0003), so a team shares one file or server. A
 watch keeps its configuration in its job row (migration 0005_watch_config) so
-that the next server resumes it.
+that the next server resumes it. Each `serve` process holds a lease (a row in
+``web_server`` renewed by a heartbeat, migration 0006_server_lease) and each job
+row names its owner, so that a server only takes over the jobs of a server
+whose lease has expired.
 
 Secrets never reach the database in the clear: a stolen database gives no
 password, token or session.
@@ -116,6 +119,21 @@ class JobRow(Base):
     # What a job needs to start again in the next server (a watch's scope, addresses, interval, webhook
     # and when its last round began); migration 0005_watch_config. None for one-off jobs.
     config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The server (web_server.id) running the job; migration 0006_server_lease. No foreign key on purpose:
+    # a server's row goes when it stops or expires, and its jobs must still say who ran them.
+    owner: Mapped[str | None] = mapped_column(String(36))
+
+
+class ServerRow(Base):
+    """A `serve` process's lease: alive while ``heartbeat_at`` is recent (migration 0006_server_lease)."""
+
+    __tablename__ = "web_server"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # a random UUID, one per process
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
 
 
 class AlertRow(Base):
@@ -135,6 +153,7 @@ session_table = cast(Table, SessionRow.__table__)
 audit_table = cast(Table, AuditRow.__table__)
 job_table = cast(Table, JobRow.__table__)
 alert_table = cast(Table, AlertRow.__table__)
+server_table = cast(Table, ServerRow.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +208,7 @@ class Job:
     created_at: datetime
     finished_at: datetime | None
     config: dict[str, Any] | None = None
+    owner: str | None = None  # the server running it (web_server.id)
 
     @property
     def finished(self) -> bool:
@@ -199,6 +219,15 @@ class Job:
         if self.state == "done":
             return 100
         return 0 if self.total <= 0 else min(99, int(100 * self.done / self.total))
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    id: str
+    host: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,23 +439,84 @@ class Accounts:
     # ---- jobs
 
     def create_job(self, kind: str, name: str, created_by: str, total: int = 0,
-                   config: dict[str, Any] | None = None) -> Job:
+                   config: dict[str, Any] | None = None, owner: str | None = None) -> Job:
         now = datetime.now(UTC)
         with self._write() as conn:
             result = conn.execute(job_table.insert().values(
                 kind=kind, name=name[:400], state="queued", done=0, total=total, message=None, error=None,
-                snapshot_id=None, created_by=created_by, created_at=now, finished_at=None, config=config))
+                snapshot_id=None, created_by=created_by, created_at=now, finished_at=None, config=config,
+                owner=owner))
             key = result.inserted_primary_key
             assert key is not None
         job = self.job(int(key[0]))
         assert job is not None
         return job
 
-    def update_job(self, job_id: int, **values: Any) -> None:
+    def update_job(self, job_id: int, *, only_owner: str | None = None, only_unfinished: bool = False,
+                   **values: Any) -> bool:
+        """Write ``values`` into the job; with ``only_owner``, only while that server owns it (a server
+        whose lease was taken over must not write over its successor); with ``only_unfinished``, only
+        while it is not done or failed (a watch stopped from another server stays stopped).
+        True if the row was written."""
         if values.get("state") in ("done", "failed"):
             values.setdefault("finished_at", datetime.now(UTC))
+        match = job_table.c.id == job_id
+        if only_owner is not None:
+            match = sa.and_(match, job_table.c.owner == only_owner)
+        if only_unfinished:
+            match = sa.and_(match, job_table.c.state.not_in(("done", "failed")))
         with self._write() as conn:
-            conn.execute(job_table.update().where(job_table.c.id == job_id).values(**values))
+            return bool(conn.execute(job_table.update().where(match).values(**values)).rowcount)
+
+    def take_job(self, job_id: int, old_owner: str | None, new_owner: str, lease: timedelta,
+                 **values: Any) -> bool:
+        """Compare-and-set: make ``new_owner`` the job's owner if it is still ``old_owner`` and that owner's
+        lease has expired (no row, or no heartbeat within ``lease``) and the job is unfinished.
+
+        One UPDATE, so that of two servers taking the same job at once exactly one wins (SQLite: the write
+        lock; PostgreSQL: the second UPDATE waits for the first and then no longer matches ``old_owner``).
+        ``values`` are written with it (a failed state, say). True if this call won.
+        """
+        j, s = job_table.c, server_table.c
+        if values.get("state") in ("done", "failed"):
+            values.setdefault("finished_at", datetime.now(UTC))
+        cutoff = datetime.now(UTC) - lease
+        owner_alive = sa.exists().where(s.id == j.owner, s.heartbeat_at >= cutoff)
+        query = (job_table.update()
+                 .where(j.id == job_id, j.owner.is_(None) if old_owner is None else j.owner == old_owner,
+                        j.state.not_in(("done", "failed")), ~owner_alive)
+                 .values(owner=new_owner, **values))
+        with self._write() as conn:
+            return conn.execute(query).rowcount == 1
+
+    # ---- servers' leases
+
+    def register_server(self, server_id: str, host: str, pid: int, lease: timedelta) -> None:
+        """Start or renew this server's lease (made again if it was pruned); rows of expired leases go."""
+        now = datetime.now(UTC)
+        with self._write() as conn:
+            conn.execute(server_table.delete().where(server_table.c.heartbeat_at < now - lease,
+                                                     server_table.c.id != server_id))
+            if conn.execute(server_table.update().where(server_table.c.id == server_id)
+                            .values(heartbeat_at=now)).rowcount:
+                return
+            conn.execute(server_table.insert().values(id=server_id, host=host[:255], pid=pid, started_at=now,
+                                                      heartbeat_at=now))
+
+    def unregister_server(self, server_id: str) -> None:
+        """A clean stop: the lease ends now, so the next server need not wait for it to expire."""
+        with self._write() as conn:
+            conn.execute(server_table.delete().where(server_table.c.id == server_id))
+
+    def servers(self) -> list[Server]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(server_table).order_by(server_table.c.started_at))
+            return [Server(r.id, r.host, r.pid, r.started_at, r.heartbeat_at) for r in rows]
+
+    def live_servers(self, lease: timedelta) -> dict[str, Server]:
+        """The servers whose lease has not expired, by id."""
+        cutoff = datetime.now(UTC) - lease
+        return {s.id: s for s in self.servers() if s.heartbeat_at >= cutoff}
 
     def job(self, job_id: int) -> Job | None:
         with self.engine.connect() as conn:
@@ -457,7 +547,7 @@ class Accounts:
 
 def _job(r: Any) -> Job:
     return Job(r.id, r.kind, r.name, r.state, int(r.done), int(r.total), r.message, r.error, r.snapshot_id,
-               r.created_by, r.created_at, r.finished_at, dict(r.config) if r.config is not None else None)
+               r.created_by, r.created_at, r.finished_at, dict(r.config) if r.config is not None else None, r.owner)
 
 
 @lru_cache(maxsize=1)

@@ -149,10 +149,11 @@ def _public(path: str) -> bool:
 
 def create_app(db: str, *, packs: Sequence[Any] | None = None, mode: str = "statutory",
                audiences: Sequence[str] | None = None, as_of: date | None = None,
-               probes: ProbeSetup | None = None) -> FastAPI:
+               probes: ProbeSetup | None = None, lease_s: float | None = None) -> FastAPI:
     """The web app over the inventory ``db`` (a SQLite path or a database URL).
 
-    With ``probes``, analysts may start probe rounds of that scope (`serve --scope`).
+    With ``probes``, analysts may start probe rounds of that scope (`serve --scope`). ``lease_s``: how long
+    this server's lease outlives its last heartbeat (default ``jobs.LEASE_S``; tests shorten it).
     """
     from vendorscope.judge.packs import load_packs
     from vendorscope.store.inventory import open_inventory
@@ -163,7 +164,7 @@ def create_app(db: str, *, packs: Sequence[Any] | None = None, mode: str = "stat
     chosen = list(packs) if packs is not None else load_packs()
     data = WebData(inventory, chosen, mode=mode, audiences=audiences)
     accounts = Accounts(inventory.engine)
-    jobs = JobRunner(accounts, db, on_stored=data.invalidate)
+    jobs = JobRunner(accounts, db, on_stored=data.invalidate, lease_s=lease_s)
     stack.callback(jobs.close)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals.update(version=__version__, Role=Role)
@@ -176,7 +177,7 @@ def create_app(db: str, *, packs: Sequence[Any] | None = None, mode: str = "stat
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
             # Here, not in create_app: an app that is built but never served must not probe.
-            jobs.recover(data)
+            jobs.start(data)
             yield
         finally:
             stack.close()

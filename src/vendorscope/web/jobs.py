@@ -4,15 +4,23 @@ A job reads its file with the same collectors as `vendorscope pcap` and
 `vendorscope import`, and stores what it read through the same pipeline. A
 file that breaks part-way still stores what was read before the break; the
 job then ends ``failed`` with a one-line error naming the file and place.
+
+Several servers may share one inventory. Each holds a lease (a ``web_server``
+row whose heartbeat a daemon thread renews every ``HEARTBEAT_S``) and owns the
+jobs it runs (``web_job.owner``); a server only fails or takes over the jobs of
+a server whose lease has expired (``LEASE_S`` without a heartbeat) or ended.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import socket
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -37,6 +45,24 @@ MAX_UPLOAD_BYTES = 2 << 30
 PROGRESS_EVERY_S = 0.25
 MIN_WATCH_EVERY_S = 1.0  # tests watch every second; people every hour
 WATCH_STOP_WAIT_S = 30.0  # how long stopping waits for the round under way
+HEARTBEAT_S = 10.0  # how often a server renews its lease
+LEASE_S = 30.0  # a server without a heartbeat for this long is gone: its jobs may be taken over
+# Tests (and impatient operators) shorten the lease of a `serve` process through its environment.
+LEASE_ENV = "VENDORSCOPE_SERVER_LEASE_S"
+
+
+def lease_seconds(given: float | None = None) -> float:
+    """The lease to hold: ``given``, else the environment's ``VENDORSCOPE_SERVER_LEASE_S``, else ``LEASE_S``."""
+    if given is not None:
+        chosen = given
+    else:
+        try:
+            chosen = float(os.environ.get(LEASE_ENV) or LEASE_S)
+        except ValueError:
+            raise ValueError(f"{LEASE_ENV}: a number of seconds, not {os.environ.get(LEASE_ENV)!r}") from None
+    if not 0 < chosen < 86400:
+        raise ValueError(f"a server's lease lasts more than 0 s and less than a day, not {chosen:g} s")
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -147,7 +173,8 @@ class Watching:
 class JobRunner:
     """Runs imports one at a time in a background thread; the uploads wait in a private folder."""
 
-    def __init__(self, accounts: Accounts, db: str, on_stored: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, accounts: Accounts, db: str, on_stored: Callable[[], None] = lambda: None,
+                 lease_s: float | None = None) -> None:
         self.accounts = accounts
         self.db = db
         self.on_stored = on_stored
@@ -155,17 +182,76 @@ class JobRunner:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vendorscope-job")
         self.watching: Watching | None = None
         self._watch_lock = threading.Lock()
+        self.server_id = str(uuid.uuid4())
+        self.lease = timedelta(seconds=lease_seconds(lease_s))
+        # Three heartbeats per lease: one late or failed beat does not let another server take over.
+        self.heartbeat_s = min(HEARTBEAT_S, self.lease.total_seconds() / 3)
+        self._closing = threading.Event()
+        self._beating: threading.Thread | None = None
+        # How a watch writes its job: only while this server owns it and no one stopped it elsewhere.
+        self._mine: dict[str, Any] = {"only_owner": self.server_id, "only_unfinished": True}
+
+    def start(self, data: Any) -> None:
+        """At start-up: take a lease, recover what stopped servers left, then keep the lease alive."""
+        self.accounts.register_server(self.server_id, socket.gethostname(), os.getpid(), self.lease)
+        self.recover(data)
+        self._beating = threading.Thread(target=self._beat, args=(data,), name="vendorscope-lease", daemon=True)
+        self._beating.start()
 
     def close(self) -> None:
         self.pause_watch()
+        # The lease lives on while the import under way ends: another server must not fail it meanwhile.
         self.executor.shutdown(wait=True, cancel_futures=True)
+        self._closing.set()
+        if self._beating is not None:
+            self._beating.join(timeout=WATCH_STOP_WAIT_S)
+        # Ended, not left to expire: the next server resumes the paused watch at once.
+        self.accounts.unregister_server(self.server_id)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _beat(self, data: Any) -> None:
+        while not self._closing.wait(self.heartbeat_s):
+            try:
+                self._tick(data)
+            except Exception as exc:  # a database hiccup must not end the lease for good
+                log.warning("server lease: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+
+    def _tick(self, data: Any) -> None:
+        """One heartbeat: renew the lease, let go of a watch taken over, take over what expired servers left."""
+        # Renewed, or made again if it was pruned as expired (this process was stalled); expired rows of
+        # killed servers go on the way.
+        self.accounts.register_server(self.server_id, socket.gethostname(), os.getpid(), self.lease)
+        self._drop_lost_watch()
+        if not self._closing.is_set():  # stopping: renew the lease, take nothing new on
+            self.recover(data)
+
+    def _drop_lost_watch(self) -> None:
+        """Our watch was stopped from another server, or our lease lapsed once and another server took the
+        watch: stop our thread, writing nothing (its writes are conditional on owning the unfinished job),
+        so that the watch never runs twice nor starts again."""
+        watching = self.watching
+        if watching is None or not watching.thread.is_alive():
+            return
+        job = self.accounts.job(watching.job_id)
+        if job is None or (job.owner == self.server_id and not job.finished):
+            return
+        log.warning("job %s (watch): %s; this server stops running it", job.id,
+                    "stopped from another server" if job.owner == self.server_id else "taken over by another server")
+        with self._watch_lock:
+            if self.watching is watching:
+                self.watching = None
+        watching.paused = True
+        watching.stop.set()  # not joined: the heartbeat must go on while the round under way ends
+
+    def _orphaned(self, job: Job, live: dict[str, Any]) -> bool:
+        """Left by a server that is gone: no owner (older jobs), or an owner whose lease ended or expired."""
+        return job.owner != self.server_id and job.owner not in live
 
     def submit(self, kind: str, filename: str, stream: IO[bytes], user: str) -> Job:
         if kind not in UPLOAD_KINDS:
             raise ValueError(f"unknown upload kind {kind!r}; kinds: {', '.join(UPLOAD_KINDS)}")
         name = Path(filename or "upload").name or "upload"
-        job = self.accounts.create_job(kind, name, user)
+        job = self.accounts.create_job(kind, name, user, owner=self.server_id)
         target = self.folder / f"{job.id}-{_safe(name)}"
         size = 0
         with target.open("wb") as out:
@@ -184,7 +270,8 @@ class JobRunner:
 
     def submit_probe(self, probes: ProbeSetup, data: Any, user: str) -> Job:
         """One round of `watch` as a job: probe the scope, store a snapshot, raise alerts."""
-        job = self.accounts.create_job("probe", probes.scope_path.name, user, total=len(probes.addresses))
+        job = self.accounts.create_job("probe", probes.scope_path.name, user, total=len(probes.addresses),
+                                       owner=self.server_id)
         self.executor.submit(self._run_probe, job.id, probes, data)
         return self.accounts.job(job.id) or job
 
@@ -201,33 +288,57 @@ class JobRunner:
         with self._watch_lock:
             if self.watching is not None and self.watching.thread.is_alive():
                 raise RuntimeError(f"a watch runs already (job {self.watching.job_id}): stop it first")
+            self._refuse_if_watched_elsewhere()
             job = self.accounts.create_job("watch", f"{probes.scope_path.name} every {config.every}", user,
-                                           total=len(probes.addresses), config=config.to_json())
+                                           total=len(probes.addresses), config=config.to_json(),
+                                           owner=self.server_id)
             self._launch(job, probes, data, config, every_s, 0.0)
         return self.accounts.job(job.id) or job
 
-    def recover(self, data: Any) -> None:
-        """At start-up, over what the last server left unfinished: imports and probe rounds cannot go on
-        (their uploads were in that server's private folder) and end ``failed``; the watch resumes."""
+    def _refuse_if_watched_elsewhere(self) -> None:
+        """One watch per inventory: RuntimeError if another live server runs one."""
+        live = self.accounts.live_servers(self.lease)
         for job in self.accounts.jobs(200):
-            if job.kind != "watch" and not job.finished:
-                self.accounts.update_job(job.id, state="failed", error=f"interrupted: the server stopped; "
-                                         f"{'upload the file' if job.kind in UPLOAD_KINDS else 'start it'} again")
+            if job.kind == "watch" and not job.finished and job.owner != self.server_id and job.owner in live:
+                server = live[job.owner]
+                raise RuntimeError(f"a watch runs already in another server ({server.host}, pid {server.pid}, "
+                                   f"job {job.id}): stop it there first")
+
+    def recover(self, data: Any) -> None:
+        """Over what stopped servers left unfinished (at start-up, then at every heartbeat): their imports
+        and probe rounds cannot go on (the uploads were in that server's private folder) and end ``failed``;
+        the watch resumes. Jobs of servers whose lease is alive are theirs: left alone."""
+        live = self.accounts.live_servers(self.lease)
+        for job in self.accounts.jobs(200):
+            if job.kind != "watch" and not job.finished and self._orphaned(job, live):
+                # Compare-and-set: of two servers recovering at once, one writes the failure.
+                self.accounts.take_job(job.id, job.owner, self.server_id, self.lease, state="failed",
+                                       error=f"interrupted: the server stopped; "
+                                       f"{'upload the file' if job.kind in UPLOAD_KINDS else 'start it'} again")
         self.resume_watch(data)
 
     def resume_watch(self, data: Any) -> Job | None:
-        """At start-up: go on with the watch the last server left running (unless a user stopped it).
+        """Go on with the watch a stopped server left running (unless a user stopped it): at start-up, and at
+        every heartbeat for a server killed meanwhile. Only if its owner's lease has ended or expired and no
+        live server runs a watch; taken with a compare-and-set on the owner, so exactly one server goes on.
 
         Its next round comes ``every`` after its last round began (at once if that time has passed).
         A watch that cannot go on (its scope file gone, or no longer allowing an address) ends
-        ``failed`` with a one-line reason. Returns the job found, or None.
+        ``failed`` with a one-line reason. Returns the job taken, or None (none left, or not ours to take).
         """
+        live = self.accounts.live_servers(self.lease)
         pending = [j for j in self.accounts.jobs(200) if j.kind == "watch" and not j.finished]
-        for older in pending[1:]:  # one watch at a time: only the newest goes on
-            self.accounts.update_job(older.id, state="failed", error="interrupted: the server stopped")
-        if not pending:
+        mine = self.watching is not None and self.watching.thread.is_alive()
+        # One watch at a time: only the newest goes on, and none if a live server (this one too) runs one.
+        watched = mine or any(not self._orphaned(j, live) for j in pending)
+        job = pending[0] if pending and not watched else None
+        for older in pending:
+            if older is not job and self._orphaned(older, live):
+                self.accounts.take_job(older.id, older.owner, self.server_id, self.lease, state="failed",
+                                       error="interrupted: the server stopped")
+        # Compare-and-set on the owner: of two servers taking it at once, exactly one goes on.
+        if job is None or not self.accounts.take_job(job.id, job.owner, self.server_id, self.lease):
             return None
-        job = pending[0]
         try:
             config = WatchConfig.from_json(job.config)
             every_s = _watch_interval(config.every)
@@ -235,7 +346,7 @@ class JobRunner:
         except ValueError as exc:
             error = f"interrupted: the server stopped and the watch cannot resume: {exc}"[:400]
             log.warning("job %s (watch): %s", job.id, error)
-            self.accounts.update_job(job.id, state="failed", error=error)
+            self.accounts.update_job(job.id, **self._mine, state="failed", error=error)
             return self.accounts.job(job.id)
         wait = first_wait_s(config.last_round_at, every_s, datetime.now(UTC))
         with self._watch_lock:
@@ -267,38 +378,63 @@ class JobRunner:
             watching.alerts += len(result.alerts)
             watching.next_run = datetime.now(UTC) + timedelta(seconds=every_s)
             kept = replace(kept, last_round_at=result.started_at, alerts=watching.alerts)
-            self.accounts.update_job(job.id, done=rounds, snapshot_id=result.snapshot_id, config=kept.to_json(),
-                                     message=f"{_rounds(rounds)}, {_alerts(watching.alerts)}; last: "
-                                     f"{result.hosts} hosts, {result.observations} observations, "
-                                     f"{_alerts(len(result.alerts))}, snapshot {result.snapshot_id}")
+            message = (f"{_rounds(rounds)}, {_alerts(watching.alerts)}; last: {result.hosts} hosts, "
+                       f"{result.observations} observations, {_alerts(len(result.alerts))}, "
+                       f"snapshot {result.snapshot_id}")
+            # Only while it is ours: a server that lost its lease stops here instead of writing over.
+            if not self.accounts.update_job(job.id, **self._mine, done=rounds,
+                                            snapshot_id=result.snapshot_id, config=kept.to_json(), message=message):
+                log.warning("job %s (watch): taken over or stopped by another server; this server stops running it",
+                            job.id)
+                watching.paused = True
+                watching.stop.set()
 
         def run() -> None:
             try:
                 run_rounds(monitor, every_s, None, watching.stop, on_round, first_wait_s=wait_s)
             except Exception as exc:  # one line in the job; the audit log has every probe sent
                 log.warning("job %s (watch) failed: %s", job.id, exc)
-                self.accounts.update_job(job.id, state="failed",
+                self.accounts.update_job(job.id, **self._mine, state="failed",
                                          error=_one_line(exc, probes.scope_path.name, probes.scope_path))
                 return
             finally:
                 watching.next_run = None
+                with self._watch_lock:  # a watch lost or failed is no longer this server's
+                    if self.watching is watching:
+                        self.watching = None
             if watching.paused:  # the job stays running: the next server resumes it
-                self.accounts.update_job(job.id, message=f"{_rounds(watching.rounds)}, {_alerts(watching.alerts)}; "
+                self.accounts.update_job(job.id, **self._mine,
+                                         message=f"{_rounds(watching.rounds)}, {_alerts(watching.alerts)}; "
                                          "paused: the server stopped (the next server resumes it)")
                 return
-            self.accounts.update_job(job.id, state="done", error=None,
+            self.accounts.update_job(job.id, **self._mine, state="done", error=None,
                                      message=f"stopped after {_rounds(watching.rounds)}, {_alerts(watching.alerts)}"
                                      f"{f' ({watching.stopped_by})' if watching.stopped_by else ''}")
 
-        self.accounts.update_job(job.id, state="running")
+        self.accounts.update_job(job.id, **self._mine, state="running")
         watching.next_run = datetime.now(UTC) + timedelta(seconds=wait_s)
         watching.thread = threading.Thread(target=run, name=f"vendorscope-watch-{job.id}", daemon=True)
         self.watching = watching
         watching.thread.start()
 
     def stop_watch(self, why: str) -> Job | None:
-        """Stop the running watch for good (its current round ends first); the job, or None if none ran."""
-        return self._end_watch(why, paused=False)
+        """Stop the running watch for good (its current round ends first); the job, or None if none ran.
+
+        A watch another server runs is marked done here; that server stops its thread at its next round or
+        heartbeat, whichever comes first (it finds its job finished).
+        """
+        return self._end_watch(why, paused=False) or self._stop_watch_elsewhere(why)
+
+    def _stop_watch_elsewhere(self, why: str) -> Job | None:
+        job = next((j for j in self.accounts.jobs(200) if j.kind == "watch" and not j.finished), None)
+        if job is None:
+            return None
+        alerts = int((job.config or {}).get("alerts") or 0)
+        # Conditional on the owner read: a server taking it over meanwhile wins, and this stop says no watch.
+        if not self.accounts.update_job(job.id, only_owner=job.owner, only_unfinished=True, state="done", error=None,
+                                        message=f"stopped after {_rounds(job.done)}, {_alerts(alerts)} ({why})"):
+            return None
+        return self.accounts.job(job.id)
 
     def pause_watch(self) -> Job | None:
         """The server stops: end the watch's thread but leave its job running, for the next server."""
