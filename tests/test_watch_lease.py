@@ -35,7 +35,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from vendorscope.web.app import create_app  # noqa: E402
 
-HOST = loopback(151, 0, 1)
+HOST = loopback(160, 0, 1)  # 160-169: no other test module listens there
 LEASE_S = 2.0  # heartbeats every 0.67 s: a busy test machine still renews in time
 
 
@@ -113,6 +113,7 @@ def test_a_live_server_keeps_its_jobs_and_a_killed_servers_watch_moves_over_once
     headers = tokens_for(db)
     analyst, viewer = (headers[r]["Authorization"].split()[1] for r in ("analyst", "viewer"))
     scope_file = write_scope(tmp_path / "scope.toml", f"{HOST}/32")
+    monkeypatch.chdir(tmp_path)  # with PostgreSQL, the served watch keeps its audit log in the working directory
     first = Served(db, "--scope", str(scope_file))
     try:
         job_id = first.call("POST", "/api/v1/watch", analyst, {"every": "1s"})["watch"]["id"]
