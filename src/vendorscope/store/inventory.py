@@ -335,19 +335,7 @@ class Inventory:
             for encoded in R.encode_snapshot(snapshot_id, observations, assets, time, counts):
                 writer.add(encoded)
             writer.flush()
-            conn.execute(
-                snapshot_table.update()
-                .where(snapshot_table.c.id == snapshot_id)
-                .values(
-                    complete=True,
-                    finished_at=datetime.now(UTC),
-                    observation_count=counts.observations,
-                    asset_count=counts.assets,
-                    attributed_count=counts.attributed,
-                    attribution_count=counts.attributions,
-                    conflict_count=counts.conflicts,
-                )
-            )
+            self._mark_complete(conn, snapshot_id, counts)
         return snapshot_id
 
     def snapshot_writer(self, source: str, started_at: datetime, stats: Mapping[str, Any] | None = None,
@@ -369,6 +357,19 @@ class Inventory:
         for first in range(0, int(last) + 1, chunk):
             with self.engine.connect() as conn, _gc_paused():
                 yield from self._load_snapshot_rows(conn, snapshot_id, None, True, no_range=(first, first + chunk))
+
+    def _mark_complete(self, conn: Connection, snapshot_id: int, counts: R.SnapshotCounts,
+                       stats: Mapping[str, Any] | None = None) -> None:
+        """The snapshot's counts, finish time and ``complete`` flag (readers see it from now on); ``stats``
+        replaces what was stored at the start (a batched writer's mark of its process)."""
+        values: dict[str, Any] = {
+            "complete": True, "finished_at": datetime.now(UTC), "observation_count": counts.observations,
+            "asset_count": counts.assets, "attributed_count": counts.attributed,
+            "attribution_count": counts.attributions, "conflict_count": counts.conflicts,
+        }
+        if stats is not None:
+            values["stats"] = json.loads(R.encode_json(dict(stats)))
+        conn.execute(snapshot_table.update().where(snapshot_table.c.id == snapshot_id).values(**values))
 
     def _insert_snapshot(self, conn: Connection, source: str, started_at: datetime,
                          stats: Mapping[str, Any] | None) -> int:
@@ -1228,21 +1229,7 @@ class SnapshotWriter:
             if self.snapshot_id is None:
                 self.snapshot_id = inventory._insert_snapshot(conn, self.source, self.started_at, self.stats)
             conn.execute(asset_key_table.delete().where(asset_key_table.c.snapshot_id == self.snapshot_id))
-            counts = self.counts
-            conn.execute(
-                snapshot_table.update()
-                .where(snapshot_table.c.id == self.snapshot_id)
-                .values(
-                    complete=True,
-                    finished_at=datetime.now(UTC),
-                    observation_count=counts.observations,
-                    asset_count=counts.assets,
-                    attributed_count=counts.attributed,
-                    attribution_count=counts.attributions,
-                    conflict_count=counts.conflicts,
-                    stats=json.loads(R.encode_json(dict(self.stats or {}))),
-                )
-            )
+            inventory._mark_complete(conn, self.snapshot_id, self.counts, self.stats or {})
         return self.snapshot_id
 
     def abandon(self) -> None:
