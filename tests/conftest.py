@@ -17,7 +17,11 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "vendorscope"))
 
 import ipaddress  # noqa: E402
 import socket  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
+
+from pg import PostgresServer, postgres_server  # noqa: E402
 
 from vendorscope.identify.engine import Engine, default_engine  # noqa: E402
 
@@ -62,3 +66,22 @@ for _method in ("connect", "connect_ex", "sendto"):
 @pytest.fixture(scope="session")
 def engine() -> Engine:
     return default_engine()
+
+
+# -- the databases a store test runs on ------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server (Debian's binaries) for this worker; each test creates its own database."""
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh inventory URL: a SQLite file, then a database on the real PostgreSQL server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "inventory.db")
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    return server.create_database()

@@ -10,12 +10,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from pg import PostgresServer, postgres_server
 
 from vendorscope.store.inventory import open_inventory
 from vendorscope.store.models import asset_table, snapshot_table
@@ -52,20 +50,6 @@ def committed_part(url: str) -> int:
             sa.select(sa.func.count()).select_from(asset_table).join(snapshot_table, s.id == a.snapshot_id)
             .where(s.complete.is_(False))
         ).scalar() or 0)
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
-    with postgres_server() as server:
-        yield server
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "inventory.db")
-    server: PostgresServer = request.getfixturevalue("pg_server")
-    return server.create_database()
 
 
 def test_kill_9_after_some_batches_keeps_earlier_snapshots_and_a_rerun_completes(db_url: str,

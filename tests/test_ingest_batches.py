@@ -9,11 +9,9 @@ import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from pg import PostgresServer, postgres_server
 
 from vendorscope.identify.engine import Engine
 from vendorscope.model import Asset, AssetKeys, Observation
@@ -26,20 +24,6 @@ T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 def obs(kind: str, value: str, **keys: str) -> Observation:
     return Observation(kind=kind, value=value, source="test", seen_at=T0, keys=AssetKeys(**keys))
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
-    with postgres_server() as server:
-        yield server
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "inventory.db")
-    server: PostgresServer = request.getfixturevalue("pg_server")
-    return server.create_database()
 
 
 def spread_network(devices: int) -> list[Observation]:

@@ -19,7 +19,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pg import PostgresServer, postgres_server
+from pg import PostgresServer
 
 from vendorscope.model import Asset, AssetKeys, Attribution, Finding, Observation, Role, Status
 from vendorscope.resolve import apply_annotation, resolve
@@ -105,20 +105,6 @@ def write(inv: Inventory, observations: Sequence[Observation], source: str = "pc
 
 
 # ---------------------------------------------------------------- databases
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PostgresServer]:
-    with postgres_server() as server:
-        yield server
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "inventory.db")
-    server: PostgresServer = request.getfixturevalue("pg_server")
-    return server.create_database()
 
 
 @pytest.fixture

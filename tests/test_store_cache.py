@@ -18,13 +18,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from test_packs import minimal_pack, write_pack
-from test_store import (  # noqa: F401 - db_url, inv, pg_server: fixtures (SQLite and a real PostgreSQL)
+from test_store import (  # noqa: F401 - inv: a fixture (over conftest's db_url, SQLite and a real PostgreSQL)
     T0,
-    db_url,
     huawei_router,
     inv,
     obs,
-    pg_server,
     relabelled_camera,
     scalar,
     write,

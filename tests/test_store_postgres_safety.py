@@ -13,11 +13,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pg import PostgresServer, postgres_server
+from pg import PostgresServer
 
 from vendorscope.store.inventory import open_inventory
 
@@ -38,12 +37,6 @@ def start_import(path: Path, url: str, source: str) -> subprocess.Popen[bytes]:
          "--format", "jsonl"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
-    with postgres_server() as server:
-        yield server
 
 
 def snapshot_counts(url: str) -> dict[str, int]:

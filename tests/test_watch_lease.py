@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from pg import PostgresServer, postgres_server
 from probe_servers import ServerThread, greeting, loopback
 from test_watch_resume import Served, setup_of, tokens_for, write_scope
 from test_web_watch import _wait
@@ -49,22 +48,12 @@ def huawei() -> Iterator[ServerThread]:
         t.stop()
 
 
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
-    with postgres_server() as server:
-        yield server
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        url = str(tmp_path / "lease.db")
-    else:
-        server: PostgresServer = request.getfixturevalue("pg_server")
-        url = server.create_database()
-    with open_inventory(url):
+@pytest.fixture
+def db(db_url: str) -> str:
+    """conftest's inventory (SQLite, then PostgreSQL), its schema created."""
+    with open_inventory(db_url):
         pass
-    return url
+    return db_url
 
 
 def accounts_do(db: str, what: Any) -> Any:

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from pg import PostgresServer, postgres_server
+from pg import PostgresServer
 from probe_servers import ServerThread, greeting, loopback
 from test_web_watch import Receiver, _wait
 from web_support import PASSWORD
@@ -187,12 +187,6 @@ def test_an_hourly_watch_survives_a_restart_on_sqlite(huawei: ServerThread, rece
     with open_inventory(db):
         pass
     _restart_keeps_an_hourly_watch(db, write_scope(tmp_path / "scope.toml"), tmp_path, receiver.url)
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
-    with postgres_server() as server:
-        yield server
 
 
 def test_an_hourly_watch_survives_a_restart_on_postgresql(huawei: ServerThread, receiver: Receiver,

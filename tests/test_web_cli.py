@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pg import PostgresServer, postgres_server
+from pg import PostgresServer
 from typer.testing import CliRunner
 from web_support import AS_OF, HOSTILE_MAC, PASSWORD, add_users, build_inventory
 
@@ -83,12 +82,6 @@ def test_serve_refuses_what_it_cannot_open_in_one_line(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------- PostgreSQL
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
-    with postgres_server() as server:
-        yield server
 
 
 def test_the_api_on_postgresql(pg_server: PostgresServer) -> None:
