@@ -10,12 +10,13 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Iterable, Sequence
-from itertools import islice
+from itertools import compress, islice, repeat
+from operator import is_
 from typing import TYPE_CHECKING, Any
 
 from vendorscope.evidence.kinds import lookup_confidence
 from vendorscope.identify.matcher import Matcher, RuleMatch, SetMatcher, best_matcher
-from vendorscope.identify.oui import MacError, OuiTable, default_oui_table, mac_to_int
+from vendorscope.identify.oui import OuiTable, block_id, default_oui_table, mac_int_or_none
 from vendorscope.identify.registry import Registry, default_registry
 from vendorscope.identify.rules import Rule, default_rules
 from vendorscope.model import EVIDENCE_KINDS, Attribution, Observation
@@ -65,14 +66,18 @@ class Engine:
         # Rules without captures always give the same attribution: built on first use, then kept.
         self._constant: dict[str, Attribution] = {}
         self._mac_by_block: dict[int, tuple[Attribution, ...]] = {}
-        self._registrant_vendor: dict[str, Any] = {}
+        self._registrant_vendor: dict[int, Any] = {}  # registrant number (OUI table) → vendor id
         self._vendor_name: dict[str, str] = {}
+        self._lookup_attributions: dict[tuple[str, float, str], Attribution] = {}
         self._lookups: dict[str, Callable[[str, str], list[Attribution]]] = {
             "mac": self._by_mac,
             "snmp.sysobjectid": self._by_enterprise,
             "cpe": self._by_cpe,
             **{kind: self._by_name for kind in NAME_CONFIDENCE},
         }
+        # Kinds whose only source is a lookup that answers many values at once.
+        self._batch_lookups: dict[str, Callable[[list[str]], list[tuple[Attribution, ...]]]] = {
+            "mac": self._by_macs}
         # (kind, value) → attributions; a plain dict so a batch can look up before it computes.
         self._cache: dict[tuple[str, str], tuple[Attribution, ...]] = {}
         self._dict_cache: dict[tuple[str, str], tuple[dict[str, Any], ...]] = {}
@@ -123,11 +128,16 @@ class Engine:
         out = list(map(cache.get, pairs))
         if None not in out:
             return out
-        keys = list(dict.fromkeys([key for key, found in zip(pairs, out, strict=True) if found is None]))
+        # The misses' positions and keys, found at C speed; only they are visited in Python.
+        missing = list(compress(range(len(out)), map(is_, out, repeat(None))))
+        missed = [pairs[i] for i in missing]
+        keys = list(dict.fromkeys(missed))
         new = dict(zip(keys, compute(keys), strict=True))
         self._remember_many(cache, new)
         get = new.__getitem__
-        return [found if found is not None else get(key) for key, found in zip(pairs, out, strict=True)]
+        for i, key in zip(missing, missed, strict=True):
+            out[i] = get(key)
+        return out
 
     def _remember(self, cache: dict[tuple[str, str], Any], key: tuple[str, str], found: Any) -> None:
         if len(key[1]) > 4096 or self._cache_size <= 0:  # long values are rare; don't let them fill the cache
@@ -185,6 +195,11 @@ class Engine:
             plain = kind not in self._lookups and not (self.recog_matcher is not None and kind in self._recog_prefix)
             if plain and kind not in matcher_kinds:
                 continue  # no rule, no lookup: nothing names a vendor (out is already empty)
+            batch_lookup = self._batch_lookups.get(kind)
+            if batch_lookup is not None and kind not in matcher_kinds and kind not in self._recog_prefix:
+                for i, found in zip(indexes, batch_lookup(values), strict=True):
+                    out[i] = found
+                continue
             for i, value, matches in zip(indexes, values, self.matcher.match_many(kind, values), strict=True):
                 if matches or not plain:
                     out[i] = finish(kind, value, matches)
@@ -255,6 +270,14 @@ class Engine:
             **extra,  # type: ignore[arg-type]
         )
 
+    def _lookup_attribution(self, vendor_id: str, confidence: float, rule: str) -> Attribution:
+        """A lookup's attribution names only the vendor, confidence and rule: one shared object each."""
+        key = (vendor_id, confidence, rule)
+        found = self._lookup_attributions.get(key)
+        if found is None:
+            found = self._lookup_attributions[key] = self._vendor_attribution(vendor_id, confidence, rule)
+        return found
+
     def _rule_attribution(self, rule: Rule, groups: dict[str, str | None]) -> Attribution:
         found = self._attribution(rule, groups)
         if "(?P<" not in rule.pattern:
@@ -269,31 +292,47 @@ class Engine:
         )
 
     def _by_mac(self, kind: str, value: str) -> list[Attribution]:
-        try:
-            number = mac_to_int(value)
-        except MacError:
-            return []
-        # The answer depends only on the assigned block: cache it per 24-bit prefix
+        number = mac_int_or_none(value)
+        return [] if number is None else list(self._by_mac_number(number))
+
+    def _by_macs(self, values: list[str]) -> list[tuple[Attribution, ...]]:
+        """:meth:`_by_mac` of many values: an address costs a parse and a look-up of its block."""
+        by_block = self._mac_by_block.get
+        out: list[tuple[Attribution, ...]] = []
+        append = out.append
+        for number in map(mac_int_or_none, values):
+            if number is None:
+                append(_NONE)
+                continue
+            found = by_block(number >> 24)
+            append(found if found is not None else self._by_mac_number(number))
+        return out
+
+    def _by_mac_number(self, number: int) -> tuple[Attribution, ...]:
+        # The answer depends only on the assigned block: cached per 24-bit prefix
         # unless the IEEE split that prefix into MA-M/MA-S blocks.
         prefix = number >> 24
         cached = self._mac_by_block.get(prefix)
         if cached is not None:
-            return list(cached)
-        found: tuple[Attribution, ...] = ()
-        if number >> 40 & 0x03:  # multicast or locally administered: no registrant, nothing kept
-            return []
+            return cached
+        if number >> 40 & 0x03:  # multicast or locally administered: no registrant
+            self._mac_by_block[prefix] = _NONE
+            return _NONE
         oui = self.oui
-        block = oui.block_of(number)
+        found = _NONE
+        block = oui.locate(number)
         if block is not None:
-            registrant, block_prefix, block_name = block
+            bits, block_prefix, registrant = block
+            # thousands of blocks, far fewer registrants: each name decoded and resolved once
             vendor_id = self._registrant_vendor.get(registrant, _UNKNOWN)
-            if vendor_id is _UNKNOWN:  # thousands of blocks, far fewer registrants: each name resolved once
-                vendor_id = self._registrant_vendor[registrant] = self.registry.find_by_name(registrant)
+            if vendor_id is _UNKNOWN:
+                vendor_id = self._registrant_vendor[registrant] = \
+                    self.registry.find_by_name(oui.registrant(registrant))
             if vendor_id is not None:
-                found = (self._vendor_attribution(vendor_id, MAC_CONFIDENCE, f"ieee.{block_name}:{block_prefix}"),)
+                found = (self._lookup_attribution(vendor_id, MAC_CONFIDENCE, f"ieee.{block_id(bits, block_prefix)}"),)
         if not oui.is_split(prefix):
             self._mac_by_block[prefix] = found
-        return list(found)
+        return found
 
     def _by_enterprise(self, kind: str, value: str) -> list[Attribution]:
         m = _ENTERPRISE_OID.match(value.strip())
@@ -303,13 +342,13 @@ class Engine:
         vendor_id = self.registry.vendor_for_enterprise(number)
         if vendor_id is None:
             return []
-        return [self._vendor_attribution(vendor_id, ENTERPRISE_CONFIDENCE, f"iana.pen:{number}")]
+        return [self._lookup_attribution(vendor_id, ENTERPRISE_CONFIDENCE, f"iana.pen:{number}")]
 
     def _by_name(self, kind: str, value: str) -> list[Attribution]:
         vendor_id = self.registry.find_by_name(value[:256])
         if vendor_id is None:
             return []
-        return [self._vendor_attribution(vendor_id, NAME_CONFIDENCE[kind], "registry.name")]
+        return [self._lookup_attribution(vendor_id, NAME_CONFIDENCE[kind], "registry.name")]
 
     def _by_cpe(self, kind: str, value: str) -> list[Attribution]:
         m = _CPE.match(value.strip())

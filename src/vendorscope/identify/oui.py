@@ -49,10 +49,17 @@ _SEPARATORS = str.maketrans("", "", ":-. ")
 
 def mac_to_int(text: str) -> int:
     """A MAC in any common notation (aa:bb:.., aa-bb-.., aabb.ccdd.eeff, bare hex) as a 48-bit int."""
-    digits = text.strip().translate(_SEPARATORS)
-    if len(digits) != 12 or not _HEXDIGITS.issuperset(digits):
+    number = mac_int_or_none(text)
+    if number is None:
         raise MacError(f"not a MAC address: {text!r}")
-    return int(digits, 16)
+    return number
+
+
+def mac_int_or_none(text: str) -> int | None:
+    """:func:`mac_to_int`, with None for text that is not a MAC (no exception: batches of values
+    are mapped through this)."""
+    digits = text.strip().translate(_SEPARATORS)
+    return int(digits, 16) if len(digits) == 12 and _HEXDIGITS.issuperset(digits) else None
 
 
 _HEXDIGITS = frozenset("0123456789abcdefABCDEF")
@@ -124,6 +131,8 @@ def parse_ieee_csv(text: str) -> dict[tuple[int, int], str]:
 
 
 _BLOCKS = ((36, "MA-S"), (28, "MA-M"), (24, "MA-L"))
+_BLOCK_BITS = tuple(bits for bits, _ in _BLOCKS)  # longest prefix first
+_BLOCK_NAME = dict(_BLOCKS)
 
 # The parsed table is cached as one blob that loads with one read and no parsing:
 # "VSOUI" + version, then per block size (36, 28, 24 bits) a sorted array of
@@ -208,6 +217,8 @@ class OuiTable:
         self._blocks = blocks  # bits -> (sorted prefixes, name number of each)
         self._name_ends = name_ends
         self._names = names
+        self._split: frozenset[int] | None = None  # see is_split
+        self._key_lists: dict[int, list[int]] = {}  # see locate
 
     @classmethod
     def from_entries(cls, entries: dict[tuple[int, int], str]) -> OuiTable:
@@ -218,20 +229,13 @@ class OuiTable:
         # "replace": names were written as UTF-8; a damaged blob must not fail a lookup mid-run
         return bytes(self._names[start : self._name_ends[number]]).decode("utf-8", "replace")
 
-    def _find(self, bits: int, prefix: int) -> str | None:
-        keys, numbers = self._blocks[bits]
-        i = bisect_left(keys, prefix)
-        return self._name(numbers[i]) if i < len(keys) and keys[i] == prefix else None
-
-    def _any_in(self, bits: int, low: int, high: int) -> bool:
-        keys = self._blocks[bits][0]
-        i = bisect_left(keys, low)
-        return i < len(keys) and keys[i] < high
-
     def is_split(self, prefix24: int) -> bool:
         """Whether the IEEE divided this 24-bit prefix into smaller (MA-M, MA-S, IAB) blocks."""
-        return self._any_in(28, prefix24 << 4, (prefix24 + 1) << 4) or \
-            self._any_in(36, prefix24 << 12, (prefix24 + 1) << 12)
+        split = self._split
+        if split is None:  # a few hundred parents of 18,000 small blocks: a set, built on first use
+            split = self._split = frozenset(k >> (bits - 24) for bits in _BLOCK_BITS if bits > 24
+                                            for k in self._blocks[bits][0])
+        return prefix24 in split
 
     def __len__(self) -> int:
         return sum(len(keys) for keys, _ in self._blocks.values())
@@ -266,14 +270,40 @@ class OuiTable:
 
     def block_of(self, value: int) -> tuple[str, str, str] | None:
         """(registrant, prefix, block) of the assigned block holding a global address (a 48-bit int)."""
-        for bits, block in _BLOCKS:
+        found = self.locate(value)
+        if found is None:
+            return None
+        bits, prefix_value, number = found
+        return self.registrant(number), _block_prefix_text(bits, prefix_value), _BLOCK_NAME[bits]
+
+    def locate(self, value: int) -> tuple[int, int, int] | None:
+        """(bits, prefix, registrant number) of the block holding a 48-bit address, without decoding
+        any name: callers that resolve many addresses cache per registrant number."""
+        blocks, key_lists = self._blocks, self._key_lists
+        # Most addresses are in a 24-bit prefix the IEEE never split: one search instead of three.
+        for bits in _BLOCK_BITS if self.is_split(value >> 24) else (24,):
+            keys, numbers = blocks[bits]
+            # searching a list is several times faster than searching the blob in place
+            search = key_lists.get(bits) or key_lists.setdefault(bits, list(keys))
             prefix_value = value >> (48 - bits)
-            org = self._find(bits, prefix_value)
-            if org is not None:
-                hexdigits = f"{prefix_value:0{bits // 4}X}"
-                prefix = ":".join(hexdigits[i : i + 2] for i in range(0, len(hexdigits), 2))
-                return org, prefix, block
+            i = bisect_left(search, prefix_value)
+            if i < len(keys) and keys[i] == prefix_value:
+                return bits, prefix_value, numbers[i]
         return None
+
+    def registrant(self, number: int) -> str:
+        """The registrant name numbered ``number`` (from :meth:`locate`)."""
+        return self._name(number)
+
+
+def block_id(bits: int, prefix_value: int) -> str:
+    """An assigned block (from :meth:`OuiTable.locate`) as "MA-L:00:E0:FC", "MA-S:70:B3:D5:0D:7"."""
+    return f"{_BLOCK_NAME[bits]}:{_block_prefix_text(bits, prefix_value)}"
+
+
+def _block_prefix_text(bits: int, prefix_value: int) -> str:
+    hexdigits = f"{prefix_value:0{bits // 4}X}"
+    return ":".join(hexdigits[i : i + 2] for i in range(0, len(hexdigits), 2))
 
 
 def load_oui_table(extra_dir: Path | None = None, manuf: Path | None = None) -> OuiTable:
