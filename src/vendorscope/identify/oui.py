@@ -28,7 +28,9 @@ from vendorscope.identify.cache import cache_key, cached_blob
 
 # "70:B3:D5:04:20/36<TAB>CovelozTechn<TAB>Coveloz Technologies Inc." (no "/bits": 24 bits).
 _MANUF_LINE = re.compile(r"^([0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){2,5})(?:/(\d{1,2}))?\s*\t([^\t]*)(?:\t(.*))?$")
-_PREFIX_BITS = (36, 28, 24)  # the IEEE's block sizes, longest first
+_BLOCKS = ((36, "MA-S"), (28, "MA-M"), (24, "MA-L"))  # the IEEE's block sizes, longest first
+_BLOCK_BITS = tuple(bits for bits, _ in _BLOCKS)
+_BLOCK_NAME = dict(_BLOCKS)
 
 
 class MacError(ValueError):
@@ -92,7 +94,7 @@ def parse_manuf(text: str) -> dict[tuple[int, int], str]:
         digits = m.group(1).replace(":", "").replace("-", "")
         bits = int(m.group(2)) if m.group(2) else 24
         name = (m.group(4) or m.group(3)).strip()
-        if bits not in _PREFIX_BITS or len(digits) * 4 < bits or not name:
+        if bits not in _BLOCK_BITS or len(digits) * 4 < bits or not name:
             continue
         out[(bits, int(digits, 16) >> (len(digits) * 4 - bits))] = name
     return out
@@ -129,10 +131,6 @@ def parse_ieee_csv(text: str) -> dict[tuple[int, int], str]:
             out[(bits, int(assignment, 16))] = name
     return out
 
-
-_BLOCKS = ((36, "MA-S"), (28, "MA-M"), (24, "MA-L"))
-_BLOCK_BITS = tuple(bits for bits, _ in _BLOCKS)  # longest prefix first
-_BLOCK_NAME = dict(_BLOCKS)
 
 # The parsed table is cached as one blob that loads with one read and no parsing:
 # "VSOUI" + version, then per block size (36, 28, 24 bits) a sorted array of
