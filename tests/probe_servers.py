@@ -15,7 +15,8 @@ import ssl
 import struct
 import tempfile
 import threading
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,6 +94,17 @@ class ServerThread:
             return transport
 
         self.servers.append(self.run(start()))
+
+
+@contextmanager
+def huawei_ssh(host: str, port: int = 2222) -> Iterator[ServerThread]:
+    """A Huawei SSH greeting on one loopback address: what the watch tests probe."""
+    t = ServerThread()
+    try:
+        t.tcp(host, port, greeting(b"SSH-2.0-HUAWEI-1.5\r\n", hold=1))
+        yield t
+    finally:
+        t.stop()
 
 
 # -- behaviours ----------------------------------------------------------------

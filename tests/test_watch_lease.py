@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from probe_servers import ServerThread, greeting, loopback
+from probe_servers import ServerThread, huawei_ssh, loopback
 from test_watch_resume import Served, setup_of, tokens_for, write_scope
 from test_web_watch import _wait
 
@@ -40,12 +40,8 @@ LEASE_S = 2.0  # heartbeats every 0.67 s: a busy test machine still renews in ti
 
 @pytest.fixture(scope="module")
 def huawei() -> Iterator[ServerThread]:
-    t = ServerThread()
-    try:
-        t.tcp(HOST, 2222, greeting(b"SSH-2.0-HUAWEI-1.5\r\n", hold=1))
+    with huawei_ssh(HOST) as t:
         yield t
-    finally:
-        t.stop()
 
 
 @pytest.fixture

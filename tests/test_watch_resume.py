@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from pg import PostgresServer
-from probe_servers import ServerThread, greeting, loopback
+from probe_servers import ServerThread, huawei_ssh, loopback
 from test_web_watch import Receiver, _wait
 from web_support import PASSWORD
 
@@ -41,12 +41,8 @@ HUAWEI_HOST = loopback(150, 0, 1)
 
 @pytest.fixture(scope="module")
 def huawei() -> Iterator[ServerThread]:
-    t = ServerThread()
-    try:
-        t.tcp(HUAWEI_HOST, 2222, greeting(b"SSH-2.0-HUAWEI-1.5\r\n", hold=1))
+    with huawei_ssh(HUAWEI_HOST) as t:
         yield t
-    finally:
-        t.stop()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from probe_servers import ServerThread, greeting, loopback
+from probe_servers import ServerThread, huawei_ssh, loopback
 from typer.testing import CliRunner
 
 from vendorscope.cli import app
@@ -29,12 +29,8 @@ NET = f"127.{HUAWEI_HOST.split('.')[1]}.0.0/24"
 
 @pytest.fixture(scope="module")
 def huawei() -> Iterator[ServerThread]:
-    t = ServerThread()
-    try:
-        t.tcp(HUAWEI_HOST, 2222, greeting(b"SSH-2.0-HUAWEI-1.5\r\n", hold=1))
+    with huawei_ssh(HUAWEI_HOST) as t:
         yield t
-    finally:
-        t.stop()
 
 
 class Receiver:
