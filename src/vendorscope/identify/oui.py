@@ -18,7 +18,7 @@ import struct
 import sys
 from array import array
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.util import find_spec
@@ -134,11 +134,12 @@ def parse_ieee_csv(text: str) -> dict[tuple[int, int], str]:
 
 # The parsed table is cached as one blob that loads with one read and no parsing:
 # "VSOUI" + version, then per block size (36, 28, 24 bits) a sorted array of
-# prefixes and a parallel array of name numbers, then the names' end offsets and
-# their UTF-8 text. Arrays are native-endian (the key holds the byte order) and
-# 8-byte aligned so that memoryview.cast can use them in place.
-_BLOB_MAGIC = b"VSOUI\x00\x00\x01"
-_HEADER = struct.Struct("=8s4Q")  # magic; entries per block size (36, 28, 24); names
+# prefixes and a parallel array of name numbers, then the sorted 24-bit prefixes
+# the IEEE split into smaller blocks, the names' end offsets and their UTF-8 text.
+# Arrays are native-endian (the key holds the byte order) and 8-byte aligned so
+# that memoryview.cast can use them in place.
+_BLOB_MAGIC = b"VSOUI\x00\x00\x02"
+_HEADER = struct.Struct("=8s5Q")  # magic; entries per block size (36, 28, 24); split prefixes; names
 
 
 class OuiDataError(ValueError):
@@ -159,6 +160,8 @@ def encode_oui_blob(entries: dict[tuple[int, int], str]) -> bytes:
         counts.append(len(keys))
         sections.append(array("Q", keys).tobytes())
         sections.append(array("I", [number[entries[(bits, k)]] for k in keys]).tobytes())
+    split = sorted({value >> (bits - 24) for bits, value in entries if bits > 24})
+    sections.append(array("Q", split).tobytes())
     encoded = [name.encode("utf-8") for name in names]
     ends, total = [], 0
     for item in encoded:
@@ -166,7 +169,7 @@ def encode_oui_blob(entries: dict[tuple[int, int], str]) -> bytes:
         ends.append(total)
     sections.append(array("Q", ends).tobytes())
     sections.append(b"".join(encoded))
-    out = bytearray(_HEADER.pack(_BLOB_MAGIC, *counts, len(names)))
+    out = bytearray(_HEADER.pack(_BLOB_MAGIC, *counts, len(split), len(names)))
     for section in sections:
         out += section
         out += bytes(_pad8(len(out)) - len(out))
@@ -177,7 +180,7 @@ def decode_oui_blob(data: bytes) -> OuiTable:
     """The table in a blob from :func:`encode_oui_blob`; OuiDataError if it is not one."""
     if len(data) < _HEADER.size:
         raise OuiDataError("too short")
-    magic, *counts, n_names = _HEADER.unpack_from(data)
+    magic, *counts, n_split, n_names = _HEADER.unpack_from(data)
     if magic != _BLOB_MAGIC:
         raise OuiDataError("not an OUI blob of this version")
     view, pos = memoryview(data), _HEADER.size
@@ -195,12 +198,13 @@ def decode_oui_blob(data: bytes) -> OuiTable:
     for count in counts:
         keys = take(count, 8).cast("Q")
         blocks.append((keys, take(count, 4).cast("I")))
+    split = take(n_split, 8).cast("Q")
     ends = take(n_names, 8).cast("Q")
     text_size = ends[-1] if n_names else 0
     text = view[pos : pos + text_size]
     if len(text) != text_size or any(len(idx) and max(idx) >= n_names for _, idx in blocks):
         raise OuiDataError("truncated or inconsistent")
-    return OuiTable(dict(zip((bits for bits, _ in _BLOCKS), blocks, strict=True)), ends, text)
+    return OuiTable(dict(zip((bits for bits, _ in _BLOCKS), blocks, strict=True)), ends, text, split)
 
 
 class OuiTable:
@@ -211,11 +215,11 @@ class OuiTable:
     """
 
     def __init__(self, blocks: dict[int, tuple[Sequence[int], Sequence[int]]], name_ends: Sequence[int],
-                 names: memoryview | bytes) -> None:
+                 names: memoryview | bytes, split: Iterable[int]) -> None:
         self._blocks = blocks  # bits -> (sorted prefixes, name number of each)
         self._name_ends = name_ends
         self._names = names
-        self._split: frozenset[int] | None = None  # see is_split
+        self._split = frozenset(split)  # the few hundred 24-bit prefixes the IEEE split
         self._key_lists: dict[int, list[int]] = {}  # see locate
 
     @classmethod
@@ -229,11 +233,7 @@ class OuiTable:
 
     def is_split(self, prefix24: int) -> bool:
         """Whether the IEEE divided this 24-bit prefix into smaller (MA-M, MA-S, IAB) blocks."""
-        split = self._split
-        if split is None:  # a few hundred parents of 18,000 small blocks: a set, built on first use
-            split = self._split = frozenset(k >> (bits - 24) for bits in _BLOCK_BITS if bits > 24
-                                            for k in self._blocks[bits][0])
-        return prefix24 in split
+        return prefix24 in self._split
 
     def __len__(self) -> int:
         return sum(len(keys) for keys, _ in self._blocks.values())
