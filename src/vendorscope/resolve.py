@@ -44,6 +44,10 @@ SITE_KIND, ROLE_KIND, TAG_KIND = "asset.site", "asset.role", "asset.tag"
 # the verdict, but never a conflict with a label.
 COMPONENT_KINDS = frozenset({"mac", "nmap.mac_vendor"})
 _KEY_PRIORITY = ("mac", "serial", "asset_tag", "hostname", "ip")
+# Keys that merge two assets only when they do not carry different MACs (factory host names and
+# reused addresses repeat across devices). group_assets tries such a key against the first asset
+# holding it only, which is what lets the store load just that one (Inventory's batch writer).
+GUARDED_KEYS = frozenset({"hostname", "ip"})
 
 
 class _Groups:
@@ -123,7 +127,7 @@ def group_assets(assets: Sequence[Asset]) -> list[list[int]]:
             for value in sorted(asset.keys.get(name, ())):
                 key = (name, value)
                 if key in first_with:
-                    groups.union(first_with[key], i, guard_macs=name in ("hostname", "ip"))
+                    groups.union(first_with[key], i, guard_macs=name in GUARDED_KEYS)
                 else:
                     first_with[key] = i
     out: dict[int, list[int]] = defaultdict(list)

@@ -49,6 +49,7 @@ from sqlalchemy.engine import Connection, Engine
 from vendorscope import __version__
 from vendorscope.model import Annotation, Asset, Attribution, Conflict, Finding, Observation, Role
 from vendorscope.resolve import (
+    GUARDED_KEYS,
     annotation_for,
     annotation_ids,
     apply_annotation,
@@ -1019,6 +1020,8 @@ class _BulkWriter:
 # ---------------------------------------------------------------- writing batch by batch
 
 KEY_CHUNK = 500
+# Tests set this to compare with loading every stored holder of a host name or address.
+_LOAD_EVERY_HOLDER = False
 
 
 # PostgreSQL: a batched writer holds the advisory lock WRITER_LOCK_BASE + snapshot id from before its
@@ -1155,7 +1158,15 @@ class SnapshotWriter:
             lock.close()
 
     def _stored_numbers(self, conn: Connection, assets: Sequence[Asset]) -> dict[tuple[str, str], set[int]]:
-        """The stored assets of this snapshot that share a key with these, by key."""
+        """The stored assets of this snapshot that can merge with these, by the key they share.
+
+        A host name or address (GUARDED_KEYS) is tried by group_assets against the first asset
+        holding it only: of the stored ones, the one written first (the lowest number). The
+        others holding it were kept apart from that one when they were stored (their own MACs,
+        or an address reused after the IP window), so they stay as they are whatever this batch
+        brings and are not loaded: thousands of devices behind one address cost each later batch
+        one row, not thousands.
+        """
         k = asset_key_table.c
         wanted: dict[str, set[str]] = defaultdict(set)
         for asset in assets:
@@ -1166,8 +1177,10 @@ class SnapshotWriter:
             ordered = sorted(values)
             for start in range(0, len(ordered), KEY_CHUNK):
                 chunk = ordered[start:start + KEY_CHUNK]
-                query = sa.select(k.value, k.asset_no).where(
-                    k.snapshot_id == self.snapshot_id, k.name == name, k.value.in_(chunk))
+                where = (k.snapshot_id == self.snapshot_id, k.name == name, k.value.in_(chunk))
+                query = (sa.select(k.value, sa.func.min(k.asset_no)).where(*where).group_by(k.value)
+                         if name in GUARDED_KEYS and not _LOAD_EVERY_HOLDER else
+                         sa.select(k.value, k.asset_no).where(*where))
                 for value, no in conn.execute(query):
                     found[(name, value)].add(no)
         return found
