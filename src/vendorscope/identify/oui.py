@@ -220,7 +220,6 @@ class OuiTable:
         self._name_ends = name_ends
         self._names = names
         self._split = frozenset(split)  # the few hundred 24-bit prefixes the IEEE split
-        self._key_lists: dict[int, list[int]] = {}  # see locate
 
     @classmethod
     def from_entries(cls, entries: dict[tuple[int, int], str]) -> OuiTable:
@@ -277,14 +276,12 @@ class OuiTable:
     def locate(self, value: int) -> tuple[int, int, int] | None:
         """(bits, prefix, registrant number) of the block holding a 48-bit address, without decoding
         any name: callers that resolve many addresses cache per registrant number."""
-        blocks, key_lists = self._blocks, self._key_lists
+        blocks = self._blocks
         # Most addresses are in a 24-bit prefix the IEEE never split: one search instead of three.
         for bits in _BLOCK_BITS if self.is_split(value >> 24) else (24,):
             keys, numbers = blocks[bits]
-            # searching a list is several times faster than searching the blob in place
-            search = key_lists.get(bits) or key_lists.setdefault(bits, list(keys))
             prefix_value = value >> (48 - bits)
-            i = bisect_left(search, prefix_value)
+            i = bisect_left(keys, prefix_value)
             if i < len(keys) and keys[i] == prefix_value:
                 return bits, prefix_value, numbers[i]
         return None
