@@ -109,9 +109,8 @@ evidence = st.sampled_from([("inventory.manufacturer", "Hikvision"), ("inventory
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(evidence, observation_keys), min_size=1, max_size=24), st.integers(1, 5))
 def test_first_holder_stores_what_every_holder_stores(
-        stream: list[tuple[tuple[str, str], dict[str, str]]], batch_size: int) -> None:
+        engine: Engine, stream: list[tuple[tuple[str, str], dict[str, str]]], batch_size: int) -> None:
     observations = [obs(kind, value, keys) for (kind, value), keys in stream]
-    engine = _engine()
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "inventory.db")
         results = []
@@ -125,12 +124,3 @@ def test_first_holder_stores_what_every_holder_stores(
         every_assets, first_assets = (stored(db, r.snapshot_id or 0) for r in results)
         assert shape(first_assets) == shape(every_assets)
         assert sum(len(a.observations) for a in first_assets) == len(observations)
-
-
-_ENGINE: list[Engine] = []
-
-
-def _engine() -> Engine:
-    if not _ENGINE:
-        _ENGINE.append(Engine())
-    return _ENGINE[0]
